@@ -1,1 +1,21 @@
-//! placeholder
+//! Layer-execution plans for frozen transformers, after "Transformer Layers as Painters".
+//!
+//! Pure data, no tensors: the plan IR ([`Plan`], [`Step`], [`LayerId`]), its text form
+//! (`Plan::parse` and `Display`), the paper's variants compiled to plans ([`Variant`],
+//! [`Window`], built from a [`VariantSpec`]), and a CPython-faithful RNG ([`PyRandom`]) so
+//! seeded Python choices replay exactly. Executing a plan belongs to `layer-graph`.
+
+mod error;
+mod plan;
+mod pyrandom;
+mod shuffle;
+mod spec;
+mod text;
+mod variant;
+
+pub use error::PlanError;
+pub use plan::{LayerId, MAX_LAYER_PASSES, Merge, Plan, Step};
+pub use pyrandom::{PyRandom, SampleTooLarge};
+pub use shuffle::ShuffleRng;
+pub use spec::VariantSpec;
+pub use variant::{VARIANT_NAMES, Variant, Window};

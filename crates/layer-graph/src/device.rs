@@ -1,0 +1,45 @@
+//! Device and dtype choices as users type them (`cpu`, `cuda`, `cuda:1`; `f32`, `bf16`,
+//! `f16`), and making CUDA visible to one binary that serves CPU and GPU boxes alike.
+
+use tch::{Device, Kind};
+
+use crate::error::{LoadError, Result};
+
+/// Parses `cpu`, `cuda` or `cuda:N`; for CUDA, loads libtorch's CUDA backend and checks
+/// that the device exists.
+pub fn parse_device(text: &str) -> Result<Device> {
+    let index = match text {
+        "cpu" => return Ok(Device::Cpu),
+        "cuda" => 0,
+        _ => match text.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
+            Some(i) => i,
+            None => return Err(LoadError::Device(text.into(), "expected cpu, cuda or cuda:N".into())),
+        },
+    };
+    load_cuda_backend();
+    let count = tch::Cuda::device_count() as usize;
+    if index >= count {
+        return Err(LoadError::Device(text.into(), format!("this machine has {count} CUDA device(s), valid: cuda:0..cuda:{}", count.saturating_sub(1))));
+    }
+    Ok(Device::Cuda(index))
+}
+
+/// rustc links with `--as-needed`, which drops `libtorch_cuda.so` because no symbol of it
+/// is referenced directly (tch-rs #980); load it by hand so its kernels register.
+fn load_cuda_backend() {
+    use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+    // SAFETY: loading libtorch's own CUDA library runs only its static registrations.
+    if let Ok(lib) = unsafe { Library::open(Some("libtorch_cuda.so"), RTLD_NOW | RTLD_GLOBAL) } {
+        std::mem::forget(lib); // keep it loaded for the life of the process
+    }
+}
+
+/// Parses `f32`, `bf16` or `f16`.
+pub fn parse_dtype(text: &str) -> Result<Kind> {
+    match text {
+        "f32" | "float32" => Ok(Kind::Float),
+        "bf16" | "bfloat16" => Ok(Kind::BFloat16),
+        "f16" | "float16" => Ok(Kind::Half),
+        _ => Err(LoadError::Device(text.into(), "unknown dtype, expected f32, bf16 or f16".into())),
+    }
+}

@@ -1,0 +1,212 @@
+//! Llama family: Llama-2/3, Mistral, Qwen2 (q/k/v bias) and SmolLM2. Pre-norm blocks
+//! with RMSNorm, rotary positions (default, linear or llama3 scaling), grouped-query
+//! attention, SwiGLU MLP; tied or separate LM head.
+//!
+//! B batch, T tokens, C hidden, H heads, Hkv kv heads, D head dim, F mlp width, V vocab.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use tch::Tensor;
+
+use crate::config::{check_positive, invalid, read_config};
+use crate::error::Result;
+use crate::ops::{Linear, RmsNorm, Rotary, attend, split_heads};
+use crate::stack::{Attention, KvSlot, LayerStack};
+use crate::weights::Weights;
+
+#[derive(Deserialize)]
+struct RawConfig {
+    model_type: String,
+    vocab_size: i64,
+    hidden_size: i64,
+    intermediate_size: i64,
+    num_hidden_layers: i64,
+    num_attention_heads: i64,
+    num_key_value_heads: Option<i64>,
+    head_dim: Option<i64>,
+    rms_norm_eps: f64,
+    #[serde(default)]
+    tie_word_embeddings: bool,
+    attention_bias: Option<bool>,
+    #[serde(default = "silu")]
+    hidden_act: String,
+    /// transformers < 5 writes `rope_theta` and `rope_scaling`; 5.x writes `rope_parameters`.
+    rope_theta: Option<f64>,
+    rope_scaling: Option<RopeParameters>,
+    rope_parameters: Option<RopeParameters>,
+}
+
+fn silu() -> String {
+    "silu".into()
+}
+
+#[derive(Deserialize, Clone)]
+struct RopeParameters {
+    rope_theta: Option<f64>,
+    #[serde(alias = "type")]
+    rope_type: Option<String>,
+    factor: Option<f64>,
+    low_freq_factor: Option<f64>,
+    high_freq_factor: Option<f64>,
+    original_max_position_embeddings: Option<f64>,
+}
+
+struct Block {
+    input_norm: RmsNorm,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    post_norm: RmsNorm,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+pub struct Llama {
+    embed_tokens: Tensor,
+    blocks: Vec<Block>,
+    norm: RmsNorm,
+    lm_head: Tensor,
+    rotary: Rotary,
+    heads: i64,
+    kv_heads: i64,
+}
+
+impl Llama {
+    pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
+        let cfg: RawConfig = read_config(dir)?;
+        for (key, value) in [
+            ("vocab_size", cfg.vocab_size),
+            ("hidden_size", cfg.hidden_size),
+            ("intermediate_size", cfg.intermediate_size),
+            ("num_hidden_layers", cfg.num_hidden_layers),
+            ("num_attention_heads", cfg.num_attention_heads),
+        ] {
+            check_positive(dir, key, value)?;
+        }
+        if cfg.hidden_act != "silu" {
+            return Err(invalid(dir, format!("key `hidden_act` is {:?}, the llama family supports \"silu\"", cfg.hidden_act)));
+        }
+        let (c, f, v) = (cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size);
+        let heads = cfg.num_attention_heads;
+        let kv_heads = cfg.num_key_value_heads.unwrap_or(heads);
+        if kv_heads <= 0 || heads % kv_heads != 0 {
+            return Err(invalid(dir, format!("key `num_key_value_heads` is {kv_heads}, expected a divisor of num_attention_heads = {heads}")));
+        }
+        let d = cfg.head_dim.unwrap_or(c / heads);
+        check_positive(dir, "head_dim", d)?;
+        let qkv_bias = cfg.attention_bias.unwrap_or(cfg.model_type == "qwen2");
+        let eps = cfg.rms_norm_eps;
+
+        let linear = |name: &str, out: i64, inp: i64, bias: bool| -> Result<Linear> {
+            Ok(Linear {
+                weight: w.get(&format!("{name}.weight"), &[out, inp])?,
+                bias: if bias { Some(w.get(&format!("{name}.bias"), &[out])?) } else { None },
+            })
+        };
+        let norm = |name: &str| -> Result<RmsNorm> { Ok(RmsNorm { weight: w.get(&format!("{name}.weight"), &[c])?, eps }) };
+
+        let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
+        for i in 0..cfg.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let o_bias = cfg.attention_bias.unwrap_or(false);
+            blocks.push(Block {
+                input_norm: norm(&format!("{p}.input_layernorm"))?,
+                q: linear(&format!("{p}.self_attn.q_proj"), heads * d, c, qkv_bias)?,
+                k: linear(&format!("{p}.self_attn.k_proj"), kv_heads * d, c, qkv_bias)?,
+                v: linear(&format!("{p}.self_attn.v_proj"), kv_heads * d, c, qkv_bias)?,
+                o: linear(&format!("{p}.self_attn.o_proj"), c, heads * d, o_bias)?,
+                post_norm: norm(&format!("{p}.post_attention_layernorm"))?,
+                gate: linear(&format!("{p}.mlp.gate_proj"), f, c, false)?,
+                up: linear(&format!("{p}.mlp.up_proj"), f, c, false)?,
+                down: linear(&format!("{p}.mlp.down_proj"), c, f, false)?,
+            });
+        }
+        let embed_tokens = w.get("model.embed_tokens.weight", &[v, c])?;
+        let lm_head = if cfg.tie_word_embeddings && !w.contains("lm_head.weight") {
+            embed_tokens.shallow_clone()
+        } else {
+            w.get("lm_head.weight", &[v, c])?
+        };
+        let rope = cfg.rope_parameters.clone().or(cfg.rope_scaling.clone());
+        let theta = cfg.rope_theta.or(rope.as_ref().and_then(|r| r.rope_theta)).unwrap_or(10_000.0);
+        let inv_freq = scaled_inv_freq(dir, theta, d, rope.as_ref())?;
+        Ok(Self {
+            embed_tokens,
+            blocks,
+            norm: norm("model.norm")?,
+            lm_head,
+            rotary: Rotary { inv_freq, dim: d },
+            heads,
+            kv_heads,
+        })
+    }
+
+    /// Buffers some exports carry that this implementation recomputes.
+    pub fn ignorable(name: &str) -> bool {
+        name.ends_with("rotary_emb.inv_freq")
+    }
+}
+
+/// Rotary inverse frequencies with the checkpoint's scaling applied.
+fn scaled_inv_freq(dir: &Path, theta: f64, d: i64, rope: Option<&RopeParameters>) -> Result<Tensor> {
+    let inv_freq = Rotary::inv_freq(theta, d);
+    let Some(rope) = rope else { return Ok(inv_freq) };
+    let factor = || rope.factor.ok_or_else(|| invalid(dir, "rope scaling needs key `factor`".into()));
+    match rope.rope_type.as_deref().unwrap_or("default") {
+        "default" => Ok(inv_freq),
+        "linear" => Ok(inv_freq / factor()?),
+        "llama3" => {
+            let factor = factor()?;
+            let missing = |key: &str| invalid(dir, format!("llama3 rope scaling needs key `{key}`"));
+            let low = rope.low_freq_factor.ok_or_else(|| missing("low_freq_factor"))?;
+            let high = rope.high_freq_factor.ok_or_else(|| missing("high_freq_factor"))?;
+            let old_len = rope.original_max_position_embeddings.ok_or_else(|| missing("original_max_position_embeddings"))?;
+            let (low_wavelen, high_wavelen) = (old_len / low, old_len / high);
+            let wavelen = (&inv_freq).reciprocal() * (2.0 * std::f64::consts::PI);
+            let long = wavelen.gt(low_wavelen);
+            let scaled = inv_freq.where_self(&long.logical_not(), &(&inv_freq / factor));
+            let smooth = ((&wavelen).reciprocal() * old_len - low) / (high - low);
+            let smoothed: Tensor = (-&smooth + 1.0) * &scaled / factor + &smooth * &scaled;
+            let medium = wavelen.lt(high_wavelen).logical_not().logical_and(&long.logical_not());
+            Ok(smoothed.where_self(&medium, &scaled))
+        }
+        other => Err(invalid(dir, format!("rope type {other:?} is not supported; supported: default, linear, llama3"))),
+    }
+}
+
+impl LayerStack for Llama {
+    fn num_layers(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn vocab_size(&self) -> i64 {
+        self.embed_tokens.size()[0]
+    }
+
+    fn is_causal(&self) -> bool {
+        true
+    }
+
+    fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Tensor {
+        Tensor::embedding(&self.embed_tokens, ids, -1, false, false) // (B, T, C)
+    }
+
+    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor {
+        let b = &self.blocks[layer];
+        let h = b.input_norm.forward(xs);
+        let q = self.rotary.apply(&split_heads(&b.q.forward(&h), self.heads), attn); // (B, H, T, D)
+        let k = self.rotary.apply(&split_heads(&b.k.forward(&h), self.kv_heads), attn); // (B, Hkv, T, D)
+        let v = split_heads(&b.v.forward(&h), self.kv_heads);
+        let xs = xs + b.o.forward(&attend(&q, k, v, attn, kv)); // (B, T, C)
+        let h = b.post_norm.forward(&xs);
+        let mlp = b.down.forward(&(b.gate.forward(&h).silu() * b.up.forward(&h)));
+        xs + mlp
+    }
+
+    fn head(&self, xs: &Tensor) -> Tensor {
+        self.norm.forward(xs).linear::<Tensor>(&self.lm_head, None) // (B, T, V)
+    }
+}

@@ -1,0 +1,22 @@
+//! layer-graph: frozen transformers in tch whose forward pass can be rewritten.
+//!
+//! A checkpoint directory (config.json, safetensors, tokenizer.json) loads into a
+//! [`Model`] whose family implements the [`LayerStack`] seam: embed, run any layer on
+//! the residual stream, head over all positions. Everything that reorders, skips,
+//! repeats or parallelises layers is written against that seam.
+
+mod config;
+pub mod device;
+mod error;
+pub mod exec;
+mod families;
+mod model;
+mod ops;
+mod stack;
+mod tokenizer;
+mod weights;
+
+pub use error::{LoadError, Result};
+pub use model::{LoadOptions, Model};
+pub use stack::{Attention, KvSlot, LayerStack};
+pub use tokenizer::Tokenizer;

@@ -1,0 +1,105 @@
+//! Building blocks the families share: norms, projections, rotary embeddings and
+//! multi-head attention over an optional KV slot. Arithmetic follows the Hugging Face
+//! reference implementations (e.g. RMSNorm in float32) so results match to ~1e-5.
+
+use tch::{Kind, Tensor};
+
+use crate::stack::{Attention, KvSlot};
+
+/// A dense projection: weight (out, in), optional bias (out).
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// (..., in) -> (..., out)
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.linear(&self.weight, self.bias.as_ref())
+    }
+}
+
+/// LayerNorm with weight and bias (C).
+pub struct LayerNorm {
+    pub weight: Tensor,
+    pub bias: Tensor,
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let c = *xs.size().last().expect("hidden states have a channel dimension");
+        xs.layer_norm([c], Some(&self.weight), Some(&self.bias), self.eps, false)
+    }
+}
+
+/// Llama's RMSNorm: normalised in float32, cast back, then scaled.
+pub struct RmsNorm {
+    pub weight: Tensor,
+    pub eps: f64,
+}
+
+impl RmsNorm {
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let kind = xs.kind();
+        let x = xs.to_kind(Kind::Float);
+        let variance = x.square().mean_dim(-1, true, Kind::Float);
+        let normed = x * (variance + self.eps).rsqrt();
+        &self.weight * normed.to_kind(kind)
+    }
+}
+
+/// Rotary position embedding over the first `dim` channels of each head.
+pub struct Rotary {
+    /// (dim / 2) float32 inverse frequencies, scaling already applied.
+    pub inv_freq: Tensor,
+    pub dim: i64,
+}
+
+impl Rotary {
+    /// 1 / base^(2i / dim), computed in float32 as the reference does.
+    pub fn inv_freq(base: f64, dim: i64) -> Tensor {
+        let exponents = Tensor::arange_start_step(0, dim, 2, (Kind::Int64, tch::Device::Cpu)).to_kind(Kind::Float) / dim as f64;
+        Tensor::pow_scalar(base, &exponents).reciprocal()
+    }
+
+    /// cos and sin (B, 1, T, dim) in `kind` for positions (B, T), memoised per forward.
+    fn tables<'a>(&self, attn: &'a Attention, kind: Kind) -> &'a (Tensor, Tensor) {
+        attn.rotary.get_or_init(|| {
+            let inv_freq = self.inv_freq.to_device(attn.positions.device());
+            let freqs = attn.positions.to_kind(Kind::Float).unsqueeze(-1) * inv_freq; // (B, T, dim/2)
+            let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1); // (B, 1, T, dim)
+            (emb.cos().to_kind(kind), emb.sin().to_kind(kind))
+        })
+    }
+
+    /// Rotates q or k (B, heads, T, D) on its first `dim` channels.
+    pub fn apply(&self, xs: &Tensor, attn: &Attention) -> Tensor {
+        let (cos, sin) = self.tables(attn, xs.kind());
+        let d = xs.size()[3];
+        let rot = xs.narrow(-1, 0, self.dim);
+        let half = self.dim / 2;
+        let rotated = Tensor::cat(&[-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);
+        let out = rot * cos + rotated * sin;
+        if self.dim == d { out } else { Tensor::cat(&[out, xs.narrow(-1, self.dim, d - self.dim)], -1) }
+    }
+}
+
+/// Scaled dot-product attention of q (B, H, T, D) over k, v (B, Hkv, T, D) appended to
+/// the slot, if any; returns (B, T, H * D).
+pub fn attend(q: &Tensor, k: Tensor, v: Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor {
+    let (k, v) = match kv {
+        Some(slot) => slot.append(k, v),
+        None => (k, v),
+    };
+    let gqa = q.size()[1] != k.size()[1];
+    let out = Tensor::scaled_dot_product_attention(q, &k, &v, Some(&attn.mask), 0.0, false, None, gqa);
+    let (b, h, t, d) = out.size4().expect("attention output is 4-d");
+    out.transpose(1, 2).reshape([b, t, h * d])
+}
+
+/// (B, T, heads * D) -> (B, heads, T, D)
+pub fn split_heads(xs: &Tensor, heads: i64) -> Tensor {
+    let (b, t, c) = xs.size3().expect("projection output is 3-d");
+    xs.view([b, t, heads, c / heads]).transpose(1, 2)
+}

@@ -1,0 +1,97 @@
+//! A broken checkpoint gives one clear error line naming the file and what is wrong.
+
+use std::path::Path;
+
+use layer_graph::{LoadOptions, Model};
+use safetensors::{SafeTensors, tensor::TensorView};
+
+use crate::common::fixtures;
+
+/// A copy of the tiny llama whose model.safetensors is rewritten by `edit`.
+fn broken_copy(edit: impl FnOnce(&[u8]) -> Vec<u8>) -> tempfile::TempDir {
+    let src = fixtures().join("tiny/llama");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(name), dir.path().join(name)).unwrap();
+    }
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    std::fs::write(dir.path().join("model.safetensors"), edit(&bytes)).unwrap();
+    dir
+}
+
+/// Re-serialises the checkpoint through `change`, which may drop, reshape or add tensors.
+fn rewrite(bytes: &[u8], change: impl Fn(&mut Vec<(String, TensorView<'_>)>)) -> Vec<u8> {
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let mut tensors = st.tensors();
+    change(&mut tensors);
+    safetensors::serialize(tensors, None).unwrap()
+}
+
+fn load_error(dir: &Path) -> String {
+    match Model::load(dir, LoadOptions::default()) {
+        Ok(_) => panic!("{} loaded, but it is broken", dir.display()),
+        Err(e) => {
+            let message = e.to_string();
+            println!("error: {message}");
+            assert!(!message.contains('\n'), "error is not one line: {message}");
+            message
+        }
+    }
+}
+
+const VICTIM: &str = "model.layers.1.self_attn.k_proj.weight";
+
+#[test]
+fn missing_tensor_is_named() {
+    let dir = broken_copy(|b| rewrite(b, |t| t.retain(|(n, _)| n != VICTIM)));
+    let e = load_error(dir.path());
+    assert!(e.contains("missing tensor") && e.contains(VICTIM) && e.contains("model.safetensors"), "{e}");
+}
+
+#[test]
+fn wrong_shape_names_expected_and_found() {
+    let dir = broken_copy(|b| {
+        rewrite(b, |t| {
+            let (_, view) = t.iter_mut().find(|(n, _)| n == VICTIM).unwrap();
+            let flat = view.shape().iter().product::<usize>();
+            *view = TensorView::new(view.dtype(), vec![flat], view.data()).unwrap();
+        })
+    });
+    let e = load_error(dir.path());
+    assert!(e.contains(VICTIM) && e.contains("[32, 64]") && e.contains("[2048]") && e.contains("model.safetensors"), "{e}");
+}
+
+#[test]
+fn unexpected_tensor_is_named() {
+    static EXTRA: [u8; 16] = [0; 16];
+    let dir = broken_copy(|b| {
+        rewrite(b, |t| t.push(("model.layers.0.mystery.weight".into(), TensorView::new(safetensors::Dtype::F32, vec![4], &EXTRA).unwrap())))
+    });
+    let e = load_error(dir.path());
+    assert!(e.contains("unexpected tensor") && e.contains("model.layers.0.mystery.weight"), "{e}");
+}
+
+#[test]
+fn truncated_file_is_reported() {
+    let dir = broken_copy(|b| b[..b.len() / 2].to_vec());
+    let e = load_error(dir.path());
+    assert!(e.contains("model.safetensors") && e.contains("truncated or corrupt"), "{e}");
+}
+
+#[test]
+fn missing_config_is_reported() {
+    let dir = broken_copy(|b| b.to_vec());
+    std::fs::remove_file(dir.path().join("config.json")).unwrap();
+    let e = load_error(dir.path());
+    assert!(e.contains("config.json") && e.contains("No such file"), "{e}");
+}
+
+#[test]
+fn bad_config_value_names_the_key() {
+    let dir = broken_copy(|b| b.to_vec());
+    let path = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": \"two\"");
+    std::fs::write(&path, text).unwrap();
+    let e = load_error(dir.path());
+    assert!(e.contains("config.json") && e.contains("num_key_value_heads"), "{e}");
+}

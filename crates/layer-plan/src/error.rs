@@ -1,0 +1,109 @@
+//! The crate's one error type.
+//!
+//! Every message names the offending value and the valid range, so a user can fix a plan
+//! text, a variant argument or an experiment file without reading the source. Text-form
+//! errors are wrapped in [`PlanError::AtChar`], which adds the token and its position.
+
+use thiserror::Error;
+
+use crate::variant::VARIANT_NAMES;
+
+/// What can go wrong when building, parsing or compiling a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PlanError {
+    /// The model has no layers, so there is nothing to plan.
+    #[error("the model has 0 layers: a plan needs at least one")]
+    NoLayers,
+    /// The plan would execute nothing.
+    #[error("empty plan: a plan needs at least one step")]
+    EmptyPlan,
+    /// The plan would execute more layer passes than [`crate::MAX_LAYER_PASSES`].
+    #[error("plan too long: more than {max} layer passes")]
+    TooLong { max: usize },
+    /// A layer index (`what` says which argument) is not a layer of the model.
+    #[error("{what} {layer} is out of range 0..{num_layers}")]
+    LayerOutOfRange {
+        what: &'static str,
+        layer: usize,
+        num_layers: usize,
+    },
+    /// A half-open range `start..end` with `start >= end`.
+    #[error("{what} {start}..{end} is empty or reversed: it needs start < end")]
+    EmptyRange {
+        what: &'static str,
+        start: usize,
+        end: usize,
+    },
+    /// A half-open range that ends past the last layer.
+    #[error("{what} {start}..{end} is out of range: ends must lie in 0..={num_layers}")]
+    RangeOutOfBounds {
+        what: &'static str,
+        start: usize,
+        end: usize,
+        num_layers: usize,
+    },
+    /// A parallel group with no members.
+    #[error("parallel group is empty: it needs at least one layer")]
+    EmptyGroup,
+    /// A parallel group that lists a layer twice.
+    #[error("parallel group lists layer {layer} more than once")]
+    DuplicateInGroup { layer: usize },
+    /// A repeat count `K` of 0.
+    #[error("repeat count 0 is out of range: it must be at least 1")]
+    ZeroRepeat,
+    /// The paper's `start_layer` leaves a negative number of middle layers.
+    #[error(
+        "start layer {start_layer} is too large for {num_layers} layers: valid range 0..={max}"
+    )]
+    StartLayerTooLarge {
+        start_layer: usize,
+        num_layers: usize,
+        max: usize,
+    },
+    /// A swap of a layer with itself.
+    #[error("swap needs two different layers, got layer {layer} twice")]
+    SwapSameLayer { layer: usize },
+    /// A variant name that is not one of [`VARIANT_NAMES`].
+    #[error("unknown variant '{name}': expected one of {}", VARIANT_NAMES.join(", "))]
+    UnknownVariant { name: String },
+    /// A shuffle RNG name other than `portable` or `python`.
+    #[error("unknown shuffle rng '{name}': expected portable or python")]
+    UnknownRng { name: String },
+    /// A variant is missing an argument it needs.
+    #[error("variant {variant} needs {arg}")]
+    MissingArg {
+        variant: &'static str,
+        arg: &'static str,
+    },
+    /// A variant was given an argument it does not use.
+    #[error("variant {variant} does not take {arg}")]
+    UnusedArg {
+        variant: &'static str,
+        arg: &'static str,
+    },
+    /// Both ways of giving the layer window at once.
+    #[error("give the layer window once: start-layer or range, not both")]
+    ConflictingWindow,
+    /// A plan built for one layer count used with a model of another.
+    #[error("plan is for {plan_layers} layers but the model has {model_layers}")]
+    LayerCountMismatch {
+        plan_layers: usize,
+        model_layers: usize,
+    },
+    /// Plan text that does not follow the grammar.
+    #[error("expected {expected}, found {found}")]
+    Syntax {
+        expected: &'static str,
+        found: String,
+    },
+    /// A number in plan text that does not fit in a `usize`.
+    #[error("number {text} is too large")]
+    NumberTooLarge { text: String },
+    /// An error in plan text, with the token and its 1-based character position.
+    #[error("plan text at character {pos}, '{token}': {source}")]
+    AtChar {
+        pos: usize,
+        token: String,
+        source: Box<PlanError>,
+    },
+}

@@ -1,0 +1,205 @@
+//! The plan IR: which layer weights run, in what order, and which run side by side.
+//!
+//! A [`Plan`] is a flat list of [`Step`]s over a model of `num_layers` layers; repetitions
+//! are already expanded. Constructing a plan validates and normalises it (layer indices in
+//! range, parallel groups sorted, one-member groups turned into plain layers), so two plans
+//! that execute the same computation compare equal and print the same canonical text.
+//! This module knows nothing about tensors: executing a plan is `layer-graph`'s job.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::PlanError;
+
+/// The most layer passes one plan may execute; guards against typos like `3x1000000000`.
+pub const MAX_LAYER_PASSES: usize = 1 << 20;
+
+/// Which layer's weights to run (0-based), as opposed to a position in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LayerId(pub usize);
+
+impl fmt::Display for LayerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How the outputs of a parallel group become one hidden state.
+///
+/// Further rules (e.g. `SumDeltas`: `h + sum_i delta_i`) go here, with a text syntax in
+/// `text.rs`, once an experiment needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Merge {
+    /// The mean of the members' full outputs: `mean_i(h + delta_i(h))`.
+    #[default]
+    Mean,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Run one layer on the current hidden state.
+    Layer(LayerId),
+    /// Run every member on the same input and merge their outputs.
+    /// In a validated plan the members are distinct, sorted and at least two.
+    Parallel { layers: Vec<LayerId>, merge: Merge },
+}
+
+impl Step {
+    /// The layers this step runs.
+    pub fn layers(&self) -> &[LayerId] {
+        match self {
+            Step::Layer(id) => std::slice::from_ref(id),
+            Step::Parallel { layers, .. } => layers,
+        }
+    }
+
+    /// Validates one step and brings it to normal form.
+    pub(crate) fn normalise(self, num_layers: usize) -> Result<Step, PlanError> {
+        for id in self.layers() {
+            check_layer("layer", id.0, num_layers)?;
+        }
+        match self {
+            Step::Layer(_) => Ok(self),
+            Step::Parallel { mut layers, merge } => {
+                layers.sort_unstable();
+                if let Some(pair) = layers.windows(2).find(|pair| pair[0] == pair[1]) {
+                    return Err(PlanError::DuplicateInGroup { layer: pair[0].0 });
+                }
+                match layers.as_slice() {
+                    [] => Err(PlanError::EmptyGroup),
+                    [only] => Ok(Step::Layer(*only)),
+                    _ => Ok(Step::Parallel { layers, merge }),
+                }
+            }
+        }
+    }
+}
+
+/// A validated, normalised execution plan over a model of `num_layers` layers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Plan {
+    steps: Vec<Step>,
+    num_layers: usize,
+}
+
+impl Plan {
+    /// Builds a plan, checking every layer index against `num_layers` and normalising
+    /// parallel groups. Errors on an empty plan, an empty group or a duplicate member.
+    pub fn new(steps: Vec<Step>, num_layers: usize) -> Result<Plan, PlanError> {
+        if num_layers == 0 {
+            return Err(PlanError::NoLayers);
+        }
+        if steps.is_empty() {
+            return Err(PlanError::EmptyPlan);
+        }
+        let steps = steps
+            .into_iter()
+            .map(|step| step.normalise(num_layers))
+            .collect::<Result<Vec<_>, _>>()?;
+        let passes: usize = steps.iter().map(|step| step.layers().len()).sum();
+        check_passes(Some(passes))?;
+        Ok(Plan { steps, num_layers })
+    }
+
+    /// The full model, layers `0..num_layers` in order.
+    pub fn baseline(num_layers: usize) -> Result<Plan, PlanError> {
+        Plan::new(layer_steps(0..num_layers), num_layers)
+    }
+
+    /// The steps in execution order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// The number of layers of the model this plan is for.
+    pub fn num_layers(&self) -> usize {
+        self.num_layers
+    }
+
+    /// The number of layer applications; a parallel group of `n` members counts `n`.
+    pub fn layer_passes(&self) -> usize {
+        self.steps.iter().map(|step| step.layers().len()).sum()
+    }
+
+    /// Checks that this plan fits a model with `model_layers` layers.
+    pub fn validate(&self, model_layers: usize) -> Result<(), PlanError> {
+        if self.num_layers == model_layers {
+            Ok(())
+        } else {
+            Err(PlanError::LayerCountMismatch {
+                plan_layers: self.num_layers,
+                model_layers,
+            })
+        }
+    }
+
+    /// A stable id: the first 16 hex digits of `sha256("{num_layers}:{canonical text}")`.
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(format!("{}:{}", self.num_layers, self));
+        digest[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
+/// One [`Step::Layer`] per index, in order.
+pub(crate) fn layer_steps(layers: impl IntoIterator<Item = usize>) -> Vec<Step> {
+    layers
+        .into_iter()
+        .map(|i| Step::Layer(LayerId(i)))
+        .collect()
+}
+
+/// Errors unless `layer < num_layers`; `what` names the argument in the message.
+pub(crate) fn check_layer(
+    what: &'static str,
+    layer: usize,
+    num_layers: usize,
+) -> Result<(), PlanError> {
+    if layer < num_layers {
+        Ok(())
+    } else {
+        Err(PlanError::LayerOutOfRange {
+            what,
+            layer,
+            num_layers,
+        })
+    }
+}
+
+/// Errors unless `start < end <= num_layers`; `what` names the argument in the message.
+pub(crate) fn check_range(
+    what: &'static str,
+    start: usize,
+    end: usize,
+    num_layers: usize,
+) -> Result<(), PlanError> {
+    if start >= end {
+        Err(PlanError::EmptyRange { what, start, end })
+    } else if end > num_layers {
+        Err(PlanError::RangeOutOfBounds {
+            what,
+            start,
+            end,
+            num_layers,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Errors unless a pass count (None: it overflowed) is within [`MAX_LAYER_PASSES`].
+pub(crate) fn check_passes(passes: Option<usize>) -> Result<(), PlanError> {
+    match passes {
+        Some(n) if n <= MAX_LAYER_PASSES => Ok(()),
+        _ => Err(PlanError::TooLong {
+            max: MAX_LAYER_PASSES,
+        }),
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Idempotent set-up: the Python virtualenv (torch 2.11.0 = libtorch for tch, plus the
+# reference implementations) and the real checkpoints, both kept in a cache outside the
+# clone and linked in, so a second run or a fresh clone on the same machine reinstalls
+# and reconverts nothing.
+#
+#   PAINTERS_CACHE   cache root (default: ${XDG_CACHE_HOME:-~/.cache}/painters)
+#   PYTHON           interpreter that creates the virtualenv (default: python3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_VERSION=2.11.0
+CACHE="${PAINTERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/painters}"
+PYTHON="${PYTHON:-python3}"
+PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+VENV="$CACHE/venv-torch$TORCH_VERSION-py$PYVER"
+mkdir -p "$CACHE"
+
+# One set-up at a time per cache (CI and a session may share a machine).
+exec 9>"$CACHE/.setup.lock"
+flock 9
+
+stamp() { cat "$@" | sha256sum | cut -c1-16; }
+
+req=$(stamp scripts/requirements.txt)
+if [ "$(cat "$VENV/.painters-requirements" 2>/dev/null)" != "$req" ]; then
+    echo "setup: installing Python packages into $VENV (first time: a few minutes, ~5 GB)"
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements.txt
+    echo "$req" >"$VENV/.painters-requirements"
+fi
+ln -sfn "$VENV" .venv
+
+# torch-sys skips its own version check when LIBTORCH points at a wheel: check here.
+torch_dir="$VENV/lib/python$PYVER/site-packages/torch"
+found=$(sed -n "s/^__version__ = '\([0-9.]*\).*/\1/p" "$torch_dir/version.py")
+if [ "$found" != "$TORCH_VERSION" ]; then
+    echo "setup: $torch_dir is torch $found, but tch 0.24 needs torch $TORCH_VERSION" >&2
+    exit 1
+fi
+ln -sfn "$torch_dir" .libtorch
+
+models="$CACHE/models-$(stamp scripts/fetch_models.py scripts/models.txt)"
+if [ ! -f "$models/smollm2-135m/config.json" ] || [ ! -f "$models/minilm-l6/config.json" ]; then
+    echo "setup: fetching and converting checkpoints into $models"
+    "$VENV/bin/python" scripts/fetch_models.py "$models"
+fi
+ln -sfn "$models" models
