@@ -5,17 +5,17 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{LoadError, Result};
+use crate::error::{Error, Result};
 
 /// Parses `dir/config.json` as `T`.
 pub fn read_config<T: DeserializeOwned>(dir: &Path) -> Result<T> {
     let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let message = if key == "." { e.inner().to_string() } else { format!("key `{key}`: {}", e.inner()) };
-        LoadError::Config { path, message }
+        Error::Config { path, message }
     })
 }
 
@@ -24,7 +24,7 @@ pub fn check_positive(dir: &Path, key: &str, value: i64) -> Result<()> {
     if value > 0 {
         Ok(())
     } else {
-        Err(LoadError::Config {
+        Err(Error::Config {
             path: dir.join("config.json"),
             message: format!("key `{key}` is {value}, expected a positive integer"),
         })
@@ -32,6 +32,6 @@ pub fn check_positive(dir: &Path, key: &str, value: i64) -> Result<()> {
 }
 
 /// A config fact that does not hold, e.g. heads that do not divide the hidden size.
-pub fn invalid(dir: &Path, message: String) -> LoadError {
-    LoadError::Config { path: dir.join("config.json"), message }
+pub fn invalid(dir: &Path, message: String) -> Error {
+    Error::Config { path: dir.join("config.json"), message }
 }

@@ -3,7 +3,7 @@
 
 use tch::{Device, Kind};
 
-use crate::error::{LoadError, Result};
+use crate::error::{Error, Result};
 
 /// Parses `cpu`, `cuda` or `cuda:N`; for CUDA, loads libtorch's CUDA backend and checks
 /// that the device exists.
@@ -13,13 +13,13 @@ pub fn parse_device(text: &str) -> Result<Device> {
         "cuda" => 0,
         _ => match text.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
             Some(i) => i,
-            None => return Err(LoadError::Device(text.into(), "expected cpu, cuda or cuda:N".into())),
+            None => return Err(Error::Device(text.into(), "expected cpu, cuda or cuda:N".into())),
         },
     };
     load_cuda_backend();
     let count = tch::Cuda::device_count() as usize;
     if index >= count {
-        return Err(LoadError::Device(text.into(), format!("this machine has {count} CUDA device(s), valid: cuda:0..cuda:{}", count.saturating_sub(1))));
+        return Err(Error::Device(text.into(), format!("this machine has {count} CUDA device(s), valid: cuda:0..cuda:{}", count.saturating_sub(1))));
     }
     Ok(Device::Cuda(index))
 }
@@ -40,6 +40,6 @@ pub fn parse_dtype(text: &str) -> Result<Kind> {
         "f32" | "float32" => Ok(Kind::Float),
         "bf16" | "bfloat16" => Ok(Kind::BFloat16),
         "f16" | "float16" => Ok(Kind::Half),
-        _ => Err(LoadError::Device(text.into(), "unknown dtype, expected f32, bf16 or f16".into())),
+        _ => Err(Error::Device(text.into(), "unknown dtype, expected f32, bf16 or f16".into())),
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub enum Error {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
@@ -35,8 +35,11 @@ pub enum LoadError {
     #[error("device {0:?}: {1}")]
     Device(String, String),
 
+    #[error("plan {plan:?} is for {plan_layers} layers, but the model has {model_layers}")]
+    PlanMismatch { plan: String, plan_layers: usize, model_layers: usize },
+
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }
 
-pub type Result<T, E = LoadError> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;

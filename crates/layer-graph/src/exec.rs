@@ -1,53 +1,176 @@
-//! Running a model: right-padded batches through embed -> layers -> head, and per-token
-//! log-probabilities of the actual next tokens.
+//! Executing a layer plan: padded batches through embed -> the plan's steps -> head,
+//! optionally keeping the residual stream after every step, and greedy generation with a
+//! KV cache keyed by plan step.
+//!
+//! A step runs one layer, or a parallel group whose members all read the same residual
+//! stream h and whose full outputs h + delta_i are averaged. In generation every executed
+//! layer instance owns its cache slot (a repeated layer never overwrites its earlier
+//! slot). For parallel groups, [`KvMode::Exact`] keeps one slot per member, so cached
+//! generation equals recomputing the whole sequence; [`KvMode::Paper`] stores the
+//! members' mean K/V in one slot per step, as the paper's code does.
+//!
+//! B batch, S token slots, T new tokens, C hidden, V vocab.
 
-use tch::{Kind, Tensor};
+use layer_plan::{Merge, Plan, Step};
+use tch::{Device, Kind, Tensor};
 
+use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::stack::Attention;
+use crate::stack::{Attention, KvSlot, LayerStack};
 
-/// Token sequences right-padded into one (B, T) batch.
+/// Token sequences padded into one (B, S) batch.
 pub struct Batch {
+    /// (B, S) int64 token ids, 0 in padding.
     pub ids: Tensor,
+    /// (B, S) bool, true at real tokens.
+    pub valid: Tensor,
     pub lengths: Vec<i64>,
 }
 
 impl Batch {
-    pub fn right_padded(seqs: &[Vec<i64>], device: tch::Device) -> Self {
-        let t = seqs.iter().map(Vec::len).max().unwrap_or(0);
-        let mut flat = Vec::with_capacity(seqs.len() * t);
-        for s in seqs {
-            flat.extend_from_slice(s);
-            flat.extend(std::iter::repeat_n(0, t - s.len()));
+    /// Real tokens first, then padding: for scoring, where row b's logits are read at
+    /// positions 0..len.
+    pub fn right_padded(seqs: &[Vec<i64>], device: Device) -> Self {
+        Self::padded(seqs, device, false)
+    }
+
+    /// Padding first, then real tokens: for generation, where every row's next token is
+    /// read at the last slot.
+    pub fn left_padded(seqs: &[Vec<i64>], device: Device) -> Self {
+        Self::padded(seqs, device, true)
+    }
+
+    fn padded(seqs: &[Vec<i64>], device: Device, left: bool) -> Self {
+        let s = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let (mut ids, mut valid) = (Vec::with_capacity(seqs.len() * s), Vec::with_capacity(seqs.len() * s));
+        for seq in seqs {
+            let pad = s - seq.len();
+            let (before, after) = if left { (pad, 0) } else { (0, pad) };
+            ids.extend(std::iter::repeat_n(0, before).chain(seq.iter().copied()).chain(std::iter::repeat_n(0, after)));
+            valid.extend(std::iter::repeat_n(false, before).chain(std::iter::repeat_n(true, seq.len())).chain(std::iter::repeat_n(false, after)));
         }
-        let ids = Tensor::from_slice(&flat).view([seqs.len() as i64, t as i64]).to_device(device);
-        Self { ids, lengths: seqs.iter().map(|s| s.len() as i64).collect() }
+        let shape = [seqs.len() as i64, s as i64];
+        Self {
+            ids: Tensor::from_slice(&ids).view(shape).to_device(device),
+            valid: Tensor::from_slice(&valid).view(shape).to_device(device),
+            lengths: seqs.iter().map(|q| q.len() as i64).collect(),
+        }
     }
 }
 
-/// Outputs of the head (B, T, V) for `layers` executed in the given order.
-pub fn forward(model: &Model, batch: &Batch, layers: &[usize]) -> Tensor {
-    let _guard = tch::no_grad_guard();
+/// The head's output for every position, and the residual stream after the embedding
+/// and after every plan step when asked for (each (B, S, C)).
+pub struct Forward {
+    pub output: Tensor,
+    pub hidden: Vec<Tensor>,
+}
+
+/// Runs `plan` over a batch; `keep_hidden` also returns the residual streams.
+pub fn run_plan(model: &Model, batch: &Batch, plan: &Plan, keep_hidden: bool) -> Result<Forward> {
     let stack = model.stack();
-    let t = batch.ids.size()[1];
-    let attn = Attention::right_padded(&batch.lengths, t, stack.is_causal(), model.device());
-    let mut xs = stack.embed(&batch.ids, &attn.positions);
-    for &layer in layers {
-        xs = stack.layer(layer, &xs, &attn, None);
-    }
-    stack.head(&xs)
+    check_plan(stack, plan)?;
+    let _guard = tch::no_grad_guard();
+    let s = batch.ids.size()[1];
+    let attn = Attention::new(&batch.valid, s, stack.is_causal());
+    let mut hidden = Vec::new();
+    let xs = stack.embed(&batch.ids, &attn.positions);
+    let xs = run_steps(stack, xs, &attn, plan, None, keep_hidden.then_some(&mut hidden));
+    Ok(Forward { output: stack.head(&xs), hidden })
 }
 
-/// log p(token i | tokens < i) for i = 1..len of each sequence, from logits (B, T, V).
+fn check_plan(stack: &dyn LayerStack, plan: &Plan) -> Result<()> {
+    if plan.num_layers() == stack.num_layers() {
+        Ok(())
+    } else {
+        Err(Error::PlanMismatch { plan: plan.to_string(), plan_layers: plan.num_layers(), model_layers: stack.num_layers() })
+    }
+}
+
+/// How a parallel group's members share the KV cache during generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvMode {
+    /// Each member keeps its own keys and values.
+    Exact,
+    /// One slot per step holding the members' mean keys and values (the paper's code).
+    Paper,
+}
+
+/// KV slots indexed by plan step, then by group member (one per step in paper mode).
+struct PlanCache {
+    mode: KvMode,
+    slots: Vec<Vec<KvSlot>>,
+}
+
+impl PlanCache {
+    fn new(plan: &Plan, mode: KvMode) -> Self {
+        let per_step = |step: &Step| match (step, mode) {
+            (Step::Parallel { layers, .. }, KvMode::Exact) => layers.len(),
+            _ => 1,
+        };
+        let slots = plan.steps().iter().map(|step| (0..per_step(step)).map(|_| KvSlot::default()).collect()).collect();
+        Self { mode, slots }
+    }
+}
+
+fn run_steps(
+    stack: &dyn LayerStack,
+    mut xs: Tensor,
+    attn: &Attention,
+    plan: &Plan,
+    mut cache: Option<&mut PlanCache>,
+    mut hidden: Option<&mut Vec<Tensor>>,
+) -> Tensor {
+    if let Some(h) = hidden.as_deref_mut() {
+        h.push(xs.shallow_clone());
+    }
+    for (i, step) in plan.steps().iter().enumerate() {
+        let slots = cache.as_deref_mut().map(|c| (c.mode, &mut c.slots[i]));
+        xs = match step {
+            Step::Layer(id) => stack.layer(id.0, &xs, attn, slots.map(|(_, s)| &mut s[0])),
+            Step::Parallel { layers, merge: Merge::Mean } => {
+                let outs: Vec<Tensor> = match slots {
+                    None => layers.iter().map(|l| stack.layer(l.0, &xs, attn, None)).collect(),
+                    Some((KvMode::Exact, slots)) => {
+                        layers.iter().zip(slots.iter_mut()).map(|(l, slot)| stack.layer(l.0, &xs, attn, Some(slot))).collect()
+                    }
+                    Some((KvMode::Paper, slots)) => parallel_paper_kv(stack, layers, &xs, attn, &mut slots[0]),
+                };
+                Tensor::stack(&outs, 0).mean_dim(0, false, None)
+            }
+        };
+        if let Some(h) = hidden.as_deref_mut() {
+            h.push(xs.shallow_clone());
+        }
+    }
+    xs
+}
+
+/// Each member attends over the shared (averaged) past plus its own new keys; the slot
+/// then keeps the members' mean.
+fn parallel_paper_kv(stack: &dyn LayerStack, layers: &[layer_plan::LayerId], xs: &Tensor, attn: &Attention, shared: &mut KvSlot) -> Vec<Tensor> {
+    let (mut keys, mut values, mut outs) = (Vec::new(), Vec::new(), Vec::new());
+    for l in layers {
+        let mut own = KvSlot { kv: shared.kv.as_ref().map(|(k, v)| (k.shallow_clone(), v.shallow_clone())) };
+        outs.push(stack.layer(l.0, xs, attn, Some(&mut own)));
+        let (k, v) = own.kv.expect("a layer run with a slot fills it");
+        keys.push(k);
+        values.push(v);
+    }
+    shared.kv = Some((Tensor::stack(&keys, 0).mean_dim(0, false, None), Tensor::stack(&values, 0).mean_dim(0, false, None)));
+    outs
+}
+
+/// log p(token i | tokens < i) for i = 1..len of each right-padded sequence, from the
+/// logits (B, S, V) of that batch.
 pub fn next_token_logprobs(logits: &Tensor, batch: &Batch) -> Vec<Vec<f64>> {
     let _guard = tch::no_grad_guard();
-    let t = logits.size()[1];
-    if t < 2 {
+    let s = logits.size()[1];
+    if s < 2 {
         return vec![Vec::new(); batch.lengths.len()];
     }
-    let logp = logits.narrow(1, 0, t - 1).to_kind(Kind::Float).log_softmax(-1, Kind::Float); // (B, T-1, V)
-    let targets = batch.ids.narrow(1, 1, t - 1).unsqueeze(-1); // (B, T-1, 1)
-    let picked = logp.gather(-1, &targets, false).squeeze_dim(-1).to_kind(Kind::Double).to_device(tch::Device::Cpu);
+    let logp = logits.narrow(1, 0, s - 1).log_softmax(-1, Kind::Float); // (B, S-1, V)
+    let targets = batch.ids.narrow(1, 1, s - 1).unsqueeze(-1); // (B, S-1, 1)
+    let picked = logp.gather(-1, &targets, false).squeeze_dim(-1).to_kind(Kind::Double).to_device(Device::Cpu);
     batch
         .lengths
         .iter()
@@ -57,4 +180,62 @@ pub fn next_token_logprobs(logits: &Tensor, batch: &Batch) -> Vec<Vec<f64>> {
             Vec::<f64>::try_from(&row).expect("a 1-d double tensor converts to Vec<f64>")
         })
         .collect()
+}
+
+/// Greedy decoding settings.
+#[derive(Clone, Debug)]
+pub struct GenerateOptions {
+    pub max_tokens: usize,
+    /// Stop once the decoded continuation contains any of these; the text is cut there.
+    pub until: Vec<String>,
+    pub kv: KvMode,
+}
+
+/// One prompt's continuation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+    /// Generated token ids, up to and including the token that completed a stop string
+    /// or the end-of-sequence token.
+    pub ids: Vec<i64>,
+    /// Decoded continuation, cut before the first stop string.
+    pub text: String,
+}
+
+/// Greedy continuation of each prompt under `plan`, batched with left padding.
+pub fn generate(model: &Model, prompts: &[Vec<i64>], plan: &Plan, opts: &GenerateOptions) -> Result<Vec<Generation>> {
+    let stack = model.stack();
+    check_plan(stack, plan)?;
+    let _guard = tch::no_grad_guard();
+    let batch = Batch::left_padded(prompts, model.device());
+    let mut cache = PlanCache::new(plan, opts.kv);
+    let mut valid = batch.valid.shallow_clone();
+    let mut ids = batch.ids.shallow_clone();
+    let mut out: Vec<Generation> = prompts.iter().map(|_| Generation { ids: Vec::new(), text: String::new() }).collect();
+    let mut done = vec![false; prompts.len()];
+    for _ in 0..opts.max_tokens {
+        let t = ids.size()[1];
+        let attn = Attention::new(&valid, t, stack.is_causal());
+        let xs = run_steps(stack, stack.embed(&ids, &attn.positions), &attn, plan, Some(&mut cache), None);
+        let next = stack.head(&xs.narrow(1, t - 1, 1)).argmax(-1, false); // (B, 1)
+        let tokens = Vec::<i64>::try_from(next.view([-1]).to_device(Device::Cpu)).expect("token ids are int64");
+        for (b, &token) in tokens.iter().enumerate() {
+            if done[b] {
+                continue;
+            }
+            let g = &mut out[b];
+            g.ids.push(token);
+            g.text = model.tokenizer().decode(&g.ids)?;
+            if let Some(cut) = opts.until.iter().filter_map(|u| g.text.find(u.as_str())).min() {
+                g.text.truncate(cut);
+                done[b] = true;
+            }
+            done[b] |= model.eos_token_ids().contains(&token);
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        ids = next;
+        valid = Tensor::cat(&[valid, Tensor::ones([prompts.len() as i64, 1], (Kind::Bool, model.device()))], 1);
+    }
+    Ok(out)
 }

@@ -16,7 +16,7 @@ mod stack;
 mod tokenizer;
 mod weights;
 
-pub use error::{LoadError, Result};
+pub use error::{Error, Result};
 pub use model::{LoadOptions, Model};
 pub use stack::{Attention, KvSlot, LayerStack};
 pub use tokenizer::Tokenizer;

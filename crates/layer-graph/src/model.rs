@@ -7,7 +7,7 @@ use serde::Deserialize;
 use tch::{Device, Kind};
 
 use crate::config::read_config;
-use crate::error::{LoadError, Result};
+use crate::error::{Error, Result};
 use crate::families::{Bert, Gpt2, GptNeoX, Llama};
 use crate::stack::LayerStack;
 use crate::tokenizer::Tokenizer;
@@ -33,35 +33,50 @@ pub struct Model {
     _weights: Weights,
     dir: PathBuf,
     model_type: String,
+    eos_token_ids: Vec<i64>,
     options: LoadOptions,
 }
 
 #[derive(Deserialize)]
 struct ModelType {
     model_type: String,
+    #[serde(default)]
+    eos_token_id: Option<OneOrMany>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(i64),
+    Many(Vec<i64>),
 }
 
 impl Model {
     pub fn load(dir: &Path, options: LoadOptions) -> Result<Self> {
-        let ModelType { model_type } = read_config(dir)?;
+        let ModelType { model_type, eos_token_id } = read_config(dir)?;
+        let eos_token_ids = match eos_token_id {
+            None => Vec::new(),
+            Some(OneOrMany::One(id)) => vec![id],
+            Some(OneOrMany::Many(ids)) => ids,
+        };
         let weights = Weights::open(dir, options.kind, options.device)?;
         let (stack, ignorable): (Box<dyn LayerStack>, fn(&str) -> bool) = match model_type.as_str() {
             "llama" | "mistral" | "qwen2" => (Box::new(Llama::load(dir, &weights)?), Llama::ignorable),
             "gpt_neox" => (Box::new(GptNeoX::load(dir, &weights)?), GptNeoX::ignorable),
             "gpt2" => (Box::new(Gpt2::load(dir, &weights)?), Gpt2::ignorable),
             "bert" => (Box::new(Bert::load(dir, &weights)?), Bert::ignorable),
-            _ => return Err(LoadError::UnsupportedFamily { path: dir.join("config.json"), found: model_type }),
+            _ => return Err(Error::UnsupportedFamily { path: dir.join("config.json"), found: model_type }),
         };
         weights.check_all_taken(ignorable)?;
         let tokenizer = Tokenizer::from_dir(dir)?;
         let rows = stack.vocab_size();
         if tokenizer.vocab_size() as i64 > rows {
-            return Err(LoadError::Tokenizer {
+            return Err(Error::Tokenizer {
                 path: tokenizer.path().to_owned(),
                 message: format!("has {} tokens but the model's embedding has {rows} rows: tokenizer and weights do not match", tokenizer.vocab_size()),
             });
         }
-        Ok(Self { stack, tokenizer, _weights: weights, dir: dir.to_owned(), model_type, options })
+        Ok(Self { stack, tokenizer, _weights: weights, dir: dir.to_owned(), model_type, eos_token_ids, options })
     }
 
     pub fn stack(&self) -> &dyn LayerStack {
@@ -79,6 +94,11 @@ impl Model {
     /// `config.json`'s `model_type`, e.g. "llama".
     pub fn model_type(&self) -> &str {
         &self.model_type
+    }
+
+    /// `config.json`'s `eos_token_id`(s): generation stops there.
+    pub fn eos_token_ids(&self) -> &[i64] {
+        &self.eos_token_ids
     }
 
     pub fn device(&self) -> Device {

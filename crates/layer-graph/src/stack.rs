@@ -7,7 +7,7 @@
 
 use std::cell::OnceCell;
 
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// Per-forward attention inputs shared by every layer call.
 pub struct Attention {
@@ -20,27 +20,23 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// A right-padded batch without cache: row b has `lengths[b]` real tokens followed by
-    /// padding. Each query sees the real keys allowed by causality (or all real keys when
-    /// `causal` is false) and always itself, so padded rows stay finite.
-    pub fn right_padded(lengths: &[i64], t: i64, causal: bool, device: Device) -> Self {
-        let b = lengths.len() as i64;
-        let positions = Tensor::arange(t, (Kind::Int64, device)).unsqueeze(0).expand([b, t], true);
-        let lengths = Tensor::from_slice(lengths).to_device(device);
-        let keys = Tensor::arange(t, (Kind::Int64, device));
-        let key_real = keys.unsqueeze(0).lt_tensor(&lengths.unsqueeze(1)); // (B, S)
-        let mut mask = key_real.view([b, 1, 1, t]).expand([b, 1, t, t], true);
-        let diagonal = Tensor::eye(t, (Kind::Bool, device)).view([1, 1, t, t]);
+    /// Inputs for the last `t` of `S` token slots, where `valid` (B, S) bool marks real
+    /// tokens (padding may sit on either side). Positions count real tokens only, as
+    /// Hugging Face's `cumsum(attention_mask) - 1`. A query sees the real keys that
+    /// causality allows (all real keys when `causal` is false) and always itself, so
+    /// padded rows stay finite and never leak into real ones.
+    pub fn new(valid: &Tensor, t: i64, causal: bool) -> Self {
+        let (b, s) = valid.size2().expect("valid is (B, S)");
+        let device = valid.device();
+        let positions = (valid.cumsum(1, Kind::Int64) - 1).clamp_min(0).narrow(1, s - t, t); // (B, T)
+        let mut mask = valid.view([b, 1, 1, s]).expand([b, 1, t, s], true);
+        let query_at = Tensor::arange_start(s - t, s, (Kind::Int64, device)).view([t, 1]); // (T, 1)
+        let key_at = Tensor::arange(s, (Kind::Int64, device)).view([1, s]); // (1, S)
         if causal {
-            let lower = Tensor::ones([t, t], (Kind::Bool, device)).tril(0).view([1, 1, t, t]);
-            mask = mask.logical_and(&lower);
+            mask = mask.logical_and(&key_at.le_tensor(&query_at).view([1, 1, t, s]));
         }
-        let mask = mask.logical_or(&diagonal);
+        let mask = mask.logical_or(&key_at.eq_tensor(&query_at).view([1, 1, t, s]));
         Self { positions, mask, rotary: OnceCell::new() }
-    }
-
-    pub fn batch_size(&self) -> i64 {
-        self.positions.size()[0]
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{LoadError, Result};
+use crate::error::{Error, Result};
 
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
@@ -15,11 +15,11 @@ impl Tokenizer {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join("tokenizer.json");
         let mut inner = tokenizers::Tokenizer::from_file(&path)
-            .map_err(|e| LoadError::Tokenizer { path: path.clone(), message: e.to_string() })?;
+            .map_err(|e| Error::Tokenizer { path: path.clone(), message: e.to_string() })?;
         inner.with_padding(None);
         inner
             .with_truncation(None)
-            .map_err(|e| LoadError::Tokenizer { path: path.clone(), message: e.to_string() })?;
+            .map_err(|e| Error::Tokenizer { path: path.clone(), message: e.to_string() })?;
         Ok(Self { inner, path })
     }
 
@@ -37,7 +37,7 @@ impl Tokenizer {
         let encoding = self
             .inner
             .encode(text, special)
-            .map_err(|e| LoadError::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
         Ok(encoding.get_ids().iter().map(|&id| id as i64).collect())
     }
 
@@ -48,7 +48,7 @@ impl Tokenizer {
 
     pub fn decode(&self, ids: &[i64]) -> Result<String> {
         let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
-        self.inner.decode(&ids, false).map_err(|e| LoadError::Tokenizer { path: self.path.clone(), message: e.to_string() })
+        self.inner.decode(&ids, false).map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })
     }
 
     /// Size of the vocabulary with added tokens.

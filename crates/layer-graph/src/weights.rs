@@ -12,7 +12,7 @@ use memmap2::Mmap;
 use safetensors::{Dtype, SafeTensors, tensor::TensorInfo};
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{LoadError, Result};
+use crate::error::{Error, Result};
 
 struct Shard {
     path: PathBuf,
@@ -60,7 +60,7 @@ impl Weights {
     /// The tensor `name`, which must have exactly `shape`, in the model's dtype and device.
     pub fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
         let shard = self.index.get(name).map(|&i| &self.shards[i]).ok_or_else(|| {
-            LoadError::MissingTensor {
+            Error::MissingTensor {
                 dir: self.dir.clone(),
                 name: name.to_owned(),
                 files: self.file_names(),
@@ -69,7 +69,7 @@ impl Weights {
         let info = &shard.tensors[name];
         let found: Vec<i64> = info.shape.iter().map(|&d| d as i64).collect();
         if found != shape {
-            return Err(LoadError::Shape {
+            return Err(Error::Shape {
                 path: shard.path.clone(),
                 name: name.to_owned(),
                 expected: shape.to_vec(),
@@ -81,7 +81,7 @@ impl Weights {
             Dtype::F16 => Kind::Half,
             Dtype::BF16 => Kind::BFloat16,
             other => {
-                return Err(LoadError::Dtype {
+                return Err(Error::Dtype {
                     path: shard.path.clone(),
                     name: name.to_owned(),
                     dtype: format!("{other:?}"),
@@ -116,7 +116,7 @@ impl Weights {
         left.sort();
         match left.first() {
             None => Ok(()),
-            Some(first) => Err(LoadError::UnexpectedTensors {
+            Some(first) => Err(Error::UnexpectedTensors {
                 dir: self.dir.clone(),
                 count: left.len(),
                 first: (*first).clone(),
@@ -143,11 +143,11 @@ fn contiguous_strides(shape: &[i64]) -> Vec<i64> {
 }
 
 fn map_shard(path: PathBuf) -> Result<Shard> {
-    let file = std::fs::File::open(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+    let file = std::fs::File::open(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
     // SAFETY: checkpoints are not modified while a model is loaded (documented limit).
-    let map = unsafe { Mmap::map(&file) }.map_err(|source| LoadError::Io { path: path.clone(), source })?;
+    let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io { path: path.clone(), source })?;
     let (header_len, metadata) = SafeTensors::read_metadata(&map)
-        .map_err(|e| LoadError::Safetensors { path: path.clone(), reason: e.to_string() })?;
+        .map_err(|e| Error::Safetensors { path: path.clone(), reason: e.to_string() })?;
     let tensors = metadata.tensors().into_iter().map(|(name, info)| (name, info.clone())).collect();
     Ok(Shard { path, map, data_start: 8 + header_len, tensors })
 }
@@ -158,8 +158,8 @@ fn shard_files(index_path: &Path) -> Result<BTreeSet<String>> {
         weight_map: HashMap<String, String>,
     }
     let text = std::fs::read_to_string(index_path)
-        .map_err(|source| LoadError::Io { path: index_path.to_owned(), source })?;
-    let index: Index = serde_json::from_str(&text).map_err(|e| LoadError::Config {
+        .map_err(|source| Error::Io { path: index_path.to_owned(), source })?;
+    let index: Index = serde_json::from_str(&text).map_err(|e| Error::Config {
         path: index_path.to_owned(),
         message: format!("not a safetensors index: {e}"),
     })?;

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use layer_graph::exec::{Batch, run_plan};
 use layer_graph::{LoadOptions, Model};
+use layer_plan::Plan;
 use tch::Tensor;
 
 fn workspace() -> PathBuf {
@@ -39,4 +41,10 @@ pub fn ids(t: &Tensor) -> Vec<i64> {
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size(), "shapes differ");
     (a.to_kind(tch::Kind::Double) - b.to_kind(tch::Kind::Double)).abs().max().double_value(&[])
+}
+
+/// Head outputs (B, S, V) of the plain forward pass.
+pub fn baseline(model: &Model, batch: &Batch) -> Tensor {
+    let plan = Plan::baseline(model.stack().num_layers()).unwrap();
+    run_plan(model, batch, &plan, false).unwrap().output
 }

@@ -1,10 +1,10 @@
 //! Golden parity with Hugging Face transformers (llm.c's test_gpt2 pattern): every family
 //! on a tiny random checkpoint, the real SmolLM2-135M and MiniLM; each prints its max diff.
 
-use layer_graph::exec::{Batch, forward, next_token_logprobs};
+use layer_graph::exec::{Batch, next_token_logprobs};
 use tch::{Device, Tensor};
 
-use crate::common::{fixtures, golden, ids, load, max_abs_diff, models};
+use crate::common::{baseline, fixtures, golden, ids, load, max_abs_diff, models};
 
 const TINY: [&str; 8] = ["llama", "llama3-rope", "qwen2", "mistral", "gpt_neox", "gpt_neox-sequential", "gpt2", "bert"];
 
@@ -14,14 +14,13 @@ fn tiny_max_diff(name: &str) -> (f64, f64) {
     let dir = fixtures().join("tiny").join(name);
     let model = load(&dir);
     let golden = golden(&dir.join("golden.safetensors"));
-    let all: Vec<usize> = (0..model.stack().num_layers()).collect();
     let count = golden.len() / 2;
     let seqs: Vec<Vec<i64>> = (0..count).map(|j| ids(&golden[&format!("ids_{j}")])).collect();
-    let batched = forward(&model, &Batch::right_padded(&seqs, Device::Cpu), &all);
+    let batched = baseline(&model, &Batch::right_padded(&seqs, Device::Cpu));
     let (mut single_diff, mut batch_diff) = (0f64, 0f64);
     for (j, seq) in seqs.iter().enumerate() {
         let expected = &golden[&format!("out_{j}")];
-        let ours = forward(&model, &Batch::right_padded(std::slice::from_ref(seq), Device::Cpu), &all).get(0);
+        let ours = baseline(&model, &Batch::right_padded(std::slice::from_ref(seq), Device::Cpu)).get(0);
         single_diff = single_diff.max(max_abs_diff(&ours, expected));
         let row = batched.get(j as i64).narrow(0, 0, seq.len() as i64);
         batch_diff = batch_diff.max(max_abs_diff(&row, expected));
@@ -56,13 +55,12 @@ struct Golden {
 fn smollm2_logprobs_match_transformers() {
     let golden: Vec<Golden> = serde_json::from_str(&std::fs::read_to_string(fixtures().join("smollm2.json")).unwrap()).unwrap();
     let model = load(&models().join("smollm2-135m"));
-    let all: Vec<usize> = (0..model.stack().num_layers()).collect();
     let seqs: Vec<Vec<i64>> = golden.iter().map(|g| model.tokenizer().encode(&g.text).unwrap()).collect();
     for (g, seq) in golden.iter().zip(&seqs) {
         assert_eq!(seq, &g.ids, "tokenizer ids differ from transformers for {:?}", g.text);
     }
     let batch = Batch::right_padded(&seqs, Device::Cpu);
-    let ours = next_token_logprobs(&forward(&model, &batch, &all), &batch);
+    let ours = next_token_logprobs(&baseline(&model, &batch), &batch);
     let mut worst = 0f64;
     for (g, lp) in golden.iter().zip(&ours) {
         let diff = g.logprobs.iter().zip(lp).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
@@ -78,7 +76,6 @@ fn minilm_hidden_states_match_transformers() {
     let golden = golden(&fixtures().join("minilm.safetensors"));
     let model = load(&models().join("minilm-l6"));
     let texts = golden.len() / 2;
-    let all: Vec<usize> = (0..model.stack().num_layers()).collect();
     let texts_json: Vec<Golden> = serde_json::from_str(&std::fs::read_to_string(fixtures().join("smollm2.json")).unwrap()).unwrap();
     let mut worst = 0f64;
     for j in 0..texts {
@@ -86,7 +83,7 @@ fn minilm_hidden_states_match_transformers() {
         let text = &texts_json[j].text; // make_fixtures.py uses the same texts, in order
         assert_eq!(model.tokenizer().encode(text).unwrap(), expected_ids, "MiniLM tokenizer ids differ for {text:?}");
         let batch = Batch::right_padded(std::slice::from_ref(&expected_ids), Device::Cpu);
-        let hidden: Tensor = forward(&model, &batch, &all).get(0);
+        let hidden: Tensor = baseline(&model, &batch).get(0);
         worst = worst.max(max_abs_diff(&hidden, &golden[&format!("out_{j}")]));
     }
     println!("minilm: max |last hidden state - transformers| = {worst:.2e} over {texts} texts");

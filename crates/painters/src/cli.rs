@@ -1,0 +1,121 @@
+//! The command line, as clap types. Each subcommand's options live here; what they do
+//! lives in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "painters", version, about = "Layer-execution experiments on frozen transformers (\"Transformer Layers as Painters\")")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Print the plan a variant compiles to, in the plan text form.
+    Plan(PlanCmd),
+    /// Per-token log-probabilities of a text under a model (and optionally a plan).
+    Logprobs(LogprobsCmd),
+    /// Greedy continuation of a prompt under a model (and optionally a plan).
+    Generate(GenerateCmd),
+}
+
+#[derive(Args)]
+pub struct PlanCmd {
+    /// Number of layers T of the model.
+    #[arg(long)]
+    pub layers: usize,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// How the layers execute: a plan in text form, or a named variant with its arguments.
+/// Without either, the model runs as trained (baseline).
+#[derive(Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Plan text, e.g. "0..11 [11|12|13]x3 14..30".
+    #[arg(long, conflicts_with = "variant")]
+    pub plan: Option<String>,
+    /// Variant name: baseline, skip, skip-one, swap, reverse, shuffle, repeat-middle,
+    /// double-repeat, triple-repeat, parallel, looped-parallel.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// The paper's window: keep layers 0..=s and T-s..T, rewrite the middle.
+    #[arg(long, conflicts_with = "range")]
+    pub start_layer: Option<usize>,
+    /// A half-open window [A, B) instead of --start-layer.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub range: Option<Vec<usize>>,
+    /// skip-one: the layer to drop; swap: the first layer; repeat-middle: the layer to repeat.
+    #[arg(long)]
+    pub layer: Option<usize>,
+    /// swap: the second layer (default: --layer + 1).
+    #[arg(long)]
+    pub with: Option<usize>,
+    /// shuffle: the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// looped-parallel: iterations K.
+    #[arg(long)]
+    pub times: Option<usize>,
+    /// shuffle: python (CPython's random.shuffle, as the paper's code) or portable.
+    #[arg(long)]
+    pub rng: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// A Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// f32, bf16 or f16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+}
+
+#[derive(Args)]
+pub struct LogprobsCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The text to score.
+    #[arg(long)]
+    pub text: String,
+    /// Print one JSON object {"tokens": [ids], "logprobs": [...], "sum": s}.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KvArg {
+    /// Every parallel-group member keeps its own keys and values.
+    Exact,
+    /// A parallel group's keys and values are averaged into one slot (the paper's code).
+    Paper,
+}
+
+#[derive(Args)]
+pub struct GenerateCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The prompt to continue.
+    #[arg(long)]
+    pub prompt: String,
+    /// Maximum number of new tokens.
+    #[arg(long, default_value_t = 64)]
+    pub max_tokens: usize,
+    /// Stop once the continuation contains this text (repeatable).
+    #[arg(long)]
+    pub until: Vec<String>,
+    /// KV cache semantics for parallel groups.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub kv: KvArg,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}

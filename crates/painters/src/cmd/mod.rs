@@ -1,0 +1,48 @@
+//! What each subcommand does.
+
+mod generate;
+mod logprobs;
+mod plan;
+
+use anyhow::{Context, Result};
+use layer_graph::{LoadOptions, Model};
+use layer_plan::{Plan, Variant, VariantSpec};
+
+use crate::cli::{Command, ModelArgs, PlanArgs};
+
+pub fn run(cli: crate::cli::Cli) -> Result<()> {
+    match cli.command {
+        Command::Plan(c) => plan::run(c),
+        Command::Logprobs(c) => logprobs::run(c),
+        Command::Generate(c) => generate::run(c),
+    }
+}
+
+/// Loads the checkpoint on the chosen device and dtype.
+fn load_model(args: &ModelArgs) -> Result<Model> {
+    let options = LoadOptions {
+        device: layer_graph::device::parse_device(&args.device)?,
+        kind: layer_graph::device::parse_dtype(&args.dtype)?,
+    };
+    Ok(Model::load(&args.model, options)?)
+}
+
+/// The plan the flags describe for a model of `num_layers` layers.
+fn resolve_plan(args: &PlanArgs, num_layers: usize) -> Result<Plan> {
+    if let Some(text) = &args.plan {
+        return Plan::parse(text, num_layers).with_context(|| format!("--plan {text:?}"));
+    }
+    let spec = VariantSpec {
+        name: args.variant.clone().unwrap_or_else(|| "baseline".into()),
+        start_layer: args.start_layer,
+        range: args.range.as_ref().map(|r| [r[0], r[1]]),
+        layer: args.layer,
+        with: args.with,
+        seed: args.seed,
+        times: args.times,
+        rng: args.rng.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg).context("--rng")?,
+        ..VariantSpec::default()
+    };
+    let variant = Variant::try_from(spec)?;
+    Ok(variant.compile(num_layers)?)
+}
