@@ -6,13 +6,21 @@ OUT_DIR/tiny/<name>/          a small random checkpoint per family variant (conf
                               model.safetensors, tokenizer.json) and golden.safetensors:
                               ids_<i> (T,) int64 and out_<i> (T, V or C) float32 for each
                               test sequence, run one at a time (no padding) in float32
+OUT_DIR/tiny/llama-sharded/   llama saved in several shards with model.safetensors.index.json
+OUT_DIR/tiny/llama-bf16/      llama saved in bfloat16; golden computed in float32 from the
+                              bfloat16-rounded weights
 OUT_DIR/tiny/llama-perturbed/ llama's checkpoint with one weight nudged by 1e-2 and llama's
                               golden file: the parity test must see a large diff here
 OUT_DIR/smollm2.json          per-token log-probs of fixed texts under the real SmolLM2
 OUT_DIR/minilm.safetensors    last hidden states of fixed texts under the real MiniLM
+OUT_DIR/smollm2_plans.json    per-token log-probs under the paper's variants, computed by a
+                              manual layer loop over transformers' own SmolLM2 layers, with
+                              each variant's layer order derived here from the paper's
+                              definitions (independently of layer-plan)
 """
 
 import json
+import random
 import shutil
 import sys
 from pathlib import Path
@@ -89,6 +97,16 @@ def reference_outputs(model, ids: torch.Tensor) -> torch.Tensor:
     return (out.logits if hasattr(out, "logits") else out.last_hidden_state)[0].float()
 
 
+def save_golden(model, d: Path) -> None:
+    golden = {}
+    torch.manual_seed(7)
+    for j, t in enumerate(SEQ_LENGTHS):
+        ids = torch.randint(0, VOCAB, (t,), dtype=torch.int64)
+        golden[f"ids_{j}"] = ids
+        golden[f"out_{j}"] = reference_outputs(model, ids)
+    save_file(golden, d / "golden.safetensors")
+
+
 def make_tiny(out: Path) -> None:
     for i, (name, build) in enumerate(TINY.items()):
         torch.manual_seed(1000 + i)
@@ -97,12 +115,16 @@ def make_tiny(out: Path) -> None:
         d = out / name
         model.save_pretrained(d, safe_serialization=True)
         word_tokenizer(d / "tokenizer.json")
-        golden = {}
-        for j, t in enumerate(SEQ_LENGTHS):
-            ids = torch.randint(0, VOCAB, (t,), dtype=torch.int64)
-            golden[f"ids_{j}"] = ids
-            golden[f"out_{j}"] = reference_outputs(model, ids)
-        save_file(golden, d / "golden.safetensors")
+        save_golden(model, d)
+        if name == "llama":
+            model.save_pretrained(out / "llama-sharded", max_shard_size="40KB")
+            word_tokenizer(out / "llama-sharded" / "tokenizer.json")
+            shutil.copy(d / "golden.safetensors", out / "llama-sharded")
+            model.to(torch.bfloat16).save_pretrained(out / "llama-bf16")
+            word_tokenizer(out / "llama-bf16" / "tokenizer.json")
+            # Reloaded in float32, so buffers such as rotary frequencies are not rounded too.
+            upcast = LlamaForCausalLM.from_pretrained(out / "llama-bf16", dtype=torch.float32).eval()
+            save_golden(upcast, out / "llama-bf16")
 
     perturbed = out / "llama-perturbed"
     shutil.copytree(out / "llama", perturbed)
@@ -134,6 +156,86 @@ def make_real(out: Path, models_dir: Path) -> None:
     save_file(golden, out / "minilm.safetensors")
 
 
+# (variant name, arguments as `painters plan` takes them)
+PLAN_VARIANTS = [
+    ("skip", {"start_layer": 10}),
+    ("reverse", {"start_layer": 10}),
+    ("shuffle", {"start_layer": 10, "seed": 0}),
+    ("shuffle", {"start_layer": 6, "seed": 3}),
+    ("repeat-middle", {"start_layer": 10}),
+    ("double-repeat", {"start_layer": 12}),
+    ("parallel", {"start_layer": 10}),
+    ("looped-parallel", {"start_layer": 10, "times": 3}),
+    ("looped-parallel", {"start_layer": 4, "times": 2}),
+    ("swap", {"layer": 14}),
+    ("skip-one", {"layer": 7}),
+]
+
+
+def paper_steps(name: str, num_layers: int, args: dict) -> list:
+    """The paper's layer order: an int runs a layer, a list is a mean-merged parallel group."""
+    if "layer" in args:
+        n = args["layer"]
+        order = list(range(num_layers))
+        if name == "swap":
+            order[n], order[n + 1] = order[n + 1], order[n]
+            return order
+        return [i for i in order if i != n]  # skip-one
+    s = args["start_layer"]
+    head, middle, tail = list(range(s + 1)), list(range(s + 1, num_layers - s)), list(range(num_layers - s, num_layers))
+    if name == "skip":
+        middle = []
+    elif name == "reverse":
+        middle = middle[::-1]
+    elif name == "shuffle":  # the official code: random.seed(seed); random.shuffle(layers)
+        random.seed(args["seed"])
+        random.shuffle(middle)
+    elif name == "repeat-middle":
+        middle = [num_layers // 2] * len(middle)
+    elif name == "double-repeat":
+        middle = [i for i in middle for _ in range(2)]
+    elif name == "parallel":
+        middle = [middle]
+    elif name == "looped-parallel":
+        middle = [middle] * args["times"]
+    return head + middle + tail
+
+
+def plan_logprobs(model, steps: list, ids: list[int]) -> list[float]:
+    """Per-token log-probs with transformers' own layers run in `steps` order."""
+    m = model.model
+    x = torch.tensor([ids])
+    t = len(ids)
+    position_ids = torch.arange(t)[None]
+    mask = torch.full((t, t), float("-inf")).triu(1)[None, None]
+    with torch.no_grad():
+        h = m.embed_tokens(x)
+        rope = m.rotary_emb(h, position_ids)
+        run = lambda i, h: m.layers[i](h, attention_mask=mask, position_ids=position_ids, position_embeddings=rope)
+        for step in steps:
+            h = torch.stack([run(i, h) for i in step]).mean(0) if isinstance(step, list) else run(step, h)
+        logits = model.lm_head(m.norm(h))[0].double()
+    logp = torch.log_softmax(logits, -1)
+    return logp[:-1].gather(-1, torch.tensor(ids[1:])[:, None])[:, 0].tolist()
+
+
+def make_plans(out: Path, models_dir: Path) -> None:
+    smol = models_dir / "smollm2-135m"
+    tok = AutoTokenizer.from_pretrained(smol)
+    model = AutoModelForCausalLM.from_pretrained(smol, dtype=torch.float32).eval()
+    num_layers = model.config.num_hidden_layers
+    records = []
+    for name, args in PLAN_VARIANTS:
+        steps = paper_steps(name, num_layers, args)
+        results = []
+        for text in TEXTS[:3]:
+            ids = tok(text)["input_ids"]
+            results.append({"text": text, "ids": ids, "logprobs": plan_logprobs(model, steps, ids)})
+        spec = {"name": name, **{k.replace("_", "-"): v for k, v in args.items()}}  # VariantSpec keys
+        records.append({"variant": spec, "steps": steps, "results": results})
+    (out / "smollm2_plans.json").write_text(json.dumps(records, indent=1))
+
+
 def main() -> None:
     out, models_dir = Path(sys.argv[1]), Path(sys.argv[2])
     tmp = out.with_name(out.name + ".partial")
@@ -141,6 +243,7 @@ def main() -> None:
     (tmp / "tiny").mkdir(parents=True)
     make_tiny(tmp / "tiny")
     make_real(tmp, models_dir)
+    make_plans(tmp, models_dir)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
 

@@ -18,8 +18,11 @@ pub fn parse_device(text: &str) -> Result<Device> {
     };
     load_cuda_backend();
     let count = tch::Cuda::device_count() as usize;
+    if count == 0 {
+        return Err(Error::Device(text.into(), "no CUDA device is visible to libtorch here; use --device cpu".into()));
+    }
     if index >= count {
-        return Err(Error::Device(text.into(), format!("this machine has {count} CUDA device(s), valid: cuda:0..cuda:{}", count.saturating_sub(1))));
+        return Err(Error::Device(text.into(), format!("this machine has {count} CUDA device(s), valid: cuda:0..=cuda:{}", count - 1)));
     }
     Ok(Device::Cuda(index))
 }

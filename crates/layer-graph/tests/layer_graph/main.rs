@@ -5,3 +5,4 @@
 mod common;
 mod load_errors;
 mod parity;
+mod plans;

@@ -6,7 +6,9 @@ use tch::{Device, Tensor};
 
 use crate::common::{baseline, fixtures, golden, ids, load, max_abs_diff, models};
 
-const TINY: [&str; 8] = ["llama", "llama3-rope", "qwen2", "mistral", "gpt_neox", "gpt_neox-sequential", "gpt2", "bert"];
+/// Every family variant, plus llama as 16 shards and stored in bfloat16 (loaded as f32).
+const TINY: [&str; 10] =
+    ["llama", "llama-sharded", "llama-bf16", "llama3-rope", "qwen2", "mistral", "gpt_neox", "gpt_neox-sequential", "gpt2", "bert"];
 
 /// Max |ours - transformers| over a tiny model's golden sequences, run one at a time and
 /// again as one right-padded batch.
@@ -88,4 +90,19 @@ fn minilm_hidden_states_match_transformers() {
     }
     println!("minilm: max |last hidden state - transformers| = {worst:.2e} over {texts} texts");
     assert!(worst <= 1e-4, "MiniLM hidden states differ by {worst:.2e} > 1e-4");
+}
+
+#[test]
+fn smollm2_runs_in_bf16_and_f16() {
+    let golden: Vec<Golden> = serde_json::from_str(&std::fs::read_to_string(fixtures().join("smollm2.json")).unwrap()).unwrap();
+    for (name, kind) in [("bf16", tch::Kind::BFloat16), ("f16", tch::Kind::Half)] {
+        let options = layer_graph::LoadOptions { device: Device::Cpu, kind };
+        let model = layer_graph::Model::load(&models().join("smollm2-135m"), options).unwrap();
+        let seqs: Vec<Vec<i64>> = golden.iter().map(|g| g.ids.clone()).collect();
+        let batch = Batch::right_padded(&seqs, Device::Cpu);
+        let ours = next_token_logprobs(&baseline(&model, &batch), &batch);
+        let mean_diff: f64 = golden.iter().zip(&ours).map(|(g, lp)| (g.logprobs.iter().sum::<f64>() - lp.iter().sum::<f64>()).abs() / lp.len() as f64).sum::<f64>() / golden.len() as f64;
+        println!("smollm2 in {name}: mean |per-token logprob diff| vs f32 transformers = {mean_diff:.3}");
+        assert!(mean_diff < 0.25, "{name} drifts {mean_diff:.3} nats per token from f32");
+    }
 }

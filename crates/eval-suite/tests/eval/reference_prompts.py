@@ -1,0 +1,147 @@
+"""Build every request lm-evaluation-harness 0.4.13 makes for our tasks, from the local files.
+
+Runs lm-eval's own ConfigurableTask code (task YAMLs, utils.py, fewshot sampler seeded
+1234 as `simple_evaluate` seeds it) with the HF dataset pointed at local JSON files.
+No network. Files whose layout differs from the HF dataset lm-eval loads (ARC, PIQA,
+BoolQ, MMLU) are first rewritten into that HF layout by the small, obvious mappings in
+`hf_view` below; HellaSwag, WinoGrande, LAMBADA and GSM8K are read as they are.
+
+Usage (lm_eval 0.4.13 importable, e.g. from the project venv or PYTHONPATH=<unzipped wheel>):
+    python reference_prompts.py DATA_DIR OUT_DIR [LIMIT]
+writes OUT_DIR/<task>.jsonl, one line per doc: {"doc_id", "requests": [[context, continuation], ...]}
+for log-likelihood tasks, {"doc_id", "context", "until"} for gsm8k. mmlu is written once
+0-shot (lm-eval's default) as mmlu.jsonl and once 5-shot as mmlu_5shot.jsonl, docs in
+alphabetical subject order, with "subject". The golden strings in golden.rs were copied
+from these files.
+"""
+
+import csv
+import json
+import os
+import sys
+import tempfile
+
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+from lm_eval.tasks import TaskManager  # noqa: E402
+
+DATA, OUT = sys.argv[1], sys.argv[2]
+LIMIT = int(sys.argv[3]) if len(sys.argv) > 3 else None
+TMP = tempfile.mkdtemp()
+tm = TaskManager()
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def write_jsonl(rows, name):
+    path = os.path.join(TMP, name)
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return path
+
+
+def hf_view(task):
+    """data_files for the json loader, in the HF layout lm-eval's YAML expects."""
+    if task in ("arc_easy", "arc_challenge"):
+        name = "ARC-Easy" if task == "arc_easy" else "ARC-Challenge"
+        rows = [
+            {
+                "id": d["id"],
+                "question": d["question"]["stem"],
+                "choices": {
+                    "text": [c["text"] for c in d["question"]["choices"]],
+                    "label": [c["label"] for c in d["question"]["choices"]],
+                },
+                "answerKey": d["answerKey"],
+            }
+            for d in read_jsonl(f"{DATA}/arc/{name}-Test.jsonl")
+        ]
+        return {"test": write_jsonl(rows, f"{task}.jsonl")}
+    if task == "hellaswag":
+        return {"validation": f"{DATA}/hellaswag/hellaswag_val.jsonl"}
+    if task == "winogrande":
+        return {"validation": f"{DATA}/winogrande/winogrande_xl-validation.jsonl"}
+    if task == "piqa":
+        with open(f"{DATA}/piqa/valid-labels.lst") as f:
+            labels = [int(x) for x in f.read().split()]
+        rows = [dict(d, label=l) for d, l in zip(read_jsonl(f"{DATA}/piqa/valid.jsonl"), labels)]
+        return {"validation": write_jsonl(rows, "piqa.jsonl")}
+    if task == "lambada_openai":
+        return {"test": f"{DATA}/lambada/lambada_test.jsonl"}
+    if task == "gsm8k":
+        return {"train": f"{DATA}/gsm8k/train.jsonl", "test": f"{DATA}/gsm8k/test.jsonl"}
+    if task == "boolq":
+        # SuperGLUE's BoolQ: passage = title + " -- " + passage, label 0/1, same order.
+        rows = [
+            {
+                "question": d["question"],
+                "passage": d["title"] + " -- " + d["passage"],
+                "idx": i,
+                "label": int(d["answer"]),
+            }
+            for i, d in enumerate(read_jsonl(f"{DATA}/boolq/dev.jsonl"))
+        ]
+        return {"validation": write_jsonl(rows, "boolq.jsonl")}
+    if task.startswith("mmlu_"):
+        subject = task[len("mmlu_"):]
+        files = {}
+        for split in ("test", "dev"):
+            with open(f"{DATA}/mmlu/data/{split}/{subject}_{split}.csv", newline="", encoding="utf-8") as f:
+                rows = [
+                    {"question": r[0], "subject": subject, "choices": r[1:5], "answer": "ABCD".index(r[5])}
+                    for r in csv.reader(f)
+                ]
+            files[split] = write_jsonl(rows, f"{task}_{split}.jsonl")
+        return files
+    raise KeyError(task)
+
+
+def build(task, num_fewshot=None):
+    entry = tm._entry(task)
+    files = hf_view(task)
+    overrides = {"dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": files}}
+    # Splits we do not have (ARC/HellaSwag/... train, ARC validation) are switched off; they
+    # only feed few-shot pools, which 0-shot prompts never touch.
+    for key, split in (("training_split", "train"), ("validation_split", "validation")):
+        if split not in files:
+            overrides[key] = None
+    t = tm._factory.build(entry, overrides=overrides, registry=tm._index)
+    # As simple_evaluate does: default num_fewshot 0, fewshot seed 1234.
+    if num_fewshot is not None:
+        t.set_config(key="num_fewshot", value=num_fewshot)
+    elif t.get_config("num_fewshot") is None:
+        t.set_config(key="num_fewshot", value=0)
+    t.set_fewshot_seed(seed=1234)
+    t.build_all_requests(limit=LIMIT)
+    by_doc = {}
+    for inst in t.instances:
+        by_doc.setdefault(inst.doc_id, []).append(inst)
+    lines = []
+    for doc_id, insts in sorted(by_doc.items()):
+        insts.sort(key=lambda i: i.idx)
+        if t.OUTPUT_TYPE == "generate_until":
+            ctx, kwargs = insts[0].arguments
+            lines.append({"doc_id": doc_id, "context": ctx, "until": kwargs["until"]})
+        else:
+            lines.append({"doc_id": doc_id, "requests": [list(i.arguments) for i in insts]})
+    return lines
+
+
+def dump(name, lines):
+    with open(os.path.join(OUT, f"{name}.jsonl"), "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+os.makedirs(OUT, exist_ok=True)
+for task in ["arc_challenge", "arc_easy", "hellaswag", "winogrande", "piqa", "lambada_openai", "gsm8k", "boolq"]:
+    dump(task, build(task))
+subjects = sorted(f[: -len("_test.csv")] for f in os.listdir(f"{DATA}/mmlu/data/test"))
+for name, shots in (("mmlu", None), ("mmlu_5shot", 5)):
+    lines = []
+    for s in subjects:
+        lines += [dict(line, subject=s) for line in build(f"mmlu_{s}", shots)]
+    dump(name, lines)
