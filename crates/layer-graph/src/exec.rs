@@ -67,15 +67,22 @@ pub struct Forward {
 
 /// Runs `plan` over a batch; `keep_hidden` also returns the residual streams.
 pub fn run_plan(model: &Model, batch: &Batch, plan: &Plan, keep_hidden: bool) -> Result<Forward> {
+    let mut hidden = Vec::new();
+    let xs = residual_stream(model, batch, plan, keep_hidden.then_some(&mut hidden))?;
+    let output = tch::no_grad(|| model.stack().head(&xs));
+    Ok(Forward { output, hidden })
+}
+
+/// The residual stream (B, S, C) after the plan's last step, before the head; with
+/// `hidden`, also every earlier one (after the embedding and after each step).
+pub fn residual_stream(model: &Model, batch: &Batch, plan: &Plan, hidden: Option<&mut Vec<Tensor>>) -> Result<Tensor> {
     let stack = model.stack();
     check_plan(stack, plan)?;
     let _guard = tch::no_grad_guard();
     let s = batch.ids.size()[1];
     let attn = Attention::new(&batch.valid, s, stack.is_causal());
-    let mut hidden = Vec::new();
     let xs = stack.embed(&batch.ids, &attn.positions);
-    let xs = run_steps(stack, xs, &attn, plan, None, keep_hidden.then_some(&mut hidden));
-    Ok(Forward { output: stack.head(&xs), hidden })
+    Ok(run_steps(stack, xs, &attn, plan, None, hidden))
 }
 
 fn check_plan(stack: &dyn LayerStack, plan: &Plan) -> Result<()> {
@@ -197,11 +204,13 @@ pub struct Generation {
     /// Generated token ids, up to and including the token that completed a stop string
     /// or the end-of-sequence token.
     pub ids: Vec<i64>,
-    /// Decoded continuation, cut before the first stop string.
+    /// Decoded continuation without special tokens, cut before the first stop string.
     pub text: String,
 }
 
-/// Greedy continuation of each prompt under `plan`, batched with left padding.
+/// Greedy continuation of each prompt under `plan`, batched with left padding. As in
+/// lm-evaluation-harness, stop strings are looked for in the text with special tokens
+/// (so "<|im_end|>" can stop), and the returned text is decoded without them.
 pub fn generate(model: &Model, prompts: &[Vec<i64>], plan: &Plan, opts: &GenerateOptions) -> Result<Vec<Generation>> {
     let stack = model.stack();
     check_plan(stack, plan)?;
@@ -224,18 +233,19 @@ pub fn generate(model: &Model, prompts: &[Vec<i64>], plan: &Plan, opts: &Generat
             }
             let g = &mut out[b];
             g.ids.push(token);
-            g.text = model.tokenizer().decode(&g.ids)?;
-            if let Some(cut) = opts.until.iter().filter_map(|u| g.text.find(u.as_str())).min() {
-                g.text.truncate(cut);
-                done[b] = true;
-            }
-            done[b] |= model.eos_token_ids().contains(&token);
+            let raw = model.tokenizer().decode(&g.ids, false)?;
+            done[b] = opts.until.iter().any(|u| raw.contains(u.as_str())) || model.eos_token_ids().contains(&token);
         }
         if done.iter().all(|&d| d) {
             break;
         }
         ids = next;
         valid = Tensor::cat(&[valid, Tensor::ones([prompts.len() as i64, 1], (Kind::Bool, model.device()))], 1);
+    }
+    for g in &mut out {
+        let text = model.tokenizer().decode(&g.ids, true)?;
+        let cut = opts.until.iter().filter_map(|u| text.find(u.as_str())).min().unwrap_or(text.len());
+        g.text = text[..cut].to_string();
     }
     Ok(out)
 }

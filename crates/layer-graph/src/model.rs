@@ -34,6 +34,7 @@ pub struct Model {
     dir: PathBuf,
     model_type: String,
     eos_token_ids: Vec<i64>,
+    max_length: usize,
     options: LoadOptions,
 }
 
@@ -42,6 +43,10 @@ struct ModelType {
     model_type: String,
     #[serde(default)]
     eos_token_id: Option<OneOrMany>,
+    /// The context length, under whichever name the family uses (as lm-eval looks it up).
+    n_positions: Option<usize>,
+    max_position_embeddings: Option<usize>,
+    n_ctx: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -53,7 +58,8 @@ enum OneOrMany {
 
 impl Model {
     pub fn load(dir: &Path, options: LoadOptions) -> Result<Self> {
-        let ModelType { model_type, eos_token_id } = read_config(dir)?;
+        let ModelType { model_type, eos_token_id, n_positions, max_position_embeddings, n_ctx } = read_config(dir)?;
+        let max_length = n_positions.or(max_position_embeddings).or(n_ctx).unwrap_or(2048);
         let eos_token_ids = match eos_token_id {
             None => Vec::new(),
             Some(OneOrMany::One(id)) => vec![id],
@@ -76,7 +82,7 @@ impl Model {
                 message: format!("has {} tokens but the model's embedding has {rows} rows: tokenizer and weights do not match", tokenizer.vocab_size()),
             });
         }
-        Ok(Self { stack, tokenizer, _weights: weights, dir: dir.to_owned(), model_type, eos_token_ids, options })
+        Ok(Self { stack, tokenizer, _weights: weights, dir: dir.to_owned(), model_type, eos_token_ids, max_length, options })
     }
 
     pub fn stack(&self) -> &dyn LayerStack {
@@ -99,6 +105,12 @@ impl Model {
     /// `config.json`'s `eos_token_id`(s): generation stops there.
     pub fn eos_token_ids(&self) -> &[i64] {
         &self.eos_token_ids
+    }
+
+    /// Longest sequence the model takes: config.json's `n_positions`,
+    /// `max_position_embeddings` or `n_ctx`, else 2048 (lm-evaluation-harness's default).
+    pub fn max_length(&self) -> usize {
+        self.max_length
     }
 
     pub fn device(&self) -> Device {

@@ -9,6 +9,22 @@ use crate::error::{Error, Result};
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     path: PathBuf,
+    bos: Option<i64>,
+    eos: Option<i64>,
+}
+
+/// `tokenizer_config.json` names special tokens as strings or `{"content": ...}` objects.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum SpecialToken {
+    Text(String),
+    Added { content: String },
+}
+
+#[derive(serde::Deserialize, Default)]
+struct TokenizerConfig {
+    bos_token: Option<SpecialToken>,
+    eos_token: Option<SpecialToken>,
 }
 
 impl Tokenizer {
@@ -20,7 +36,29 @@ impl Tokenizer {
         inner
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer { path: path.clone(), message: e.to_string() })?;
-        Ok(Self { inner, path })
+        let config_path = dir.join("tokenizer_config.json");
+        let config: TokenizerConfig = match std::fs::read_to_string(&config_path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Tokenizer { path: config_path.clone(), message: e.to_string() })?,
+            Err(_) => TokenizerConfig::default(),
+        };
+        let id = |t: Option<SpecialToken>| {
+            let content = match t? {
+                SpecialToken::Text(s) | SpecialToken::Added { content: s } => s,
+            };
+            inner.token_to_id(&content).map(i64::from)
+        };
+        let (bos, eos) = (id(config.bos_token), id(config.eos_token));
+        Ok(Self { inner, path, bos, eos })
+    }
+
+    /// The beginning-of-sequence token from `tokenizer_config.json`, if any.
+    pub fn bos_token_id(&self) -> Option<i64> {
+        self.bos
+    }
+
+    /// The end-of-sequence token from `tokenizer_config.json`, if any.
+    pub fn eos_token_id(&self) -> Option<i64> {
+        self.eos
     }
 
     /// Token ids of `text`, special tokens added as the tokenizer's post-processor says.
@@ -46,9 +84,10 @@ impl Tokenizer {
         u32::try_from(id).ok().and_then(|id| self.inner.id_to_token(id)).unwrap_or_else(|| format!("<{id}>"))
     }
 
-    pub fn decode(&self, ids: &[i64]) -> Result<String> {
+    /// Text of `ids`; `skip_special` drops special tokens such as end-of-sequence.
+    pub fn decode(&self, ids: &[i64], skip_special: bool) -> Result<String> {
         let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
-        self.inner.decode(&ids, false).map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })
+        self.inner.decode(&ids, skip_special).map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })
     }
 
     /// Size of the vocabulary with added tokens.
