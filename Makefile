@@ -3,11 +3,13 @@
 # checkpoints), cached outside the clone under $PAINTERS_CACHE (default ~/.cache/painters).
 
 PY := .venv/bin/python
+# Benchmark data (layout of ../shared/data; `painters data fetch` makes one).
+DATA ?= $(or $(PAINTERS_DATA),$(abspath ../shared/data))
 FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test fixtures demo
+.PHONY: setup build test fixtures demo parity reference
 
 setup:
 	@bash scripts/setup.sh
@@ -36,3 +38,15 @@ demo: build
 	    sum=$$($(BIN) logprobs --model $(SMOL) --variant $$v --json --text "The capital of France is Paris, and the capital of Italy is Rome." | sed 's/.*"sum":\([-0-9.e]*\).*/\1/'); \
 	    printf '%-45s %-50s log p = %8.3f\n' "$$v" "$$plan" "$$sum"; \
 	done
+
+# Per-item parity with lm-evaluation-harness 0.4.13 itself on SmolLM2 (~30 min on 2 cores);
+# writes results/parity/report.md, quoted in the README.
+parity: build
+	$(PY) scripts/lm_eval_parity.py $(SMOL) $(DATA) $(BIN) results/parity
+
+# Every request and metric of every task, on the full data, against lm-eval's own task
+# code over a deterministic fake model (~10 min, ~240 MB of dumps in target/).
+reference: setup
+	$(PY) crates/eval-suite/tests/eval/reference_prompts.py $(DATA) target/lm-eval-reference
+	$(PY) crates/eval-suite/tests/eval/reference_scores.py $(DATA) target/lm-eval-reference
+	LM_EVAL_REFERENCE_DIR=$(abspath target/lm-eval-reference) cargo test -p eval-suite --test eval -- --ignored

@@ -1,1 +1,32 @@
-//! placeholder
+//! Benchmarks scored exactly as lm-evaluation-harness 0.4.13 scores them, item for item,
+//! over any [`LanguageModel`] backend.
+//!
+//! Tasks (`arc_challenge`, `arc_easy`, `hellaswag`, `winogrande`, `piqa`,
+//! `lambada_openai`, `gsm8k`, `boolq`, `mmlu` and `mmlu_<subject>`) read the canonical
+//! benchmark files from a data directory (layout: `/work/shared/data/README.md`), build
+//! lm-eval's exact prompt strings, send every request to the backend in chunks, and
+//! return per-item records and lm-eval's aggregated metrics with their stderrs.
+//! [`stats`] adds the paper's normalised scores and paired comparisons.
+//!
+//! This crate never sees a token or a tensor, downloads nothing, and writes no files.
+
+mod data;
+pub mod error;
+mod evaluate;
+mod fewshot;
+pub mod lm;
+pub mod metrics;
+mod pytext;
+pub mod records;
+mod score;
+pub mod stats;
+mod tasks;
+
+pub use error::{DataError, DataProblem, EvalError, StatsError};
+pub use evaluate::{EvalOptions, evaluate};
+pub use lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
+pub use records::{
+    ChoiceContext, ChoiceRecord, GenerationRecord, ItemRecord, LoglikelihoodRecord, MetricValue,
+    TaskResult,
+};
+pub use tasks::{MMLU_SUBJECTS, TASKS};

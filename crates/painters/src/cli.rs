@@ -20,6 +20,31 @@ pub enum Command {
     Logprobs(LogprobsCmd),
     /// Greedy continuation of a prompt under a model (and optionally a plan).
     Generate(GenerateCmd),
+    /// Score benchmarks as lm-evaluation-harness 0.4.13 does, under a plan.
+    Eval(EvalCmd),
+    /// Benchmark data: `painters data fetch` downloads and verifies the official files.
+    #[command(subcommand)]
+    Data(DataCmd),
+}
+
+#[derive(Subcommand)]
+pub enum DataCmd {
+    /// Download each benchmark's canonical files from its official origin, verify their
+    /// sha256, and lay them out as the tasks read them.
+    Fetch(FetchCmd),
+}
+
+#[derive(Args)]
+pub struct FetchCmd {
+    /// Comma-separated task names (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub tasks: Vec<String>,
+    /// Target directory (default: $PAINTERS_DATA, else ~/.local/share/painters/data).
+    #[arg(long = "dir")]
+    pub dir: Option<PathBuf>,
+    /// Fetch from a mirror: https://HOST/PATH becomes BASE_URL/HOST/PATH.
+    #[arg(long)]
+    pub base_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -118,4 +143,41 @@ pub struct GenerateCmd {
     pub kv: KvArg,
     #[command(flatten)]
     pub plan: PlanArgs,
+}
+
+#[derive(Args)]
+pub struct EvalCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Comma-separated lm-evaluation-harness task names: arc_challenge, arc_easy,
+    /// hellaswag, winogrande, piqa, lambada_openai, gsm8k, boolq, mmlu, mmlu_<subject>.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub tasks: Vec<String>,
+    /// Only the first N documents of each task (per subject for mmlu).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Few-shot examples (default: 5 for gsm8k and mmlu, else 0).
+    #[arg(long)]
+    pub num_fewshot: Option<usize>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Write OUT/<task>.jsonl (one line per item, in source order) and OUT/results.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Sequences per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// KV cache semantics for parallel groups in generation tasks.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub kv: KvArg,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Args)]
+pub struct DataArgs {
+    /// Benchmark data directory (layout of the official files; see README). Default:
+    /// $PAINTERS_DATA, else ~/.local/share/painters/data.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }

@@ -4,11 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-mod cli;
-mod cmd;
-
 fn main() -> ExitCode {
-    match cmd::run(cli::Cli::parse()) {
+    match painters::run(painters::cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -7,12 +7,16 @@ BoolQ, MMLU) are first rewritten into that HF layout by the small, obvious mappi
 `hf_view` below; HellaSwag, WinoGrande, LAMBADA and GSM8K are read as they are.
 
 Usage (lm_eval 0.4.13 importable, e.g. from the project venv or PYTHONPATH=<unzipped wheel>):
-    python reference_prompts.py DATA_DIR OUT_DIR [LIMIT]
+    python reference_prompts.py DATA_DIR OUT_DIR [LIMIT [MMLU_SUBJECTS]]
 writes OUT_DIR/<task>.jsonl, one line per doc: {"doc_id", "requests": [[context, continuation], ...]}
 for log-likelihood tasks, {"doc_id", "context", "until"} for gsm8k. mmlu is written once
 0-shot (lm-eval's default) as mmlu.jsonl and once 5-shot as mmlu_5shot.jsonl, docs in
-alphabetical subject order, with "subject". The golden strings in golden.rs were copied
-from these files.
+alphabetical subject order (only the first MMLU_SUBJECTS subjects if given), with "subject".
+
+The golden files next to this script were made with
+    python reference_prompts.py /work/shared/data golden 2 1
+(the first 2 docs of every task; MMLU: of abstract_algebra); `LM_EVAL_REFERENCE_DIR=<OUT_DIR>`
+of a full run (no LIMIT) makes the `reference` test compare every request of every task.
 """
 
 import csv
@@ -24,8 +28,6 @@ import tempfile
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 from lm_eval.tasks import TaskManager  # noqa: E402
 
-DATA, OUT = sys.argv[1], sys.argv[2]
-LIMIT = int(sys.argv[3]) if len(sys.argv) > 3 else None
 TMP = tempfile.mkdtemp()
 tm = TaskManager()
 
@@ -43,7 +45,7 @@ def write_jsonl(rows, name):
     return path
 
 
-def hf_view(task):
+def hf_view(data, task):
     """data_files for the json loader, in the HF layout lm-eval's YAML expects."""
     if task in ("arc_easy", "arc_challenge"):
         name = "ARC-Easy" if task == "arc_easy" else "ARC-Challenge"
@@ -57,22 +59,22 @@ def hf_view(task):
                 },
                 "answerKey": d["answerKey"],
             }
-            for d in read_jsonl(f"{DATA}/arc/{name}-Test.jsonl")
+            for d in read_jsonl(f"{data}/arc/{name}-Test.jsonl")
         ]
         return {"test": write_jsonl(rows, f"{task}.jsonl")}
     if task == "hellaswag":
-        return {"validation": f"{DATA}/hellaswag/hellaswag_val.jsonl"}
+        return {"validation": f"{data}/hellaswag/hellaswag_val.jsonl"}
     if task == "winogrande":
-        return {"validation": f"{DATA}/winogrande/winogrande_xl-validation.jsonl"}
+        return {"validation": f"{data}/winogrande/winogrande_xl-validation.jsonl"}
     if task == "piqa":
-        with open(f"{DATA}/piqa/valid-labels.lst") as f:
+        with open(f"{data}/piqa/valid-labels.lst") as f:
             labels = [int(x) for x in f.read().split()]
-        rows = [dict(d, label=l) for d, l in zip(read_jsonl(f"{DATA}/piqa/valid.jsonl"), labels)]
+        rows = [dict(d, label=l) for d, l in zip(read_jsonl(f"{data}/piqa/valid.jsonl"), labels)]
         return {"validation": write_jsonl(rows, "piqa.jsonl")}
     if task == "lambada_openai":
-        return {"test": f"{DATA}/lambada/lambada_test.jsonl"}
+        return {"test": f"{data}/lambada/lambada_test.jsonl"}
     if task == "gsm8k":
-        return {"train": f"{DATA}/gsm8k/train.jsonl", "test": f"{DATA}/gsm8k/test.jsonl"}
+        return {"train": f"{data}/gsm8k/train.jsonl", "test": f"{data}/gsm8k/test.jsonl"}
     if task == "boolq":
         # SuperGLUE's BoolQ: passage = title + " -- " + passage, label 0/1, same order.
         rows = [
@@ -82,14 +84,14 @@ def hf_view(task):
                 "idx": i,
                 "label": int(d["answer"]),
             }
-            for i, d in enumerate(read_jsonl(f"{DATA}/boolq/dev.jsonl"))
+            for i, d in enumerate(read_jsonl(f"{data}/boolq/dev.jsonl"))
         ]
         return {"validation": write_jsonl(rows, "boolq.jsonl")}
     if task.startswith("mmlu_"):
         subject = task[len("mmlu_"):]
         files = {}
         for split in ("test", "dev"):
-            with open(f"{DATA}/mmlu/data/{split}/{subject}_{split}.csv", newline="", encoding="utf-8") as f:
+            with open(f"{data}/mmlu/data/{split}/{subject}_{split}.csv", newline="", encoding="utf-8") as f:
                 rows = [
                     {"question": r[0], "subject": subject, "choices": r[1:5], "answer": "ABCD".index(r[5])}
                     for r in csv.reader(f)
@@ -99,9 +101,10 @@ def hf_view(task):
     raise KeyError(task)
 
 
-def build(task, num_fewshot=None):
+def make_task(data, task, num_fewshot=None):
+    """lm-eval's Task `task` over the files in `data`, configured as simple_evaluate would."""
     entry = tm._entry(task)
-    files = hf_view(task)
+    files = hf_view(data, task)
     overrides = {"dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": files}}
     # Splits we do not have (ARC/HellaSwag/... train, ARC validation) are switched off; they
     # only feed few-shot pools, which 0-shot prompts never touch.
@@ -115,7 +118,12 @@ def build(task, num_fewshot=None):
     elif t.get_config("num_fewshot") is None:
         t.set_config(key="num_fewshot", value=0)
     t.set_fewshot_seed(seed=1234)
-    t.build_all_requests(limit=LIMIT)
+    return t
+
+
+def build(data, task, num_fewshot, limit):
+    t = make_task(data, task, num_fewshot)
+    t.build_all_requests(limit=limit)
     by_doc = {}
     for inst in t.instances:
         by_doc.setdefault(inst.doc_id, []).append(inst)
@@ -130,18 +138,33 @@ def build(task, num_fewshot=None):
     return lines
 
 
-def dump(name, lines):
-    with open(os.path.join(OUT, f"{name}.jsonl"), "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+TASKS = ["arc_challenge", "arc_easy", "hellaswag", "winogrande", "piqa", "lambada_openai", "gsm8k", "boolq"]
 
 
-os.makedirs(OUT, exist_ok=True)
-for task in ["arc_challenge", "arc_easy", "hellaswag", "winogrande", "piqa", "lambada_openai", "gsm8k", "boolq"]:
-    dump(task, build(task))
-subjects = sorted(f[: -len("_test.csv")] for f in os.listdir(f"{DATA}/mmlu/data/test"))
-for name, shots in (("mmlu", None), ("mmlu_5shot", 5)):
-    lines = []
-    for s in subjects:
-        lines += [dict(line, subject=s) for line in build(f"mmlu_{s}", shots)]
-    dump(name, lines)
+def mmlu_subjects(data):
+    return sorted(f[: -len("_test.csv")] for f in os.listdir(f"{data}/mmlu/data/test"))
+
+
+def main(data, out, limit=None, n_subjects=None):
+    def dump(name, lines):
+        with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    os.makedirs(out, exist_ok=True)
+    for task in TASKS:
+        dump(task, build(data, task, None, limit))
+    for name, shots in (("mmlu", None), ("mmlu_5shot", 5)):
+        lines = []
+        for s in mmlu_subjects(data)[:n_subjects]:
+            lines += [dict(line, subject=s) for line in build(data, f"mmlu_{s}", shots, limit)]
+        dump(name, lines)
+
+
+if __name__ == "__main__":
+    main(
+        sys.argv[1],
+        sys.argv[2],
+        int(sys.argv[3]) if len(sys.argv) > 3 else None,
+        int(sys.argv[4]) if len(sys.argv) > 4 else None,
+    )

@@ -1,5 +1,7 @@
 //! What each subcommand does.
 
+mod data;
+mod eval;
 mod generate;
 mod logprobs;
 mod plan;
@@ -8,13 +10,18 @@ use anyhow::{Context, Result};
 use layer_graph::{LoadOptions, Model};
 use layer_plan::{Plan, Variant, VariantSpec};
 
-use crate::cli::{Command, ModelArgs, PlanArgs};
+use std::path::PathBuf;
+
+use crate::cli::{Command, DataArgs, KvArg, ModelArgs, PlanArgs};
+use layer_graph::exec::KvMode;
 
 pub fn run(cli: crate::cli::Cli) -> Result<()> {
     match cli.command {
         Command::Plan(c) => plan::run(c),
         Command::Logprobs(c) => logprobs::run(c),
         Command::Generate(c) => generate::run(c),
+        Command::Eval(c) => eval::run(c),
+        Command::Data(c) => data::run(c),
     }
 }
 
@@ -45,4 +52,26 @@ fn resolve_plan(args: &PlanArgs, num_layers: usize) -> Result<Plan> {
     };
     let variant = Variant::try_from(spec)?;
     Ok(variant.compile(num_layers)?)
+}
+
+/// `--data`, else `$PAINTERS_DATA`, else `$XDG_DATA_HOME/painters/data`
+/// (`~/.local/share/painters/data`), where `painters data fetch` puts the files.
+fn data_dir(args: &DataArgs) -> PathBuf {
+    if let Some(dir) = &args.data {
+        return dir.clone();
+    }
+    if let Some(dir) = std::env::var_os("PAINTERS_DATA") {
+        return dir.into();
+    }
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share"));
+    data_home.join("painters/data")
+}
+
+fn kv_mode(arg: KvArg) -> KvMode {
+    match arg {
+        KvArg::Exact => KvMode::Exact,
+        KvArg::Paper => KvMode::Paper,
+    }
 }

@@ -1,0 +1,171 @@
+//! The entry point: prepare a task's docs, send every request to the backend in chunks
+//! (reporting progress after each), and score the answers.
+//!
+//! Requests of a run go out in doc order, `chunk_size` at a time, so a backend can batch
+//! and sort within a chunk; answers must come back in request order. Nothing here is
+//! cached or retried.
+
+use std::path::Path;
+
+use crate::error::EvalError;
+use crate::lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
+use crate::records::{ChoiceContext, ItemRecord, TaskResult};
+use crate::score::{self, Stderr};
+use crate::tasks::{self, ChoiceDoc, Prepared, TaskId};
+
+/// Run settings, lm-eval's CLI flags of the same meaning.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// `--num_fewshot`; `None` takes the task's standard setting: 5 for gsm8k and mmlu
+    /// (lm-eval's own CLI default for mmlu is 0), else 0.
+    pub num_fewshot: Option<usize>,
+    /// `--limit`: the first N docs in file order (per subject for MMLU).
+    pub limit: Option<usize>,
+    /// Requests per backend call; progress is reported after each call.
+    pub chunk_size: usize,
+    /// `--bootstrap_iters` for the perplexity stderr; 0 reports no stderr at all.
+    pub bootstrap_iters: usize,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            num_fewshot: None,
+            limit: None,
+            chunk_size: 256,
+            bootstrap_iters: 100_000,
+        }
+    }
+}
+
+/// Evaluate `task` (an lm-eval task name, see [`crate::TASKS`], or `mmlu_<subject>`) on
+/// the files under `data_dir` with `lm`. `progress(done, total)` is called after each
+/// backend call with the number of requests answered so far.
+pub fn evaluate(
+    task: &str,
+    data_dir: &Path,
+    lm: &mut dyn LanguageModel,
+    options: &EvalOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<TaskResult, EvalError> {
+    let id = TaskId::parse(task)?;
+    let (prepared, num_fewshot) = id.prepare(task, data_dir, options.num_fewshot, options.limit)?;
+    if prepared.len() == 0 {
+        return Err(EvalError::NoDocuments {
+            task: task.to_string(),
+        });
+    }
+    let stderr = Stderr {
+        bootstrap_iters: options.bootstrap_iters,
+    };
+    let chunk = options.chunk_size.max(1);
+    let mut subtasks = Vec::new();
+    let (items, metrics): (Vec<ItemRecord>, _) = match prepared {
+        Prepared::Choice { docs, acc_norm } => {
+            let reqs: Vec<LoglikelihoodRequest> = docs.iter().flat_map(choice_requests).collect();
+            let results = chunked(&reqs, chunk, progress, "loglikelihood", |c| {
+                lm.loglikelihood(c)
+            })?;
+            let records = score::choice_records(&docs, &results);
+            let metrics = if id == TaskId::Mmlu(None) {
+                let (metrics, subjects) = score::mmlu_group(&records, num_fewshot, stderr);
+                subtasks = subjects;
+                metrics
+            } else {
+                score::choice_metrics(&records, acc_norm, stderr)
+            };
+            (
+                records.into_iter().map(ItemRecord::Choice).collect(),
+                metrics,
+            )
+        }
+        Prepared::Loglikelihood(docs) => {
+            let reqs: Vec<LoglikelihoodRequest> = docs
+                .iter()
+                .map(|d| LoglikelihoodRequest {
+                    context: d.context.clone(),
+                    continuation: d.continuation.clone(),
+                })
+                .collect();
+            let results = chunked(&reqs, chunk, progress, "loglikelihood", |c| {
+                lm.loglikelihood(c)
+            })?;
+            let records = score::loglikelihood_records(&docs, &results);
+            let metrics = score::loglikelihood_metrics(&records, stderr);
+            (
+                records.into_iter().map(ItemRecord::Loglikelihood).collect(),
+                metrics,
+            )
+        }
+        Prepared::Generate(docs) => {
+            let reqs: Vec<GenerateRequest> = docs
+                .iter()
+                .map(|d| GenerateRequest {
+                    context: d.context.clone(),
+                    until: tasks::GSM8K_UNTIL.iter().map(|s| s.to_string()).collect(),
+                    max_tokens: tasks::GSM8K_MAX_GEN_TOKS,
+                })
+                .collect();
+            let results = chunked(&reqs, chunk, progress, "generate_until", |c| {
+                lm.generate_until(c)
+            })?;
+            let records: Vec<_> = docs
+                .iter()
+                .zip(&results)
+                .map(|(doc, generation)| tasks::score_gsm8k(doc, generation))
+                .collect();
+            let metrics = score::generation_metrics(&records, stderr);
+            (
+                records.into_iter().map(ItemRecord::Generation).collect(),
+                metrics,
+            )
+        }
+    };
+    Ok(TaskResult {
+        task: task.to_string(),
+        n: items.len(),
+        num_fewshot,
+        metrics,
+        items,
+        subtasks,
+    })
+}
+
+/// One request per choice, in choice order.
+fn choice_requests(doc: &ChoiceDoc) -> Vec<LoglikelihoodRequest> {
+    doc.continuations
+        .iter()
+        .enumerate()
+        .map(|(i, continuation)| LoglikelihoodRequest {
+            context: match &doc.context {
+                ChoiceContext::Shared(c) => c.clone(),
+                ChoiceContext::PerChoice(cs) => cs[i].clone(),
+            },
+            continuation: continuation.clone(),
+        })
+        .collect()
+}
+
+/// Send `reqs` through `call` in chunks, checking each answer count.
+fn chunked<R, O>(
+    reqs: &[R],
+    chunk: usize,
+    progress: &mut dyn FnMut(usize, usize),
+    call_name: &'static str,
+    mut call: impl FnMut(&[R]) -> Result<Vec<O>, BackendError>,
+) -> Result<Vec<O>, EvalError> {
+    let mut out = Vec::with_capacity(reqs.len());
+    for part in reqs.chunks(chunk) {
+        let answers = call(part)?;
+        if answers.len() != part.len() {
+            return Err(EvalError::BackendCount {
+                call: call_name,
+                expected: part.len(),
+                got: answers.len(),
+            });
+        }
+        out.extend(answers);
+        progress(out.len(), reqs.len());
+    }
+    Ok(out)
+}

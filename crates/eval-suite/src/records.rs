@@ -1,0 +1,151 @@
+//! What an evaluation returns: one record per evaluated doc (serialisable, for the
+//! per-item JSONL) and the aggregated metrics, lm-eval-style.
+//!
+//! Field names are a stable file format. Writing files is the caller's job.
+
+use serde::{Deserialize, Serialize};
+
+/// The context(s) of a multiple-choice doc: one shared by every choice, or one per choice
+/// under partial scoring (WinoGrande). Serialised as a string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ChoiceContext {
+    Shared(String),
+    PerChoice(Vec<String>),
+}
+
+/// A multiple-choice doc scored by log-likelihood.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceRecord {
+    /// 0-based index in the source file (MMLU: row in that subject's test CSV).
+    pub doc_id: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub context: ChoiceContext,
+    /// The continuation scored for each choice, in choice order.
+    pub continuations: Vec<String>,
+    pub loglikelihoods: Vec<f64>,
+    pub is_greedy: Vec<bool>,
+    /// argmax of `loglikelihoods`.
+    pub pred: usize,
+    /// argmax of `loglikelihoods` / choice length in characters.
+    pub pred_norm: usize,
+    pub gold: usize,
+    pub acc: f64,
+    pub acc_norm: f64,
+}
+
+/// A doc scored by the log-likelihood of one continuation (LAMBADA).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoglikelihoodRecord {
+    pub doc_id: usize,
+    pub context: String,
+    pub continuation: String,
+    pub loglikelihood: f64,
+    pub is_greedy: bool,
+    /// 1.0 when greedy decoding reproduces the continuation.
+    pub acc: f64,
+}
+
+/// A doc scored by generation and answer extraction (GSM8K).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRecord {
+    pub doc_id: usize,
+    pub context: String,
+    /// The model's text, cut at the first stop string.
+    pub generation: String,
+    /// What the strict-match filter extracted (`[invalid]` if nothing).
+    pub answer_strict: String,
+    /// What the flexible-extract filter extracted (`[invalid]` if nothing).
+    pub answer_flexible: String,
+    /// The reference answer after exact_match's normalisation (e.g. `18`).
+    pub gold: String,
+    pub exact_match_strict: f64,
+    pub exact_match_flexible: f64,
+}
+
+/// One evaluated doc.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ItemRecord {
+    Choice(ChoiceRecord),
+    Loglikelihood(LoglikelihoodRecord),
+    Generation(GenerationRecord),
+}
+
+impl ItemRecord {
+    pub fn doc_id(&self) -> usize {
+        match self {
+            ItemRecord::Choice(r) => r.doc_id,
+            ItemRecord::Loglikelihood(r) => r.doc_id,
+            ItemRecord::Generation(r) => r.doc_id,
+        }
+    }
+
+    /// This item's contribution to a mean-aggregated metric (`acc`, `acc_norm`,
+    /// `exact_match` under `strict-match` / `flexible-extract`), for paired statistics.
+    /// `None` for metrics the item does not have (and for `perplexity`, which is not a mean).
+    pub fn score(&self, metric: &str, filter: &str) -> Option<f64> {
+        match (self, metric, filter) {
+            (ItemRecord::Choice(r), "acc", "none") => Some(r.acc),
+            (ItemRecord::Choice(r), "acc_norm", "none") => Some(r.acc_norm),
+            (ItemRecord::Loglikelihood(r), "acc", "none") => Some(r.acc),
+            (ItemRecord::Generation(r), "exact_match", STRICT_MATCH) => Some(r.exact_match_strict),
+            (ItemRecord::Generation(r), "exact_match", FLEXIBLE_EXTRACT) => {
+                Some(r.exact_match_flexible)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// lm-eval's filter name for unfiltered metrics.
+pub const NO_FILTER: &str = "none";
+/// GSM8K's `#### N` filter.
+pub const STRICT_MATCH: &str = "strict-match";
+/// GSM8K's last-number filter.
+pub const FLEXIBLE_EXTRACT: &str = "flexible-extract";
+
+/// One aggregated metric: lm-eval's `"{name},{filter}"` and `"{name}_stderr,{filter}"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricValue {
+    /// `acc`, `acc_norm`, `perplexity` or `exact_match`.
+    pub name: String,
+    /// `none`, `strict-match` or `flexible-extract`.
+    pub filter: String,
+    pub value: f64,
+    /// `None` where lm-eval prints "N/A" (one item, or bootstrap disabled).
+    pub stderr: Option<f64>,
+}
+
+impl MetricValue {
+    /// lm-eval's results key, e.g. `exact_match,strict-match`.
+    pub fn key(&self) -> String {
+        format!("{},{}", self.name, self.filter)
+    }
+}
+
+/// The result of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// lm-eval's task name (`arc_easy`, `mmlu`, `mmlu_anatomy`, ...).
+    pub task: String,
+    /// Number of evaluated docs.
+    pub n: usize,
+    pub num_fewshot: usize,
+    pub metrics: Vec<MetricValue>,
+    /// One record per doc in source order (MMLU: subjects in alphabetical order).
+    pub items: Vec<ItemRecord>,
+    /// Per-subject results of a group (MMLU); their `items` are left empty because the
+    /// group's own items carry `subject`.
+    pub subtasks: Vec<TaskResult>,
+}
+
+impl TaskResult {
+    /// The metric `name` under `filter`, if reported.
+    pub fn metric(&self, name: &str, filter: &str) -> Option<&MetricValue> {
+        self.metrics
+            .iter()
+            .find(|m| m.name == name && m.filter == filter)
+    }
+}

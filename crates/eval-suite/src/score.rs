@@ -1,0 +1,157 @@
+//! From backend answers to records and aggregated metrics, per lm-eval output type
+//! (`ConfigurableTask.process_results`, then the task's aggregations), and the MMLU group
+//! aggregate (`Group.aggregate` with `weight_by_size: True`).
+//!
+//! The arithmetic itself is in [`crate::metrics`]; GSM8K's filters are in its task file.
+
+use crate::metrics::{
+    argmax, argmax_normalised, bootstrap_stderr, mean, mean_stderr, perplexity,
+    pooled_sample_stderr, weighted_mean,
+};
+use crate::records::{
+    ChoiceRecord, FLEXIBLE_EXTRACT, GenerationRecord, LoglikelihoodRecord, MetricValue, NO_FILTER,
+    STRICT_MATCH, TaskResult,
+};
+use crate::tasks::{ChoiceDoc, LoglikelihoodDoc};
+
+/// How stderrs are computed: lm-eval's `bootstrap_iters` (0 turns every stderr off).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stderr {
+    pub bootstrap_iters: usize,
+}
+
+impl Stderr {
+    fn of_mean(self, values: &[f64]) -> Option<f64> {
+        (self.bootstrap_iters > 0)
+            .then(|| mean_stderr(values))
+            .flatten()
+    }
+}
+
+fn mean_metric(name: &str, filter: &str, values: &[f64], stderr: Stderr) -> MetricValue {
+    MetricValue {
+        name: name.to_string(),
+        filter: filter.to_string(),
+        value: mean(values),
+        stderr: stderr.of_mean(values),
+    }
+}
+
+/// One record per doc; `results` holds each doc's choices in order, docs in order.
+pub(crate) fn choice_records(docs: &[ChoiceDoc], results: &[(f64, bool)]) -> Vec<ChoiceRecord> {
+    let mut rest = results;
+    docs.iter()
+        .map(|doc| {
+            let (mine, tail) = rest.split_at(doc.continuations.len());
+            rest = tail;
+            let loglikelihoods: Vec<f64> = mine.iter().map(|r| r.0).collect();
+            let pred = argmax(&loglikelihoods);
+            let pred_norm = argmax_normalised(&loglikelihoods, &doc.choice_chars);
+            ChoiceRecord {
+                doc_id: doc.doc_id,
+                subject: doc.subject.map(str::to_string),
+                context: doc.context.clone(),
+                continuations: doc.continuations.clone(),
+                is_greedy: mine.iter().map(|r| r.1).collect(),
+                loglikelihoods,
+                pred,
+                pred_norm,
+                gold: doc.gold,
+                acc: f64::from(u8::from(pred == doc.gold)),
+                acc_norm: f64::from(u8::from(pred_norm == doc.gold)),
+            }
+        })
+        .collect()
+}
+
+/// `acc` (and `acc_norm` where the task reports it).
+pub(crate) fn choice_metrics(
+    records: &[ChoiceRecord],
+    acc_norm: bool,
+    stderr: Stderr,
+) -> Vec<MetricValue> {
+    let acc: Vec<f64> = records.iter().map(|r| r.acc).collect();
+    let mut metrics = vec![mean_metric("acc", NO_FILTER, &acc, stderr)];
+    if acc_norm {
+        let norm: Vec<f64> = records.iter().map(|r| r.acc_norm).collect();
+        metrics.push(mean_metric("acc_norm", NO_FILTER, &norm, stderr));
+    }
+    metrics
+}
+
+pub(crate) fn loglikelihood_records(
+    docs: &[LoglikelihoodDoc],
+    results: &[(f64, bool)],
+) -> Vec<LoglikelihoodRecord> {
+    docs.iter()
+        .zip(results)
+        .map(|(doc, &(loglikelihood, is_greedy))| LoglikelihoodRecord {
+            doc_id: doc.doc_id,
+            context: doc.context.clone(),
+            continuation: doc.continuation.clone(),
+            loglikelihood,
+            is_greedy,
+            acc: f64::from(u8::from(is_greedy)),
+        })
+        .collect()
+}
+
+/// `perplexity` (bootstrap stderr) and `acc`, in the YAML's order.
+pub(crate) fn loglikelihood_metrics(
+    records: &[LoglikelihoodRecord],
+    stderr: Stderr,
+) -> Vec<MetricValue> {
+    let lls: Vec<f64> = records.iter().map(|r| r.loglikelihood).collect();
+    let acc: Vec<f64> = records.iter().map(|r| r.acc).collect();
+    vec![
+        MetricValue {
+            name: "perplexity".to_string(),
+            filter: NO_FILTER.to_string(),
+            value: perplexity(&lls),
+            stderr: bootstrap_stderr(perplexity, &lls, stderr.bootstrap_iters),
+        },
+        mean_metric("acc", NO_FILTER, &acc, stderr),
+    ]
+}
+
+/// `exact_match` under both filters, in the YAML's order.
+pub(crate) fn generation_metrics(records: &[GenerationRecord], stderr: Stderr) -> Vec<MetricValue> {
+    let strict: Vec<f64> = records.iter().map(|r| r.exact_match_strict).collect();
+    let flexible: Vec<f64> = records.iter().map(|r| r.exact_match_flexible).collect();
+    vec![
+        mean_metric("exact_match", STRICT_MATCH, &strict, stderr),
+        mean_metric("exact_match", FLEXIBLE_EXTRACT, &flexible, stderr),
+    ]
+}
+
+/// MMLU: one `mmlu_<subject>` result per subject present (records are grouped by subject
+/// already), and the group `acc`: the size-weighted mean of subject accuracies with the
+/// pooled stderr ("N/A" if any subject's is).
+pub(crate) fn mmlu_group(
+    records: &[ChoiceRecord],
+    num_fewshot: usize,
+    stderr: Stderr,
+) -> (Vec<MetricValue>, Vec<TaskResult>) {
+    let subtasks: Vec<TaskResult> = records
+        .chunk_by(|a, b| a.subject == b.subject)
+        .map(|group| TaskResult {
+            task: format!("mmlu_{}", group[0].subject.as_deref().unwrap_or_default()),
+            n: group.len(),
+            num_fewshot,
+            metrics: choice_metrics(group, false, stderr),
+            items: Vec::new(),
+            subtasks: Vec::new(),
+        })
+        .collect();
+    let accs: Vec<&MetricValue> = subtasks.iter().map(|t| &t.metrics[0]).collect();
+    let values: Vec<f64> = accs.iter().map(|m| m.value).collect();
+    let sizes: Vec<usize> = subtasks.iter().map(|t| t.n).collect();
+    let stderrs: Option<Vec<f64>> = accs.iter().map(|m| m.stderr).collect();
+    let acc = MetricValue {
+        name: "acc".to_string(),
+        filter: NO_FILTER.to_string(),
+        value: weighted_mean(&values, &sizes),
+        stderr: stderrs.map(|s| pooled_sample_stderr(&s, &sizes)),
+    };
+    (vec![acc], subtasks)
+}

@@ -1,0 +1,196 @@
+//! GSM8K (`tasks/gsm8k/gsm8k.yaml`, version 3), test split; 5-shot from the train split.
+//!
+//! `doc_to_text: "Question: {{question}}\nAnswer:"`, `doc_to_target: "{{answer}}"` (the
+//! full worked solution, also the exemplars' answers); greedy `generate_until` with
+//! `until: ["Question:", "</s>", "<|im_end|>"]` and lm-eval's default `max_gen_toks` 256.
+//! Exemplars: the seeded default sampler, `rnd.sample(train, 5)` per test doc in order.
+//! Two filter pipelines, each `regex` then `take_first`, then `exact_match` with
+//! `ignore_case`, `regexes_to_ignore: [",", "\\$", "(?s).*#### ", "\\.$"]`:
+//! - `strict-match`: first match of `#### (\-?[0-9\.\,]+)`, group 1;
+//! - `flexible-extract`: last match of `(-?[$0-9.,]{2,})|(-?[0-9]+)`, its first non-empty
+//!   group. No match gives `[invalid]`.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{GenerateDoc, fewshot_error, limited};
+use crate::data::read_jsonl;
+use crate::error::EvalError;
+use crate::fewshot::{self, Exemplar, Sampler};
+use crate::metrics::ExactMatch;
+use crate::pytext::strip;
+use crate::records::GenerationRecord;
+
+pub(super) const DEFAULT_SHOTS: usize = 5;
+/// `generation_kwargs.until`.
+pub(crate) const UNTIL: [&str; 3] = ["Question:", "</s>", "<|im_end|>"];
+/// lm-eval's `max_gen_toks` default (the YAML sets none).
+pub(crate) const MAX_GEN_TOKS: usize = 256;
+/// `RegexFilter`'s fallback.
+const INVALID: &str = "[invalid]";
+
+fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("constant regex")
+}
+
+static STRICT: LazyLock<Regex> = LazyLock::new(|| regex(r"#### (\-?[0-9\.\,]+)"));
+static FLEXIBLE: LazyLock<Regex> = LazyLock::new(|| regex(r"(-?[$0-9.,]{2,})|(-?[0-9]+)"));
+/// The YAML's `exact_match` settings. Python's `$` also matches before a final newline,
+/// hence `\.(\n?)\z` keeping the newline for `\.$`.
+static EXACT_MATCH: LazyLock<ExactMatch> = LazyLock::new(|| ExactMatch {
+    regexes_to_ignore: vec![
+        (regex(","), ""),
+        (regex(r"\$"), ""),
+        (regex(r"(?s).*#### "), ""),
+        (regex(r"\.(\n?)\z"), "$1"),
+    ],
+    ignore_case: true,
+});
+
+#[derive(Deserialize)]
+struct Raw {
+    question: String,
+    answer: String,
+}
+
+fn read(path: &Path) -> Result<Vec<Exemplar>, EvalError> {
+    Ok(read_jsonl::<Raw>(path)?
+        .into_iter()
+        .map(|row| Exemplar {
+            text: format!("Question: {}\nAnswer:", row.value.question),
+            target: row.value.answer,
+        })
+        .collect())
+}
+
+/// The first `limit` docs of `gsm8k/test.jsonl`, each with `shots` exemplars from
+/// `gsm8k/train.jsonl` (read only when `shots > 0`).
+pub(super) fn prepare(
+    task: &str,
+    data_dir: &Path,
+    shots: usize,
+    limit: Option<usize>,
+) -> Result<Vec<GenerateDoc>, EvalError> {
+    let dir = data_dir.join("gsm8k");
+    let docs = limited(read(&dir.join("test.jsonl"))?, limit);
+    let pool = if shots > 0 {
+        read(&dir.join("train.jsonl"))?
+    } else {
+        Vec::new()
+    };
+    let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
+    let contexts = fewshot::contexts("", &pool, &mut Sampler::seeded(), shots, &texts)
+        .map_err(|m| fewshot_error(task, m))?;
+    Ok(docs
+        .into_iter()
+        .zip(contexts)
+        .enumerate()
+        .map(|(doc_id, (doc, context))| GenerateDoc {
+            doc_id,
+            context,
+            reference: doc.target,
+        })
+        .collect())
+}
+
+/// The text before the first stop string, as lm-eval's HF backend cuts it.
+fn cut_at_stops(generation: &str) -> &str {
+    UNTIL.iter().fold(generation, |text, stop| {
+        text.split(stop).next().unwrap_or(text)
+    })
+}
+
+/// `RegexFilter` (+ `take_first`) with `group_select` 0 over a one-group pattern.
+fn strict_match(generation: &str) -> String {
+    STRICT
+        .captures(generation)
+        .and_then(|c| c.get(1))
+        .map_or(INVALID, |m| strip(m.as_str()))
+        .to_string()
+}
+
+/// `RegexFilter` (+ `take_first`) with `group_select` -1 over a two-group pattern.
+fn flexible_extract(generation: &str) -> String {
+    FLEXIBLE
+        .captures_iter(generation)
+        .last()
+        .and_then(|c| c.iter().skip(1).flatten().find(|m| !m.as_str().is_empty()))
+        .map_or(INVALID, |m| strip(m.as_str()))
+        .to_string()
+}
+
+/// Filter and score one generation.
+pub(crate) fn score(doc: &GenerateDoc, generation: &str) -> GenerationRecord {
+    let generation = cut_at_stops(generation);
+    let answer_strict = strict_match(generation);
+    let answer_flexible = flexible_extract(generation);
+    GenerationRecord {
+        doc_id: doc.doc_id,
+        context: doc.context.clone(),
+        generation: generation.to_string(),
+        exact_match_strict: EXACT_MATCH.score(&answer_strict, &doc.reference),
+        exact_match_flexible: EXACT_MATCH.score(&answer_flexible, &doc.reference),
+        gold: EXACT_MATCH.normalise(&doc.reference),
+        answer_strict,
+        answer_flexible,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(reference: &str) -> GenerateDoc {
+        GenerateDoc {
+            doc_id: 0,
+            context: String::new(),
+            reference: reference.to_string(),
+        }
+    }
+
+    #[test]
+    fn strict_takes_the_first_hash_answer() {
+        assert_eq!(strict_match("so #### 1,234. then #### 7"), "1,234.");
+        assert_eq!(strict_match("The answer is 7"), INVALID);
+    }
+
+    #[test]
+    fn flexible_takes_the_last_number() {
+        assert_eq!(flexible_extract("3 apples cost $12.50 so 7"), "7");
+        assert_eq!(flexible_extract("pay $1,000."), "$1,000.");
+        assert_eq!(flexible_extract("no digits"), INVALID);
+        // A lone "$." matches group 1 with no digit: still taken, as in Python.
+        assert_eq!(flexible_extract("costs $."), "$.");
+    }
+
+    #[test]
+    fn stops_cut_the_generation() {
+        assert_eq!(
+            cut_at_stops("x = 2\n#### 2\n\nQuestion: next"),
+            "x = 2\n#### 2\n\n"
+        );
+        assert_eq!(cut_at_stops("a</s>b<|im_end|>c"), "a");
+    }
+
+    #[test]
+    fn exact_match_both_filters() {
+        let gold = "Natalia sold 48/2 = <<48/2=24>>24 clips.\n#### 1,072";
+        let r = score(
+            &doc(gold),
+            " She sold 1072 clips.\n#### 1,072.\n\nQuestion: x",
+        );
+        assert_eq!(r.gold, "1072");
+        assert_eq!(r.answer_strict, "1,072.");
+        assert_eq!(r.answer_flexible, "1,072.");
+        assert_eq!((r.exact_match_strict, r.exact_match_flexible), (1.0, 1.0));
+        let r = score(&doc(gold), "It is 1072 in total, not 5");
+        assert_eq!(
+            (r.answer_strict.as_str(), r.answer_flexible.as_str()),
+            (INVALID, "5")
+        );
+        assert_eq!((r.exact_match_strict, r.exact_match_flexible), (0.0, 0.0));
+    }
+}

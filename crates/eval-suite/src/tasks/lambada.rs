@@ -1,0 +1,78 @@
+//! LAMBADA, OpenAI's version (`tasks/lambada/lambada_openai.yaml`), test split.
+//!
+//! `doc_to_text: "{{text.split(' ')[:-1]|join(' ')}}"` (everything before the last space),
+//! `doc_to_target: "{{' '+text.split(' ')[-1]}}"`; output type `loglikelihood`, metrics
+//! `perplexity` and `acc` (= is_greedy); 0-shot by default. lm-eval has no other split,
+//! so any few-shot pool is the test split itself, drawn with the seeded sampler and
+//! without removing the evaluated doc (its `fewshot_split` is unset, not `test`).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{LoglikelihoodDoc, fewshot_error, limited};
+use crate::data::read_jsonl;
+use crate::error::EvalError;
+use crate::fewshot::{self, Exemplar, Sampler};
+
+#[derive(Deserialize)]
+struct Raw {
+    text: String,
+}
+
+/// (context, target) for one passage.
+fn split_last_word(text: &str) -> (String, String) {
+    match text.rfind(' ') {
+        Some(i) => (text[..i].to_string(), format!(" {}", &text[i + 1..])),
+        None => (String::new(), format!(" {text}")),
+    }
+}
+
+/// The first `limit` docs of `lambada/lambada_test.jsonl` with `shots` exemplars.
+pub(super) fn prepare(
+    task: &str,
+    data_dir: &Path,
+    shots: usize,
+    limit: Option<usize>,
+) -> Result<Vec<LoglikelihoodDoc>, EvalError> {
+    let path = data_dir.join("lambada").join("lambada_test.jsonl");
+    let all: Vec<Exemplar> = read_jsonl::<Raw>(&path)?
+        .into_iter()
+        .map(|row| {
+            let (text, target) = split_last_word(&row.value.text);
+            Exemplar { text, target }
+        })
+        .collect();
+    let pool = if shots > 0 { all.clone() } else { Vec::new() };
+    let docs = limited(all, limit);
+    let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
+    let contexts = fewshot::contexts("", &pool, &mut Sampler::seeded(), shots, &texts)
+        .map_err(|m| fewshot_error(task, m))?;
+    Ok(docs
+        .into_iter()
+        .zip(contexts)
+        .enumerate()
+        .map(|(doc_id, (doc, context))| LoglikelihoodDoc {
+            doc_id,
+            context,
+            continuation: doc.target,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_last_word;
+
+    #[test]
+    fn splits_at_the_last_space() {
+        assert_eq!(
+            split_last_word("a b\n\nc d"),
+            ("a b\n\nc".to_string(), " d".to_string())
+        );
+        assert_eq!(
+            split_last_word("word"),
+            (String::new(), " word".to_string())
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! eval-suite's `LanguageModel` over a layer-graph model run under a plan, with the
+//! tokenisation rules of lm-evaluation-harness's Hugging Face backend (0.4.13):
+//! - a context's trailing whitespace moves to the front of the continuation; the pair is
+//!   encoded whole and split after the context's own tokens; no special tokens are added;
+//! - an empty context becomes the prefix token (BOS, else EOS);
+//! - rolling log-likelihood scores disjoint windows of at most the model's length, the
+//!   first one after the prefix token;
+//! - generation stops at any `until` string or the EOS token, whose text is added to
+//!   `until`.
+
+use eval_suite::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
+use layer_graph::Model;
+use layer_graph::exec::{GenerateOptions, KvMode, generate};
+use layer_graph::scoring::{ScoreRequest, score};
+use layer_plan::Plan;
+
+pub struct PlanBackend<'a> {
+    pub model: &'a Model,
+    pub plan: Plan,
+    pub batch_size: usize,
+    pub kv: KvMode,
+    /// Advanced by one for every request answered.
+    pub progress: indicatif::ProgressBar,
+}
+
+fn backend_error(e: layer_graph::Error) -> BackendError {
+    BackendError::new(e)
+}
+
+impl PlanBackend<'_> {
+    fn encode(&self, text: &str) -> Result<Vec<i64>, BackendError> {
+        self.model.tokenizer().encode_plain(text).map_err(backend_error)
+    }
+
+    fn prefix_token(&self) -> i64 {
+        let tok = self.model.tokenizer();
+        tok.bos_token_id().or(tok.eos_token_id()).or(self.model.eos_token_ids().first().copied()).unwrap_or(0)
+    }
+
+    /// lm-eval's `_encode_pair`.
+    fn encode_pair(&self, context: &str, continuation: &str) -> Result<ScoreRequest, BackendError> {
+        if context.is_empty() {
+            return Ok(ScoreRequest { context: vec![self.prefix_token()], continuation: self.encode(continuation)? });
+        }
+        let kept = context.trim_end().len();
+        let (context, continuation) = (&context[..kept], format!("{}{continuation}", &context[kept..]));
+        let whole = self.encode(&format!("{context}{continuation}"))?;
+        let context_len = self.encode(context)?.len().min(whole.len());
+        Ok(ScoreRequest { context: whole[..context_len].to_vec(), continuation: whole[context_len..].to_vec() })
+    }
+
+    fn score(&mut self, requests: &[ScoreRequest]) -> Result<Vec<layer_graph::scoring::Score>, BackendError> {
+        let (bar, start) = (&self.progress, self.progress.position());
+        score(self.model, &self.plan, requests, self.batch_size, &mut |done| bar.set_position(start + done as u64)).map_err(backend_error)
+    }
+}
+
+/// lm-eval's `get_rolling_token_windows` with context length 1, made disjoint: every
+/// token is predicted exactly once, each window seeing at most `max_len` tokens.
+fn rolling_windows(tokens: &[i64], prefix: i64, max_len: usize) -> Vec<ScoreRequest> {
+    let mut windows = Vec::new();
+    let first = tokens.len().min(max_len);
+    if first == 0 {
+        return windows;
+    }
+    windows.push(ScoreRequest { context: vec![prefix], continuation: tokens[..first].to_vec() });
+    let mut predicted = first;
+    while predicted < tokens.len() {
+        let len = (tokens.len() - predicted).min(max_len);
+        let end = predicted + len;
+        let start = (end - 1).saturating_sub(max_len);
+        windows.push(ScoreRequest { context: tokens[start..predicted].to_vec(), continuation: tokens[predicted..end].to_vec() });
+        predicted = end;
+    }
+    windows
+}
+
+impl LanguageModel for PlanBackend<'_> {
+    fn loglikelihood(&mut self, reqs: &[LoglikelihoodRequest]) -> Result<Vec<(f64, bool)>, BackendError> {
+        let pairs = reqs.iter().map(|r| self.encode_pair(&r.context, &r.continuation)).collect::<Result<Vec<_>, _>>()?;
+        if let Some(i) = pairs.iter().position(|p| p.continuation.is_empty()) {
+            return Err(BackendError::new(format!("request {i}: continuation {:?} encodes to no tokens", reqs[i].continuation)));
+        }
+        Ok(self.score(&pairs)?.into_iter().map(|s| (s.logprob, s.is_greedy)).collect())
+    }
+
+    fn loglikelihood_rolling(&mut self, texts: &[String]) -> Result<Vec<f64>, BackendError> {
+        let (prefix, max_len) = (self.prefix_token(), self.model.max_length());
+        let mut windows = Vec::new();
+        let mut owner = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            for w in rolling_windows(&self.encode(text)?, prefix, max_len) {
+                windows.push(w);
+                owner.push(i);
+            }
+        }
+        let mut totals = vec![0.0; texts.len()];
+        for (s, i) in self.score(&windows)?.into_iter().zip(owner) {
+            totals[i] += s.logprob;
+        }
+        Ok(totals)
+    }
+
+    fn generate_until(&mut self, reqs: &[GenerateRequest]) -> Result<Vec<String>, BackendError> {
+        let eos_text = self.model.tokenizer().eos_token_id().map(|id| self.model.tokenizer().decode(&[id], false)).transpose().map_err(backend_error)?;
+        let mut out = vec![String::new(); reqs.len()];
+        // Requests with the same stop settings run together, longest prompt first.
+        let prompts = reqs.iter().map(|r| self.encode(&r.context)).collect::<Result<Vec<_>, _>>()?;
+        let mut order: Vec<usize> = (0..reqs.len()).collect();
+        order.sort_by_key(|&i| (reqs[i].until.clone(), reqs[i].max_tokens, std::cmp::Reverse(prompts[i].len())));
+        for group in order.chunk_by(|&a, &b| reqs[a].until == reqs[b].until && reqs[a].max_tokens == reqs[b].max_tokens) {
+            let mut until = reqs[group[0]].until.clone();
+            until.extend(eos_text.clone());
+            let opts = GenerateOptions { max_tokens: reqs[group[0]].max_tokens, until, kv: self.kv };
+            for batch in group.chunks(self.batch_size.max(1)) {
+                let batch_prompts: Vec<Vec<i64>> = batch.iter().map(|&i| prompts[i].clone()).collect();
+                let generations = generate(self.model, &batch_prompts, &self.plan, &opts).map_err(backend_error)?;
+                for (&i, g) in batch.iter().zip(generations) {
+                    out[i] = g.text;
+                }
+                self.progress.inc(batch.len() as u64);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(windows: &[ScoreRequest]) -> Vec<(Vec<i64>, Vec<i64>)> {
+        windows.iter().map(|w| (w.context.clone(), w.continuation.clone())).collect()
+    }
+
+    #[test]
+    fn rolling_windows_predict_every_token_once() {
+        let t: Vec<i64> = (10..17).collect(); // 7 tokens
+        assert_eq!(tokens(&rolling_windows(&t, 1, 3)), vec![
+            (vec![1], vec![10, 11, 12]),
+            (vec![12], vec![13, 14, 15]),
+            (vec![13, 14, 15], vec![16]),
+        ]);
+        assert_eq!(tokens(&rolling_windows(&t, 1, 10)), vec![(vec![1], t.clone())]);
+        assert!(rolling_windows(&[], 1, 4).is_empty());
+    }
+}

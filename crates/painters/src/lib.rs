@@ -1,0 +1,11 @@
+//! painters: layer-execution experiments on frozen transformers. The binary is a thin
+//! shell over [`run`]; each subcommand lives in `cmd/`, the eval-suite backend over a
+//! layer-graph model in `backend`.
+
+mod atomic;
+pub mod backend;
+pub mod cli;
+pub mod fetch;
+mod cmd;
+
+pub use cmd::run;

@@ -1,0 +1,133 @@
+"""Per-item parity of `painters eval` with lm-evaluation-harness 0.4.13 itself.
+
+Runs lm-eval's Hugging Face backend (HFLM, float32, CPU) and `painters eval` on the same
+model and the same first N documents of each task, read from the same local files
+(lm-eval's own task code is pointed at them by crates/eval-suite/tests/eval/
+reference_prompts.py), then compares item by item:
+- multiple choice: every choice's log-likelihood within 1e-3, identical predictions;
+- LAMBADA: per-item log-likelihood within 1e-3, identical acc, perplexity within 0.1%;
+- GSM8K: identical generated text and extracted answers (both filters).
+
+    python scripts/lm_eval_parity.py MODEL_DIR DATA_DIR PAINTERS_BIN OUT_DIR [--quick]
+
+writes OUT_DIR/report.md (the table quoted in the README) and OUT_DIR/report.json, and
+exits 1 if any check fails. --quick runs 5 items per task (a smoke test).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "crates/eval-suite/tests/eval"))
+from reference_prompts import make_task  # noqa: E402
+
+from lm_eval import simple_evaluate  # noqa: E402
+from lm_eval.models.huggingface import HFLM  # noqa: E402
+
+BATCH = 8
+# (task, items, few-shot or None for the task's default). MMLU: 50 items from each of two
+# subjects, 5-shot, the standard setting.
+RUNS = [
+    ("arc_easy", 100, None),
+    ("arc_challenge", 100, None),
+    ("hellaswag", 100, None),
+    ("winogrande", 100, None),
+    ("piqa", 100, None),
+    ("boolq", 100, None),
+    ("mmlu_high_school_geography", 50, 5),
+    ("mmlu_marketing", 50, 5),
+    ("lambada_openai", 200, None),
+    ("gsm8k", 20, None),
+]
+
+
+def lm_eval_samples(lm, data, task, limit, shots):
+    out = simple_evaluate(model=lm, tasks=[make_task(data, task, shots)], limit=limit, log_samples=True, bootstrap_iters=0)
+    by_filter = {}
+    for s in out["samples"][task]:
+        by_filter.setdefault(s["filter"], {})[s["doc_id"]] = s
+    return by_filter
+
+
+def painters_items(binary, model, data, task, limit, shots, out):
+    cmd = [binary, "eval", "--model", model, "--data", data, "--tasks", task, "--limit", str(limit),
+           "--batch-size", str(BATCH), "--out", str(out)]
+    if shots is not None:
+        cmd += ["--num-fewshot", str(shots)]
+    subprocess.run(cmd, check=True)
+    with open(out / f"{task}.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def compare(task, ours, theirs):
+    """One report row; `ok` says whether every check held."""
+    row = {"task": task, "items": len(ours)}
+    if task == "gsm8k":
+        strict, flexible = theirs["strict-match"], theirs["flexible-extract"]
+        same_text = sum(o["generation"] == strict[o["doc_id"]]["resps"][0][0] for o in ours)
+        same_answers = sum(
+            o["answer_strict"] == strict[o["doc_id"]]["filtered_resps"][0]
+            and o["answer_flexible"] == flexible[o["doc_id"]]["filtered_resps"][0]
+            for o in ours
+        )
+        row.update(same_generation=same_text, same_answers=same_answers, ok=same_text == same_answers == len(ours))
+        return row
+    samples = theirs["none"]
+    if task == "lambada_openai":
+        lls = [(o["loglikelihood"], samples[o["doc_id"]]["resps"][0][0][0]) for o in ours]
+        diff = max(abs(a - b) for a, b in lls)
+        same_acc = sum(o["is_greedy"] == samples[o["doc_id"]]["resps"][0][0][1] for o in ours)
+        ppl = [math.exp(-sum(x[i] for x in lls) / len(lls)) for i in (0, 1)]
+        rel = abs(ppl[0] - ppl[1]) / ppl[1]
+        row.update(max_ll_diff=diff, same_pred=same_acc, perplexity=f"{ppl[0]:.4f} vs {ppl[1]:.4f} ({rel:.1e})",
+                   ok=diff <= 1e-3 and same_acc == len(ours) and rel <= 1e-3)
+        return row
+    diff, same = 0.0, 0
+    for o in ours:
+        theirs_ll = [r[0][0] for r in samples[o["doc_id"]]["resps"]]
+        diff = max(diff, max(abs(a - b) for a, b in zip(o["loglikelihoods"], theirs_ll)))
+        pred = max(range(len(theirs_ll)), key=lambda i: theirs_ll[i])
+        same += o["pred"] == pred
+    row.update(max_ll_diff=diff, same_pred=same, ok=diff <= 1e-3 and same == len(ours))
+    return row
+
+
+def main():
+    model, data, binary, out = sys.argv[1:5]
+    quick = "--quick" in sys.argv
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lm = HFLM(pretrained=model, dtype="float32", batch_size=BATCH, device="cpu")
+    rows = []
+    for task, limit, shots in RUNS:
+        limit = min(limit, 5) if quick else limit
+        t0 = time.time()
+        theirs = lm_eval_samples(lm, data, task, limit, shots)
+        t1 = time.time()
+        ours = painters_items(binary, model, data, task, limit, shots, out / "painters")
+        t2 = time.time()
+        row = compare(task, ours, theirs)
+        row.update(lm_eval_s=round(t1 - t0, 1), painters_s=round(t2 - t1, 1))
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    (out / "report.json").write_text(json.dumps(rows, indent=1))
+    lines = ["| task | items | max \\|ll diff\\| | same prediction | other | lm-eval s | painters s | ok |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        other = r.get("perplexity", "")
+        if r["task"] == "gsm8k":
+            other = f"same text {r['same_generation']}/{r['items']}, same answers {r['same_answers']}/{r['items']}"
+        ll = f"{r['max_ll_diff']:.1e}" if "max_ll_diff" in r else "-"
+        same = f"{r['same_pred']}/{r['items']}" if "same_pred" in r else "-"
+        lines.append(f"| {r['task']} | {r['items']} | {ll} | {same} | {other} | {r['lm_eval_s']} | {r['painters_s']} | {'yes' if r['ok'] else 'NO'} |")
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    sys.exit(0 if all(r["ok"] for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
