@@ -25,6 +25,8 @@ pub struct Batch {
     /// (B, S) bool, true at real tokens.
     pub valid: Tensor,
     pub lengths: Vec<i64>,
+    /// Whether padding follows the real tokens of each row.
+    pub right_padded: bool,
 }
 
 impl Batch {
@@ -54,6 +56,7 @@ impl Batch {
             ids: Tensor::from_slice(&ids).view(shape).to_device(device),
             valid: Tensor::from_slice(&valid).view(shape).to_device(device),
             lengths: seqs.iter().map(|q| q.len() as i64).collect(),
+            right_padded: !left,
         }
     }
 }
@@ -79,8 +82,12 @@ pub fn residual_stream(model: &Model, batch: &Batch, plan: &Plan, hidden: Option
     let stack = model.stack();
     check_plan(stack, plan)?;
     let _guard = tch::no_grad_guard();
-    let s = batch.ids.size()[1];
-    let attn = Attention::new(&batch.valid, s, stack.is_causal());
+    let (b, s) = batch.ids.size2().expect("ids are (B, S)");
+    let attn = if stack.is_causal() && batch.right_padded {
+        Attention::causal(b, s, batch.ids.device())
+    } else {
+        Attention::new(&batch.valid, s, stack.is_causal())
+    };
     let xs = stack.embed(&batch.ids, &attn.positions);
     Ok(run_steps(stack, xs, &attn, plan, None, hidden))
 }

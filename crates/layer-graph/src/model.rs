@@ -38,6 +38,9 @@ pub struct Model {
     options: LoadOptions,
 }
 
+/// Says whether an unused checkpoint tensor is a known buffer rather than a mistake.
+type IgnorableTensor = fn(&str) -> bool;
+
 #[derive(Deserialize)]
 struct ModelType {
     model_type: String,
@@ -66,7 +69,7 @@ impl Model {
             Some(OneOrMany::Many(ids)) => ids,
         };
         let weights = Weights::open(dir, options.kind, options.device)?;
-        let (stack, ignorable): (Box<dyn LayerStack>, fn(&str) -> bool) = match model_type.as_str() {
+        let (stack, ignorable): (Box<dyn LayerStack>, IgnorableTensor) = match model_type.as_str() {
             "llama" | "mistral" | "qwen2" => (Box::new(Llama::load(dir, &weights)?), Llama::ignorable),
             "gpt_neox" => (Box::new(GptNeoX::load(dir, &weights)?), GptNeoX::ignorable),
             "gpt2" => (Box::new(Gpt2::load(dir, &weights)?), Gpt2::ignorable),

@@ -93,7 +93,8 @@ pub fn attend(q: &Tensor, k: Tensor, v: Tensor, attn: &Attention, kv: Option<&mu
         None => (k, v),
     };
     let gqa = q.size()[1] != k.size()[1];
-    let out = Tensor::scaled_dot_product_attention(q, &k, &v, Some(&attn.mask), 0.0, false, None, gqa);
+    let causal = attn.mask.is_none();
+    let out = Tensor::scaled_dot_product_attention(q, &k, &v, attn.mask.as_ref(), 0.0, causal, None, gqa);
     let (b, h, t, d) = out.size4().expect("attention output is 4-d");
     out.transpose(1, 2).reshape([b, t, h * d])
 }

@@ -13,8 +13,11 @@ use tch::{Kind, Tensor};
 pub struct Attention {
     /// (B, T) int64: absolute position of each new token.
     pub positions: Tensor,
-    /// (B, 1, T, S) bool: true where a query may attend to a key.
-    pub mask: Tensor,
+    /// (B, 1, T, S) bool: true where a query may attend to a key; `None` for plain
+    /// causal attention over all S = T slots (right-padded batches without a cache:
+    /// padding only follows real tokens, so causality alone keeps it out, and the fused
+    /// causal kernel is both faster and what the reference implementations run).
+    pub mask: Option<Tensor>,
     /// Rotary cos/sin for `positions`, computed once per forward by the family that needs it.
     pub rotary: OnceCell<(Tensor, Tensor)>,
 }
@@ -36,7 +39,14 @@ impl Attention {
             mask = mask.logical_and(&key_at.le_tensor(&query_at).view([1, 1, t, s]));
         }
         let mask = mask.logical_or(&key_at.eq_tensor(&query_at).view([1, 1, t, s]));
-        Self { positions, mask, rotary: OnceCell::new() }
+        Self { positions, mask: Some(mask), rotary: OnceCell::new() }
+    }
+
+    /// Plain causal attention for a (B, S) batch whose padding, if any, comes after the
+    /// real tokens of each row, with no cache.
+    pub fn causal(b: i64, s: i64, device: tch::Device) -> Self {
+        let positions = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0).expand([b, s], true);
+        Self { positions, mask: None, rotary: OnceCell::new() }
     }
 }
 

@@ -93,7 +93,7 @@ impl Weights {
         let bytes = &shard.map[shard.data_start + start..shard.data_start + end];
         let borrowable = stored == self.kind
             && self.device == Device::Cpu
-            && (bytes.as_ptr() as usize) % stored.elt_size_in_bytes() == 0;
+            && (bytes.as_ptr() as usize).is_multiple_of(stored.elt_size_in_bytes());
         let tensor = if borrowable {
             let strides = contiguous_strides(shape);
             // SAFETY: the bytes stay mapped, read-only, for as long as `self` lives, and

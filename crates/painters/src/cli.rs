@@ -14,7 +14,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Print the plan a variant compiles to, in the plan text form.
+    /// Print the plan a variant compiles to, or every cell of an experiment file, without
+    /// loading a model.
     Plan(PlanCmd),
     /// Per-token log-probabilities of a text under a model (and optionally a plan).
     Logprobs(LogprobsCmd),
@@ -22,6 +23,8 @@ pub enum Command {
     Generate(GenerateCmd),
     /// Score benchmarks as lm-evaluation-harness 0.4.13 does, under a plan.
     Eval(EvalCmd),
+    /// Run every (variant x task) cell of an experiment file; resumable.
+    Run(RunCmd),
     /// Benchmark data: `painters data fetch` downloads and verifies the official files.
     #[command(subcommand)]
     Data(DataCmd),
@@ -49,9 +52,14 @@ pub struct FetchCmd {
 
 #[derive(Args)]
 pub struct PlanCmd {
-    /// Number of layers T of the model.
-    #[arg(long)]
-    pub layers: usize,
+    /// An experiment file: print each cell (variant, affected layers M, layer passes,
+    /// plan), their count and the grid's cost.
+    #[arg(conflicts_with_all = ["plan", "variant"])]
+    pub experiment: Option<PathBuf>,
+    /// Number of layers T of the model (for a single variant; an experiment file has its
+    /// own).
+    #[arg(long, required_unless_present = "experiment")]
+    pub layers: Option<usize>,
     #[command(flatten)]
     pub plan: PlanArgs,
 }
@@ -180,4 +188,20 @@ pub struct DataArgs {
     /// $PAINTERS_DATA, else ~/.local/share/painters/data.
     #[arg(long)]
     pub data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RunCmd {
+    /// The experiment file (experiments/*.toml).
+    pub experiment: PathBuf,
+    /// Results directory (default: results/<experiment file stem>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Benchmark data directory (default: the file's [data] dir, $PAINTERS_DATA, then
+    /// ~/.local/share/painters/data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Requests per checkpoint: a killed run recomputes at most this many.
+    #[arg(long, default_value_t = 64)]
+    pub chunk_size: usize,
 }

@@ -5,7 +5,11 @@
 mod atomic;
 pub mod backend;
 pub mod cli;
+pub mod experiment;
 pub mod fetch;
+pub mod plot;
 mod cmd;
+mod store;
+mod summary;
 
 pub use cmd::run;

@@ -165,10 +165,10 @@ fn scaled_inv_freq(dir: &Path, theta: f64, d: i64, rope: Option<&RopeParameters>
             let high = rope.high_freq_factor.ok_or_else(|| missing("high_freq_factor"))?;
             let old_len = rope.original_max_position_embeddings.ok_or_else(|| missing("original_max_position_embeddings"))?;
             let (low_wavelen, high_wavelen) = (old_len / low, old_len / high);
-            let wavelen = (&inv_freq).reciprocal() * (2.0 * std::f64::consts::PI);
+            let wavelen = inv_freq.reciprocal() * (2.0 * std::f64::consts::PI);
             let long = wavelen.gt(low_wavelen);
             let scaled = inv_freq.where_self(&long.logical_not(), &(&inv_freq / factor));
-            let smooth = ((&wavelen).reciprocal() * old_len - low) / (high - low);
+            let smooth = (wavelen.reciprocal() * old_len - low) / (high - low);
             let smoothed: Tensor = (-&smooth + 1.0) * &scaled / factor + &smooth * &scaled;
             let medium = wavelen.lt(high_wavelen).logical_not().logical_and(&long.logical_not());
             Ok(smoothed.where_self(&medium, &scaled))

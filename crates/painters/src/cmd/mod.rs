@@ -5,6 +5,7 @@ mod eval;
 mod generate;
 mod logprobs;
 mod plan;
+mod run;
 
 use anyhow::{Context, Result};
 use layer_graph::{LoadOptions, Model};
@@ -21,6 +22,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Logprobs(c) => logprobs::run(c),
         Command::Generate(c) => generate::run(c),
         Command::Eval(c) => eval::run(c),
+        Command::Run(c) => run::run(c),
         Command::Data(c) => data::run(c),
     }
 }

@@ -1,11 +1,37 @@
-//! `painters plan`: a variant compiled to its plan text, without loading a model.
+//! `painters plan`: a variant compiled to its plan text, or an experiment file's cells,
+//! without loading a model.
 
 use anyhow::Result;
 
 use crate::cli::PlanCmd;
+use crate::experiment::ExperimentFile;
 
 pub fn run(cmd: PlanCmd) -> Result<()> {
-    let plan = super::resolve_plan(&cmd.plan, cmd.layers)?;
-    println!("{plan}");
+    let Some(path) = &cmd.experiment else {
+        let layers = cmd.layers.expect("clap requires --layers without an experiment file");
+        println!("{}", super::resolve_plan(&cmd.plan, layers)?);
+        return Ok(());
+    };
+    let file = ExperimentFile::read(path)?;
+    let layers = cmd.layers.map_or_else(|| file.num_layers(), Ok)?;
+    let cells = file.cells(layers)?;
+    println!("{:<36} {:>3} {:>7}  plan", "cell", "M", "passes");
+    for c in &cells {
+        let m = c.affected_layers.map_or("-".into(), |m| m.to_string());
+        println!("{:<36} {m:>3} {:>7}  {}", c.label, c.plan.layer_passes(), c.plan);
+    }
+    let passes: usize = cells.iter().map(|c| c.plan.layer_passes()).sum();
+    let tasks = &file.experiment.tasks;
+    let items: Option<usize> = tasks.iter().map(|t| t.limit).sum();
+    let per_item = format!("{passes} layer-passes per scored item ({:.1} full-model passes)", passes as f64 / layers as f64);
+    match items {
+        Some(items) => println!(
+            "{} cells x {} tasks; cost ~ {} layer-passes over {items} items ({per_item})",
+            cells.len(),
+            tasks.len(),
+            passes * items
+        ),
+        None => println!("{} cells x {} tasks; {per_item}", cells.len(), tasks.len()),
+    }
     Ok(())
 }

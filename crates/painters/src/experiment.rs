@@ -1,0 +1,376 @@
+//! Experiment files (`experiments/*.toml`): a model, the tasks to score, and a grid of
+//! layer-execution variants, parsed strictly and expanded into cells (one plan each,
+//! the baseline always first). Nothing here loads a model or reads benchmark data.
+//!
+//! ```toml
+//! [model]
+//! dir = "models/smollm2-135m"   # relative paths are taken from the working directory
+//! layers = 30                   # optional; read from dir/config.json when absent
+//! device = "cpu"                # cpu | cuda | cuda:N
+//! dtype = "f32"                 # f32 | bf16 | f16
+//! batch_size = 8
+//! kv = "exact"                  # exact | paper (parallel groups in generation)
+//!
+//! [data]
+//! dir = "../shared/data"        # optional; else --data, $PAINTERS_DATA, the default
+//!
+//! [[tasks]]
+//! name = "arc_easy"             # lm-evaluation-harness task name
+//! limit = 100                   # first N documents (optional)
+//! num_fewshot = 0               # optional; the task's standard setting when absent
+//!
+//! [[variants]]
+//! kind = "skip"                 # any variant name of `painters plan`
+//! start_layer = { from = 0, to = 14 }   # an integer, a list, or an inclusive range
+//! [[variants]]
+//! kind = "shuffle"
+//! start_layer = [4, 8]
+//! seed = { from = 0, to = 9 }   # averaged over seeds in the figures, as in the paper
+//! [[variants]]
+//! kind = "looped-parallel"
+//! start_layer = 10
+//! times = [1, 2, 3]
+//! ```
+//! `start_layer`, `layer`, `seed` and `times` take one value, a list or `{ from, to }`;
+//! a variant expands to the product of its lists. Other keys (`range`, `with`, `rng`,
+//! `plan`, `slices`) are single values, as `painters plan` takes them.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use layer_plan::{Plan, Variant, VariantSpec};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    pub dir: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<usize>,
+    #[serde(default = "cpu")]
+    pub device: String,
+    #[serde(default = "f32")]
+    pub dtype: String,
+    #[serde(default = "eight")]
+    pub batch_size: usize,
+    #[serde(default = "exact")]
+    pub kv: String,
+}
+
+fn cpu() -> String {
+    "cpu".into()
+}
+fn f32() -> String {
+    "f32".into()
+}
+fn eight() -> usize {
+    8
+}
+fn exact() -> String {
+    "exact".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSettings {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_fewshot: Option<usize>,
+}
+
+/// One value, a list, or an inclusive `{ from, to }` range.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Values {
+    One(u64),
+    List(Vec<u64>),
+    Range { from: u64, to: u64 },
+}
+
+impl Values {
+    fn expand(&self) -> Vec<u64> {
+        match self {
+            Values::One(v) => vec![*v],
+            Values::List(vs) => vs.clone(),
+            Values::Range { from, to } => (*from..=*to).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantGrid {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_layer: Option<Values>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<Values>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Values>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<Values>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[usize; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rng: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<Vec<[usize; 2]>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub model: ModelSettings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSettings>,
+    pub tasks: Vec<TaskSettings>,
+    #[serde(default)]
+    pub variants: Vec<VariantGrid>,
+}
+
+/// One variant of the grid with its compiled plan.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Unique, human-readable: `skip s=10`, `shuffle s=4 seed=2`, `baseline`.
+    pub label: String,
+    pub spec: VariantSpec,
+    pub plan: Plan,
+    /// M, the number of layers the variant rewrites (None for explicit plans).
+    pub affected_layers: Option<usize>,
+}
+
+/// A parsed experiment file.
+pub struct ExperimentFile {
+    pub path: PathBuf,
+    pub experiment: Experiment,
+    /// Line (1-based) where each `[[variants]]` table starts, for error messages.
+    variant_lines: Vec<usize>,
+}
+
+impl ExperimentFile {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses `text`; errors read `FILE:LINE: KEY: what is wrong`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, &e, line_of))?;
+        let experiment: Experiment = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner.span().map(|s| line_of(s.start)).map(|l| format!(":{l}")).unwrap_or_default();
+            anyhow!("{}{line}: {key}: {}", path.display(), inner.message().trim())
+        })?;
+        if experiment.tasks.is_empty() {
+            bail!("{}: tasks: at least one [[tasks]] table is needed", path.display());
+        }
+        let variant_lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim_start().starts_with("[[variants]]"))
+            .map(|(i, _)| i + 1)
+            .collect();
+        Ok(Self { path: path.to_owned(), experiment, variant_lines })
+    }
+
+    /// The model's layer count: `[model] layers`, else its config.json.
+    pub fn num_layers(&self) -> Result<usize> {
+        if let Some(n) = self.experiment.model.layers {
+            return Ok(n);
+        }
+        let config = self.experiment.model.dir.join("config.json");
+        let text = std::fs::read_to_string(&config).with_context(|| {
+            format!("{}: model.layers is not set and {} cannot be read", self.path.display(), config.display())
+        })?;
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}", config.display()))?;
+        ["num_hidden_layers", "n_layer"]
+            .iter()
+            .find_map(|k| value.get(k).and_then(serde_json::Value::as_u64))
+            .map(|n| n as usize)
+            .ok_or_else(|| anyhow!("{}: no num_hidden_layers or n_layer", config.display()))
+    }
+
+    /// Every cell of the grid for a model of `num_layers` layers: the baseline, then each
+    /// `[[variants]]` table's product in file order.
+    pub fn cells(&self, num_layers: usize) -> Result<Vec<Cell>> {
+        let baseline = VariantSpec { name: "baseline".into(), ..VariantSpec::default() };
+        let mut cells = vec![compile("baseline".into(), baseline, num_layers).expect("the baseline compiles for any layer count")];
+        for (i, grid) in self.experiment.variants.iter().enumerate() {
+            let at = format!("{}:{}: variants[{i}]", self.path.display(), self.variant_lines.get(i).copied().unwrap_or(0));
+            for spec in expand(grid).map_err(|e| anyhow!("{at}: {e}"))? {
+                let label = label(&spec);
+                let cell = compile(label, spec, num_layers).map_err(|e| anyhow!("{at}: {e}"))?;
+                if cells.iter().any(|c| c.label == cell.label) {
+                    bail!("{at}: cell {:?} appears twice in the grid", cell.label);
+                }
+                cells.push(cell);
+            }
+        }
+        Ok(cells)
+    }
+}
+
+fn toml_error(path: &Path, e: &toml::de::Error, line_of: impl Fn(usize) -> usize) -> anyhow::Error {
+    let line = e.span().map(|s: Range<usize>| format!(":{}", line_of(s.start))).unwrap_or_default();
+    anyhow!("{}{line}: {}", path.display(), e.message().trim())
+}
+
+fn compile(label: String, spec: VariantSpec, num_layers: usize) -> Result<Cell> {
+    let variant = Variant::try_from(spec.clone())?;
+    let plan = variant.compile(num_layers)?;
+    let affected_layers = variant.affected_layers(num_layers)?;
+    Ok(Cell { label, spec, plan, affected_layers })
+}
+
+/// The product of a grid table's lists, as variant specs.
+fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
+    let values = |v: &Option<Values>| v.as_ref().map(|v| v.expand().into_iter().map(Some).collect()).unwrap_or_else(|| vec![None]);
+    let rng = grid.rng.as_deref().map(str::parse).transpose().map_err(|e: layer_plan::PlanError| anyhow!("rng: {e}"))?;
+    let mut specs = Vec::new();
+    for start_layer in values(&grid.start_layer) {
+        for layer in values(&grid.layer) {
+            for seed in values(&grid.seed) {
+                for times in values(&grid.times) {
+                    specs.push(VariantSpec {
+                        name: grid.kind.clone(),
+                        start_layer: start_layer.map(|v| v as usize),
+                        range: grid.range,
+                        layer: layer.map(|v| v as usize),
+                        with: grid.with,
+                        seed,
+                        times: times.map(|v| v as usize),
+                        rng,
+                        plan: grid.plan.clone(),
+                        slices: grid.slices.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(specs)
+}
+
+/// `kind` plus its arguments: `looped-parallel s=10 K=3`, `swap layer=4`.
+fn label(spec: &VariantSpec) -> String {
+    let mut label = spec.name.clone();
+    let mut add = |part: String| {
+        label.push(' ');
+        label.push_str(&part);
+    };
+    if let Some(s) = spec.start_layer {
+        add(format!("s={s}"));
+    }
+    if let Some([a, b]) = spec.range {
+        add(format!("range={a}..{b}"));
+    }
+    if let Some(l) = spec.layer {
+        add(format!("layer={l}"));
+    }
+    if let Some(w) = spec.with {
+        add(format!("with={w}"));
+    }
+    if let Some(k) = spec.times {
+        add(format!("K={k}"));
+    }
+    if let Some(seed) = spec.seed {
+        add(format!("seed={seed}"));
+    }
+    if let Some(rng) = spec.rng {
+        add(format!("rng={rng}"));
+    }
+    if let Some(plan) = &spec.plan {
+        add(format!("plan=\"{plan}\""));
+    }
+    if let Some(slices) = &spec.slices {
+        let text: Vec<String> = slices.iter().map(|[a, b]| format!("{a}..{b}")).collect();
+        add(format!("slices={}", text.join(",")));
+    }
+    label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ExperimentFile> {
+        ExperimentFile::parse(Path::new("x.toml"), text)
+    }
+
+    const HEAD: &str = "[model]\ndir = \"m\"\nlayers = 30\n\n[[tasks]]\nname = \"arc_easy\"\nlimit = 5\n";
+
+    fn labels(text: &str) -> Vec<String> {
+        let file = parse(&format!("{HEAD}{text}")).unwrap();
+        file.cells(30).unwrap().into_iter().map(|c| format!("{} | {}", c.label, c.plan)).collect()
+    }
+
+    #[test]
+    fn grids_expand_in_file_order_after_the_baseline() {
+        let cells = labels(
+            "[[variants]]\nkind = \"skip\"\nstart_layer = { from = 13, to = 14 }\n\
+             [[variants]]\nkind = \"looped-parallel\"\nstart_layer = [10]\ntimes = [1, 3]\n\
+             [[variants]]\nkind = \"shuffle\"\nstart_layer = 12\nseed = [0, 1]\n\
+             [[variants]]\nkind = \"explicit\"\nplan = \"0..10 [10|11] 12..30\"\n",
+        );
+        assert_eq!(cells, [
+            "baseline | 0..30",
+            "skip s=13 | 0..14 17..30",
+            "skip s=14 | 0..15 16..30",
+            "looped-parallel s=10 K=1 | 0..11 [11|12|13|14|15|16|17|18|19] 20..30",
+            "looped-parallel s=10 K=3 | 0..11 [11|12|13|14|15|16|17|18|19]x3 20..30",
+            // CPython: random.seed(0); random.shuffle([13, 14, 15, 16, 17]) -> [15, 14, 13, 17, 16]
+            "shuffle s=12 seed=0 | 0..13 15 14 13 17 16 18..30",
+            // random.seed(1) -> [15, 16, 17, 13, 14]
+            "shuffle s=12 seed=1 | 0..13 15..18 13..15 18..30",
+            "explicit plan=\"0..10 [10|11] 12..30\" | 0..10 [10|11] 12..30",
+        ]);
+    }
+
+    fn error(text: &str) -> String {
+        let e = parse(text).and_then(|f| f.cells(30).map(|_| ())).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "one line: {e}");
+        e
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = error(&format!("{HEAD}[[variants]]\nkind = \"skip\"\nstart_layr = 3\n"));
+        assert!(e.starts_with("x.toml:10: variants[0]") && e.contains("start_layr"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = error("[model]\ndir = \"m\"\nbatch_size = \"eight\"\n[[tasks]]\nname = \"piqa\"\n");
+        assert!(e.starts_with("x.toml:3: model.batch_size") && e.contains("string"), "{e}");
+    }
+
+    #[test]
+    fn impossible_window_names_the_table_and_range() {
+        let e = error(&format!("{HEAD}[[variants]]\nkind = \"skip\"\nstart_layer = [3, 15]\n"));
+        assert!(e.starts_with("x.toml:8: variants[0]") && e.contains("15") && e.contains("0..=14"), "{e}");
+    }
+
+    #[test]
+    fn unknown_variant_and_malformed_toml_are_reported() {
+        let e = error(&format!("{HEAD}[[variants]]\nkind = \"skipp\"\n"));
+        assert!(e.contains("variants[0]") && e.contains("skipp"), "{e}");
+        let e = error("[model\ndir = 3");
+        assert!(e.starts_with("x.toml:1:"), "{e}");
+        let e = error("[model]\ndir = \"m\"\ntasks = []\n");
+        assert!(e.starts_with("x.toml"), "{e}");
+    }
+}

@@ -1,0 +1,116 @@
+//! The paper's figures from a results directory: reads `summary.csv` and `medians.csv`
+//! (and, when present, `similarity.csv` and the `model` key of `resolved.toml`) and writes
+//! every figure the data supports to `plots/` as a PNG and an SVG.
+//!
+//! | file stem | paper figure |
+//! |---|---|
+//! | `skip`, `reverse`, `shuffle`, `repeat-middle`, `parallel`, `looped-parallel-k3`, `double-repeat`, `triple-repeat` | 4-9, 17: one variant, every benchmark and the median |
+//! | `all-variants` | 11: every variant's median |
+//! | `looped-parallel-heatmap` | 10: median over (M, K), best K boxed |
+//! | `single-layer-<task>-<metric>[-<filter>]` | 2: skip one layer / switch two |
+//! | `similarity[-<mode>]` | 3: cosine similarity of hidden states |
+//!
+//! It draws what the runner computed (normalised scores, medians, which benchmarks are
+//! informative, each task's headline metric from [`crate::summary::headline`]) and
+//! recomputes nothing but means over shuffle seeds. Text is rendered from the DejaVu Sans
+//! file shipped in `assets/` ([`text`]), so no system font library is involved.
+
+mod data;
+mod heatmap;
+mod legend;
+mod lines;
+mod matrix;
+mod overview;
+mod series;
+mod similarity;
+mod single_layer;
+mod style;
+mod table;
+mod text;
+mod variant;
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// What a figure's drawing code returns: any backend's error, boxed.
+type DrawResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// A results file that is missing, unreadable or malformed; `at` names the line and
+    /// column where there is one.
+    #[error("{}{at}: {message}", file.display())]
+    Input { file: PathBuf, at: String, message: String },
+    #[error("drawing {}: {message}", file.display())]
+    Draw { file: PathBuf, message: String },
+    #[error("the bundled font could not be loaded")]
+    Font,
+    #[error(transparent)]
+    Write(#[from] anyhow::Error),
+}
+
+/// One figure, drawable on any plotters backend (it is drawn twice: PNG and SVG).
+trait Figure {
+    /// File name without extension, under `plots/`.
+    fn stem(&self) -> String;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Writes every figure the results in `dir` support to `dir/plots/` as `.png` and `.svg`
+/// and returns the paths written, PNG before SVG for each figure.
+pub fn plot_results(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    style::register_font()?;
+    let results = data::Results::load(dir)?;
+    let out = dir.join("plots");
+    let mut written = Vec::new();
+    for fig in variant::figures(&results) {
+        written.extend(save(&fig, &out)?);
+    }
+    if let Some(fig) = overview::figure(&results) {
+        written.extend(save(&fig, &out)?);
+    }
+    if let Some(fig) = heatmap::figure(&results) {
+        written.extend(save(&fig, &out)?);
+    }
+    for fig in single_layer::figures(&results) {
+        written.extend(save(&fig, &out)?);
+    }
+    for fig in similarity::figures(&results) {
+        written.extend(save(&fig, &out)?);
+    }
+    Ok(written)
+}
+
+/// Renders `fig` to PNG and SVG in memory, then writes both atomically.
+fn save(fig: &impl Figure, out: &Path) -> Result<[PathBuf; 2], PlotError> {
+    let (png, svg) = (out.join(format!("{}.png", fig.stem())), out.join(format!("{}.svg", fig.stem())));
+    let (w, h) = style::SIZE;
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    let mut text = String::new();
+    let drawn: DrawResult = (|| {
+        let root = text::Bitmap(BitMapBackend::with_buffer(&mut rgb, style::SIZE)).into_drawing_area();
+        fig.draw(&root)?;
+        root.present()?;
+        let root = SVGBackend::with_string(&mut text, style::SIZE).into_drawing_area();
+        fig.draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    drawn.map_err(|e| PlotError::Draw { file: png.clone(), message: e.to_string() })?;
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb))
+        .map_err(|e| PlotError::Draw { file: png.clone(), message: e.to_string() })?;
+    crate::atomic::write(&png, &bytes)?;
+    crate::atomic::write(&svg, text.as_bytes())?;
+    Ok([png, svg])
+}

@@ -1,0 +1,206 @@
+//! The result store of an experiment directory, keyed by content, never by path: a
+//! (plan, task) cell's key hashes the model's identity (config, tokenizer, tensor
+//! headers, dtype), the plan's canonical text, the task settings and the harness
+//! version. Finished cells are `store/<key>.json` (metrics) + `store/<key>.jsonl` (items);
+//! a cell in progress appends each answered chunk of requests to `store/<key>.partial`,
+//! so a killed run resumes where it stopped and recomputes at most one chunk.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use eval_suite::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest, TaskResult};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bump when stored results would no longer be comparable.
+pub const HARNESS_VERSION: &str = "painters-0.1/lm-eval-0.4.13";
+
+fn hex(digest: impl AsRef<[u8]>) -> String {
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the model is, from its contents: config.json, tokenizer.json, the safetensors
+/// headers (tensor names, dtypes, shapes, offsets) and the compute dtype.
+pub fn model_identity(dir: &Path, dtype: &str) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(dtype.as_bytes());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading model dir {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    files.sort();
+    for name in ["config.json", "tokenizer.json"] {
+        h.update(std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()))?);
+    }
+    for file in files {
+        let mut f = File::open(&file).with_context(|| format!("reading {}", file.display()))?;
+        let mut len = [0u8; 8];
+        std::io::Read::read_exact(&mut f, &mut len)?;
+        let mut header = vec![0u8; u64::from_le_bytes(len).min(100 << 20) as usize];
+        std::io::Read::read_exact(&mut f, &mut header).with_context(|| format!("reading {}", file.display()))?;
+        h.update(header);
+    }
+    Ok(hex(h.finalize())[..16].to_string())
+}
+
+/// Key of one (plan, task) cell.
+pub fn cell_key(model_id: &str, plan: &layer_plan::Plan, task: &crate::experiment::TaskSettings) -> String {
+    let text = format!("{HARNESS_VERSION}\n{model_id}\n{}:{plan}\n{}", plan.num_layers(), serde_json::to_string(task).expect("task settings serialise"));
+    hex(Sha256::digest(text.as_bytes()))[..16].to_string()
+}
+
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// A finished cell: the task result without items (they live in the JSONL) plus the
+/// chance level of each metric, which needs the items to compute.
+#[derive(Serialize, Deserialize)]
+pub struct StoredResult {
+    pub result: TaskResult,
+    pub chance: Vec<(String, Option<f64>)>,
+}
+
+impl Store {
+    pub fn open(results_dir: &Path) -> Result<Self> {
+        let dir = results_dir.join("store");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self { dir })
+    }
+
+    pub fn load(&self, key: &str) -> Result<Option<StoredResult>> {
+        let path = self.dir.join(format!("{key}.json"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("{}: unreadable stored result", path.display()))?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes a finished cell (items first, the metrics file last as its commit mark)
+    /// and drops its partial log.
+    pub fn save(&self, key: &str, mut result: TaskResult) -> Result<StoredResult> {
+        let chance = result.metrics.iter().map(|m| (m.name.clone(), eval_suite::stats::chance_level(&result, &m.name))).collect();
+        let mut lines = String::new();
+        for item in &result.items {
+            lines.push_str(&serde_json::to_string(item)?);
+            lines.push('\n');
+        }
+        crate::atomic::write(&self.dir.join(format!("{key}.jsonl")), lines.as_bytes())?;
+        result.items.clear();
+        let stored = StoredResult { result, chance };
+        crate::atomic::write(&self.dir.join(format!("{key}.json")), serde_json::to_string_pretty(&stored)?.as_bytes())?;
+        let _ = std::fs::remove_file(self.partial_path(key));
+        Ok(stored)
+    }
+
+    fn partial_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.partial"))
+    }
+
+    /// A backend that replays the answers a killed run already logged for `key` and
+    /// logs every new chunk of answers before returning it.
+    pub fn resumable<'a>(&self, key: &str, inner: &'a mut dyn LanguageModel) -> Result<Resumable<'a>> {
+        let path = self.partial_path(key);
+        let mut logged = Vec::new();
+        if let Ok(file) = File::open(&path) {
+            // A line cut short by a kill is the end of what was logged.
+            for line in BufReader::new(file).lines().map_while(|l| l.ok()) {
+                match serde_json::from_str::<Chunk>(&line) {
+                    Ok(chunk) => logged.push(chunk),
+                    Err(_) => break,
+                }
+            }
+        }
+        // Rewrite the log without a torn tail, then append to it.
+        let mut text = String::new();
+        for c in &logged {
+            text.push_str(&serde_json::to_string(c)?);
+            text.push('\n');
+        }
+        crate::atomic::write(&path, text.as_bytes())?;
+        let log = OpenOptions::new().append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        Ok(Resumable { inner, logged, next: 0, log })
+    }
+}
+
+/// One backend call's requests (hashed) and answers.
+#[derive(Serialize, Deserialize)]
+struct Chunk {
+    requests: String,
+    answers: Answers,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Answers {
+    Loglikelihood(Vec<(f64, bool)>),
+    Rolling(Vec<f64>),
+    Generate(Vec<String>),
+}
+
+pub struct Resumable<'a> {
+    inner: &'a mut dyn LanguageModel,
+    logged: Vec<Chunk>,
+    next: usize,
+    log: File,
+}
+
+impl Resumable<'_> {
+    /// The logged answers of this call if the same requests were answered before, else
+    /// `compute`'s, logged.
+    fn answer(&mut self, requests: String, compute: impl FnOnce(&mut dyn LanguageModel) -> Result<Answers, BackendError>) -> Result<Answers, BackendError> {
+        let index = self.next;
+        self.next += 1;
+        if let Some(chunk) = self.logged.get_mut(index).filter(|c| c.requests == requests) {
+            return Ok(std::mem::replace(&mut chunk.answers, Answers::Rolling(Vec::new())));
+        }
+        self.logged.truncate(index); // the requests changed: nothing after this is valid
+        let answers = compute(self.inner)?;
+        let line = serde_json::to_string(&Chunk { requests, answers }).map_err(BackendError::new)?;
+        writeln!(self.log, "{line}").and_then(|()| self.log.sync_data()).map_err(BackendError::new)?;
+        let chunk: Chunk = serde_json::from_str(&line).map_err(BackendError::new)?;
+        Ok(chunk.answers)
+    }
+}
+
+fn digest_of(parts: impl Iterator<Item = String>) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex(h.finalize())[..16].to_string()
+}
+
+fn mismatch() -> BackendError {
+    BackendError::new("resumed answers do not match the request kind")
+}
+
+impl LanguageModel for Resumable<'_> {
+    fn loglikelihood(&mut self, reqs: &[LoglikelihoodRequest]) -> Result<Vec<(f64, bool)>, BackendError> {
+        let key = digest_of(reqs.iter().flat_map(|r| [r.context.clone(), r.continuation.clone()]));
+        match self.answer(key, |lm| lm.loglikelihood(reqs).map(Answers::Loglikelihood))? {
+            Answers::Loglikelihood(a) => Ok(a),
+            _ => Err(mismatch()),
+        }
+    }
+
+    fn loglikelihood_rolling(&mut self, texts: &[String]) -> Result<Vec<f64>, BackendError> {
+        let key = digest_of(texts.iter().cloned());
+        match self.answer(key, |lm| lm.loglikelihood_rolling(texts).map(Answers::Rolling))? {
+            Answers::Rolling(a) => Ok(a),
+            _ => Err(mismatch()),
+        }
+    }
+
+    fn generate_until(&mut self, reqs: &[GenerateRequest]) -> Result<Vec<String>, BackendError> {
+        let key = digest_of(reqs.iter().flat_map(|r| [r.context.clone(), r.until.join("\u{1}"), r.max_tokens.to_string()]));
+        match self.answer(key, |lm| lm.generate_until(reqs).map(Answers::Generate))? {
+            Answers::Generate(a) => Ok(a),
+            _ => Err(mismatch()),
+        }
+    }
+}
