@@ -28,16 +28,12 @@ fixtures: setup $(FIXTURES)
 test: fixtures
 	cargo test --workspace
 
-# The main job (grows into the full experiment grid): variants of SmolLM2-135M, printed
-# as plans and scored on one sentence.
+# The main job: the paper's main variants on SmolLM2-135M, scored on real benchmarks
+# (experiments/smollm2-demo.toml, ~10 min on 2 cores; resumable), then its figures.
 demo: build
-	@for v in "baseline" "skip --start-layer 10" "reverse --start-layer 10" \
-	          "shuffle --start-layer 10 --seed 0" "repeat-middle --start-layer 10" \
-	          "parallel --start-layer 10" "looped-parallel --start-layer 10 --times 3"; do \
-	    plan=$$($(BIN) plan --layers 30 --variant $$v); \
-	    sum=$$($(BIN) logprobs --model $(SMOL) --variant $$v --json --text "The capital of France is Paris, and the capital of Italy is Rome." | sed 's/.*"sum":\([-0-9.e]*\).*/\1/'); \
-	    printf '%-45s %-50s log p = %8.3f\n' "$$v" "$$plan" "$$sum"; \
-	done
+	$(BIN) run experiments/smollm2-demo.toml --data $(DATA)
+	$(BIN) similarity --model $(SMOL) --data $(DATA) --limit 20 --out results/smollm2-demo
+	$(BIN) plot results/smollm2-demo
 
 # Per-item parity with lm-evaluation-harness 0.4.13 itself on SmolLM2 (~30 min on 2 cores);
 # writes results/parity/report.md, quoted in the README.

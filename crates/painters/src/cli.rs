@@ -25,6 +25,10 @@ pub enum Command {
     Eval(EvalCmd),
     /// Run every (variant x task) cell of an experiment file; resumable.
     Run(RunCmd),
+    /// Draw the paper's figures from a results directory into DIR/plots (PNG and SVG).
+    Plot(PlotCmd),
+    /// Cosine similarity between the hidden states of every pair of layers (paper Fig. 3).
+    Similarity(SimilarityCmd),
     /// Benchmark data: `painters data fetch` downloads and verifies the official files.
     #[command(subcommand)]
     Data(DataCmd),
@@ -204,4 +208,25 @@ pub struct RunCmd {
     /// Requests per checkpoint: a killed run recomputes at most this many.
     #[arg(long, default_value_t = 64)]
     pub chunk_size: usize,
+}
+
+#[derive(Args)]
+pub struct PlotCmd {
+    /// A results directory written by `painters run` (summary.csv, medians.csv).
+    pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct SimilarityCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Number of LAMBADA passages (the paper uses 100).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Benchmark data directory (default: $PAINTERS_DATA, else ~/.local/share/painters/data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Results directory to write similarity.csv into (`painters plot` draws it).
+    #[arg(long)]
+    pub out: PathBuf,
 }

@@ -48,12 +48,24 @@ fn cells() -> Vec<Cell> {
         layer: None,
         score: Box::new(|_| 1.0),
     }];
-    let decay = |m: usize, scale: f64, t: usize| (-(m as f64 / (scale * (1.0 + 0.15 * t as f64))).powi(2)).exp();
-    let kinds: [(&str, f64); 5] = [("skip", 5.0), ("reverse", 7.0), ("repeat-middle", 2.5), ("parallel", 8.0), ("shuffle", 9.0)];
+    let decay = |m: usize, scale: f64, t: usize| {
+        (-(m as f64 / (scale * (1.0 + 0.15 * t as f64))).powi(2)).exp()
+    };
+    let kinds: [(&str, f64); 5] = [
+        ("skip", 5.0),
+        ("reverse", 7.0),
+        ("repeat-middle", 2.5),
+        ("parallel", 8.0),
+        ("shuffle", 9.0),
+    ];
     for s in 0..LAYERS / 2 {
         let m = LAYERS - 2 * s - 1;
         for (kind, scale) in kinds {
-            let seeds: Vec<Option<usize>> = if kind == "shuffle" { (1..=3).map(Some).collect() } else { vec![None] };
+            let seeds: Vec<Option<usize>> = if kind == "shuffle" {
+                (1..=3).map(Some).collect()
+            } else {
+                vec![None]
+            };
             for seed in seeds {
                 let label = match seed {
                     Some(seed) => format!("{kind} s={s} seed={seed}"),
@@ -61,7 +73,16 @@ fn cells() -> Vec<Cell> {
                 };
                 let jitter = seed.map_or(0.0, |seed| 0.05 * noise(seed, s, 3));
                 let score = move |t| decay(m, scale, t) + jitter + 0.03 * noise(m, t, 1);
-                cells.push(Cell { variant: label, kind, start: Some(s), affected: m, seed, times: None, layer: None, score: Box::new(score) });
+                cells.push(Cell {
+                    variant: label,
+                    kind,
+                    start: Some(s),
+                    affected: m,
+                    seed,
+                    times: None,
+                    layer: None,
+                    score: Box::new(score),
+                });
             }
         }
         for k in 1..=6usize {
@@ -70,11 +91,24 @@ fn cells() -> Vec<Cell> {
             let scale = 11.0 - 1.2 * (k as f64 - best).abs();
             let score = move |t| decay(m, scale.max(2.0), t) + 0.02 * noise(m, k, t);
             let variant = format!("looped-parallel s={s} K={k}");
-            cells.push(Cell { variant, kind: "looped-parallel", start: Some(s), affected: m, seed: None, times: Some(k), layer: None, score: Box::new(score) });
+            cells.push(Cell {
+                variant,
+                kind: "looped-parallel",
+                start: Some(s),
+                affected: m,
+                seed: None,
+                times: Some(k),
+                layer: None,
+                score: Box::new(score),
+            });
         }
     }
     for layer in 0..LAYERS {
-        let hurt = if layer == 0 { 1.0 } else { 0.08 + 0.05 * noise(layer, 2, 2).abs() };
+        let hurt = if layer == 0 {
+            1.0
+        } else {
+            0.08 + 0.05 * noise(layer, 2, 2).abs()
+        };
         let cell = |kind: &'static str, variant: String, factor: f64| Cell {
             variant,
             kind,
@@ -100,9 +134,20 @@ fn opt(v: Option<usize>) -> String {
 /// Writes summary.csv, medians.csv, similarity.csv and resolved.toml into `dir`.
 fn write_results(dir: &Path) {
     let (mut summary, mut medians) = (format!("{HEADER}\n"), String::new());
-    medians.push_str("variant,kind,start_layer,affected_layers,seed,times,layer,median_normalised,benchmarks\n");
+    medians.push_str(
+        "variant,kind,start_layer,affected_layers,seed,times,layer,median_normalised,benchmarks\n",
+    );
     for cell in cells() {
-        let ids = format!("{},{},{},{},{},{},{}", cell.variant, cell.kind, opt(cell.start), cell.affected, opt(cell.seed), opt(cell.times), opt(cell.layer));
+        let ids = format!(
+            "{},{},{},{},{},{},{}",
+            cell.variant,
+            cell.kind,
+            opt(cell.start),
+            cell.affected,
+            opt(cell.seed),
+            opt(cell.times),
+            opt(cell.layer)
+        );
         let plan = format!("plan-{},{:016x}", cell.affected, cell.variant.len());
         let single = cell.layer.is_some();
         let mut counted = Vec::new();
@@ -110,7 +155,11 @@ fn write_results(dir: &Path) {
             if single && task != "lambada_openai" {
                 continue;
             }
-            let norm = if informative || cell.kind == "baseline" { (cell.score)(t) } else { 2.0 * noise(cell.affected, t, 9) };
+            let norm = if informative || cell.kind == "baseline" {
+                (cell.score)(t)
+            } else {
+                2.0 * noise(cell.affected, t, 9)
+            };
             let value = (chance + norm * (full - chance)).clamp(0.0, 1.0);
             let norm = (value - chance) / (full - chance);
             let stderr = (value * (1.0 - value) / 1000.0).sqrt();
@@ -118,11 +167,21 @@ fn write_results(dir: &Path) {
             writeln!(summary, "{ids},{plan},{task},{metric},none,{value},{stderr},1000,{chance},{full},{norm},{nse},{informative}").unwrap();
             if task == "arc_easy" {
                 // A second metric per task: the plots must pick the headline one.
-                writeln!(summary, "{ids},{plan},{task},acc,none,{},{stderr},1000,{chance},0.6,,,true", value + 0.04).unwrap();
+                writeln!(
+                    summary,
+                    "{ids},{plan},{task},acc,none,{},{stderr},1000,{chance},0.6,,,true",
+                    value + 0.04
+                )
+                .unwrap();
             }
             if task == "lambada_openai" {
                 let ppl = 18.0 * (1.0 / norm.max(0.002)).powf(1.3);
-                writeln!(summary, "{ids},{plan},{task},perplexity,none,{ppl},{},1000,,18,,,true", 0.05 * ppl).unwrap();
+                writeln!(
+                    summary,
+                    "{ids},{plan},{task},perplexity,none,{ppl},{},1000,,18,,,true",
+                    0.05 * ppl
+                )
+                .unwrap();
             }
             if informative {
                 counted.push(norm);
@@ -138,7 +197,11 @@ fn write_results(dir: &Path) {
             for j in 0..=LAYERS {
                 let near = (-(i.abs_diff(j) as f64) / spread).exp();
                 let embed = if i == 0 || j == 0 { 0.5 } else { 1.0 };
-                let c = if i == j { 1.0 } else { embed * (0.35 + 0.6 * near) };
+                let c = if i == j {
+                    1.0
+                } else {
+                    embed * (0.35 + 0.6 * near)
+                };
                 writeln!(similarity, "{i},{j},{c},{mode}").unwrap();
             }
         }
@@ -147,37 +210,72 @@ fn write_results(dir: &Path) {
     std::fs::write(dir.join("summary.csv"), summary).unwrap();
     std::fs::write(dir.join("medians.csv"), medians).unwrap();
     std::fs::write(dir.join("similarity.csv"), similarity).unwrap();
-    std::fs::write(dir.join("resolved.toml"), "model = \"/models/HuggingFaceTB/SmolLM2-135M/\"\n").unwrap();
+    let resolved = "harness = \"lm-eval 0.4\"\nmodel_id = \"3f2a\"\nlayers = 30\n\n[experiment.model]\ndir = \"models/SmolLM2-135M\"\n";
+    std::fs::write(dir.join("resolved.toml"), resolved).unwrap();
 }
 
 fn assert_png(path: &Path) {
     let bytes = std::fs::read(path).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{} is not a PNG", path.display());
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        path.display()
+    );
     let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     assert_eq!((dim(16), dim(20)), (1200, 800), "{}", path.display());
-    assert!(bytes.len() > 20_000, "{} is only {} bytes", path.display(), bytes.len());
+    assert!(
+        bytes.len() > 20_000,
+        "{} is only {} bytes",
+        path.display(),
+        bytes.len()
+    );
 }
 
 fn svg(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{} is not an SVG", path.display());
-    assert!(text.len() > 10_000, "{} is only {} bytes", path.display(), text.len());
+    assert!(
+        text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+        "{} is not an SVG",
+        path.display()
+    );
+    assert!(
+        text.len() > 10_000,
+        "{} is only {} bytes",
+        path.display(),
+        text.len()
+    );
     text
 }
 
 #[test]
 fn every_figure_is_written_as_png_and_svg() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = std::env::var_os("PLOT_TEST_OUT").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
+    let dir =
+        std::env::var_os("PLOT_TEST_OUT").map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
     write_results(&dir);
     let written = plot_results(&dir).unwrap();
     let plots = dir.join("plots");
     let mut stems = vec!["skip", "repeat-middle", "reverse", "shuffle", "parallel"];
-    let looped = ["looped-parallel-k1", "looped-parallel-k2", "looped-parallel-k3", "looped-parallel-k4", "looped-parallel-k5", "looped-parallel-k6"];
+    let looped = [
+        "looped-parallel-k1",
+        "looped-parallel-k2",
+        "looped-parallel-k3",
+        "looped-parallel-k4",
+        "looped-parallel-k5",
+        "looped-parallel-k6",
+    ];
     stems.extend(looped);
-    stems.extend(["all-variants", "looped-parallel-heatmap", "single-layer-lambada_openai-acc", "single-layer-lambada_openai-perplexity"]);
+    stems.extend([
+        "all-variants",
+        "looped-parallel-heatmap",
+        "single-layer-lambada_openai-acc",
+        "single-layer-lambada_openai-perplexity",
+    ]);
     stems.extend(["similarity-flat", "similarity-token"]);
-    let expected: Vec<PathBuf> = stems.iter().flat_map(|s| ["png", "svg"].map(|e| plots.join(format!("{s}.{e}")))).collect();
+    let expected: Vec<PathBuf> = stems
+        .iter()
+        .flat_map(|s| ["png", "svg"].map(|e| plots.join(format!("{s}.{e}"))))
+        .collect();
     assert_eq!(written, expected);
     for path in &written {
         match path.extension().and_then(|e| e.to_str()) {
@@ -186,17 +284,40 @@ fn every_figure_is_written_as_png_and_svg() {
         }
     }
     let skip = svg(&plots.join("skip.svg"));
-    for text in ["Skip — SmolLM2-135M", "ARC-Easy (acc_norm)", "HellaSwag (acc_norm)", "LAMBADA (acc)", "WinoGrande (acc)"] {
+    for text in [
+        "Skip — SmolLM2-135M",
+        "ARC-Easy (acc_norm)",
+        "HellaSwag (acc_norm)",
+        "LAMBADA (acc)",
+        "WinoGrande (acc)",
+    ] {
         assert!(skip.contains(text), "skip.svg lacks {text:?}");
     }
-    for text in ["(at chance, excluded from median)", "of the informative benchmarks", "full model", "random", "number of affected layers M"] {
+    for text in [
+        "(at chance, excluded from median)",
+        "of the informative benchmarks",
+        "full model",
+        "random",
+        "number of affected layers M",
+    ] {
         assert!(skip.contains(text), "skip.svg lacks {text:?}");
     }
-    assert!(!skip.contains("ARC-Easy (acc)"), "the headline metric of ARC-Easy is acc_norm");
+    assert!(
+        !skip.contains("ARC-Easy (acc)"),
+        "the headline metric of ARC-Easy is acc_norm"
+    );
     let shuffle = svg(&plots.join("shuffle.svg"));
-    assert!(shuffle.contains("mean over 3 seeds"), "shuffle.svg does not say it averages seeds");
+    assert!(
+        shuffle.contains("mean over 3 seeds"),
+        "shuffle.svg does not say it averages seeds"
+    );
     let overview = svg(&plots.join("all-variants.svg"));
-    for text in ["Skip", "Random order", "Middle repeat", "Looped parallel (K = 3)"] {
+    for text in [
+        "Skip",
+        "Random order",
+        "Middle repeat",
+        "Looped parallel (K = 3)",
+    ] {
         assert!(overview.contains(text), "all-variants.svg lacks {text:?}");
     }
     let heatmap = svg(&plots.join("looped-parallel-heatmap.svg"));
@@ -207,15 +328,32 @@ fn every_figure_is_written_as_png_and_svg() {
 }
 
 #[test]
-fn absent_optional_data_skips_its_figures() {
+fn optional_files_name_the_model_or_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     write_results(dir.path());
+    std::fs::write(
+        dir.path().join("resolved.toml"),
+        "model = \"/models/Other-Model-1B/\"\n",
+    )
+    .unwrap();
+    plot_results(dir.path()).unwrap();
+    assert!(svg(&dir.path().join("plots/skip.svg")).contains("Skip — Other-Model-1B"));
+
     std::fs::remove_file(dir.path().join("similarity.csv")).unwrap();
     std::fs::remove_file(dir.path().join("resolved.toml")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("plots")).unwrap();
     let written = plot_results(dir.path()).unwrap();
-    assert!(written.iter().all(|p| !p.to_string_lossy().contains("similarity")));
+    assert!(
+        written
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("similarity"))
+    );
+    assert!(!dir.path().join("plots/similarity-flat.png").exists());
     let skip = svg(&dir.path().join("plots/skip.svg"));
-    assert!(skip.contains("\nSkip\n") && !skip.contains("SmolLM2"), "no model name without resolved.toml");
+    assert!(
+        skip.contains("\nSkip\n") && !skip.contains("—"),
+        "no model name without resolved.toml"
+    );
 }
 
 fn error_for(summary: &str) -> String {
@@ -228,19 +366,42 @@ fn error_for(summary: &str) -> String {
 #[test]
 fn malformed_summary_is_an_error_naming_file_line_and_column() {
     let good = "baseline,baseline,,0,,,,p,h,piqa,acc,none,0.7,0.01,100,0.5,0.7,1,0.05,true";
-    let message = error_for(&format!("{HEADER}\n{good}\n{}\n", good.replace("0.7,0.01", "seventy,0.01")));
-    assert!(message.contains("summary.csv: line 3, column 13 (value): expected a number, found \"seventy\""), "{message}");
+    let message = error_for(&format!(
+        "{HEADER}\n{good}\n{}\n",
+        good.replace("0.7,0.01", "seventy,0.01")
+    ));
+    assert!(
+        message.contains(
+            "summary.csv: line 3, column 13 (value): expected a number, found \"seventy\""
+        ),
+        "{message}"
+    );
     assert_eq!(message.lines().count(), 1, "{message}");
 
-    let message = error_for(&format!("{HEADER}\n{good}\n{}\n", good.replace(",true", ",maybe")));
-    assert!(message.contains("line 3, column 20 (informative): expected true or false"), "{message}");
+    let message = error_for(&format!(
+        "{HEADER}\n{good}\n{}\n",
+        good.replace(",true", ",maybe")
+    ));
+    assert!(
+        message.contains("line 3, column 20 (informative): expected true or false"),
+        "{message}"
+    );
 
     let short = good.rsplit_once(",0.05,true").unwrap().0;
     let message = error_for(&format!("{HEADER}\n{short}\n"));
-    assert!(message.contains("line 2, column 19 (normalised_stderr): missing"), "{message}");
+    assert!(
+        message.contains("line 2, column 19 (normalised_stderr): missing"),
+        "{message}"
+    );
 
-    let message = error_for(&format!("{}\n{good}\n", HEADER.replace(",value,", ",score,")));
-    assert!(message.contains("summary.csv: line 1 (header), column value: no such column"), "{message}");
+    let message = error_for(&format!(
+        "{}\n{good}\n",
+        HEADER.replace(",value,", ",score,")
+    ));
+    assert!(
+        message.contains("summary.csv: line 1 (header), column value: no such column"),
+        "{message}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let message = plot_results(dir.path()).unwrap_err().to_string();

@@ -6,6 +6,7 @@ mod generate;
 mod logprobs;
 mod plan;
 mod run;
+mod similarity;
 
 use anyhow::{Context, Result};
 use layer_graph::{LoadOptions, Model};
@@ -23,6 +24,13 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Generate(c) => generate::run(c),
         Command::Eval(c) => eval::run(c),
         Command::Run(c) => run::run(c),
+        Command::Similarity(c) => similarity::run(c),
+        Command::Plot(c) => {
+            for path in crate::plot::plot_results(&c.dir)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
         Command::Data(c) => data::run(c),
     }
 }

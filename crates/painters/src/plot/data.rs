@@ -80,17 +80,30 @@ impl Results {
             })
         })?;
         let file = dir.join("similarity.csv");
-        let similarity = if file.exists() { read_similarity(&file)? } else { Vec::new() };
-        Ok(Self { model: model_name(&dir.join("resolved.toml"))?, scores, medians, similarity })
+        let similarity = if file.exists() {
+            read_similarity(&file)?
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            model: model_name(&dir.join("resolved.toml"))?,
+            scores,
+            medians,
+            similarity,
+        })
     }
 }
 
 /// One matrix per `mode` (in order of first appearance), symmetric where only one of
 /// (i, j) and (j, i) is given.
 fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
-    const MAX_INDEX: usize = 4096;
+    const MAX_INDEX: usize = 1024;
     let entries = table::read(file, |f| {
-        let mode = if f.has("mode") { Some(f.text("mode")?.to_string()) } else { None };
+        let mode = if f.has("mode") {
+            Some(f.text("mode")?.to_string())
+        } else {
+            None
+        };
         let (i, j) = (f.required::<usize>("i")?, f.required::<usize>("j")?);
         if i.max(j) > MAX_INDEX {
             let column = if i > MAX_INDEX { "i" } else { "j" };
@@ -124,20 +137,34 @@ fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
 /// The model's name in `resolved.toml`: the last path component of a top-level `model`
 /// string or, as the runner writes it, of `experiment.model.dir`.
 fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
-    let fail = |at: String, message: String| PlotError::Input { file: file.to_path_buf(), at, message };
+    let fail = |at: String, message: String| PlotError::Input {
+        file: file.to_path_buf(),
+        at,
+        message,
+    };
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(String::new(), e.to_string())),
     };
     let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-        let before = e.span().and_then(|s| text.get(..s.start)).unwrap_or_default();
-        fail(format!(": line {}", before.matches('\n').count() + 1), e.message().to_string())
+        let before = e
+            .span()
+            .and_then(|s| text.get(..s.start))
+            .unwrap_or_default();
+        fail(
+            format!(": line {}", before.matches('\n').count() + 1),
+            e.message().to_string(),
+        )
     })?;
     let model = match doc.get("model") {
         Some(toml::Value::String(model)) => Some(model.as_str()),
-        _ => doc.get("experiment").and_then(|e| e.get("model")?.get("dir")?.as_str()),
+        _ => doc
+            .get("experiment")
+            .and_then(|e| e.get("model")?.get("dir")?.as_str()),
     };
     let model = model.map(|m| m.trim_end_matches('/'));
-    Ok(model.and_then(|m| Path::new(m).file_name()).map(|n| n.to_string_lossy().into_owned()))
+    Ok(model
+        .and_then(|m| Path::new(m).file_name())
+        .map(|n| n.to_string_lossy().into_owned()))
 }

@@ -20,7 +20,11 @@ pub(super) struct LoopedHeatmap {
 
 /// The heat map, when medians.csv has looped parallel at two or more K.
 pub(super) fn figure(results: &Results) -> Option<LoopedHeatmap> {
-    let looped: Vec<_> = results.medians.iter().filter(|m| m.kind == "looped-parallel").collect();
+    let looped: Vec<_> = results
+        .medians
+        .iter()
+        .filter(|m| m.kind == "looped-parallel")
+        .collect();
     let mut ks: Vec<usize> = looped.iter().filter_map(|m| m.times).collect();
     let mut ms: Vec<usize> = looped.iter().filter_map(|m| m.affected).collect();
     for v in [&mut ks, &mut ms] {
@@ -28,12 +32,23 @@ pub(super) fn figure(results: &Results) -> Option<LoopedHeatmap> {
         v.dedup();
     }
     let value = |(k, m): (usize, usize)| {
-        let rows = looped.iter().filter(|r| r.times == Some(k) && r.affected == Some(m));
+        let rows = looped
+            .iter()
+            .filter(|r| r.times == Some(k) && r.affected == Some(m));
         let point = series::aggregate(rows.filter_map(|r| Some((m, r.median?, None))));
         point.first().map(|p| p.y)
     };
-    let values = ks.iter().flat_map(|&k| ms.iter().map(move |&m| (k, m))).map(value).collect();
-    (ks.len() > 1).then(|| LoopedHeatmap { model: results.model.clone(), ms, ks, values })
+    let values = ks
+        .iter()
+        .flat_map(|&k| ms.iter().map(move |&m| (k, m)))
+        .map(value)
+        .collect();
+    (ks.len() > 1).then(|| LoopedHeatmap {
+        model: results.model.clone(),
+        ms,
+        ks,
+        values,
+    })
 }
 
 impl Figure for LoopedHeatmap {
@@ -50,7 +65,9 @@ impl Figure for LoopedHeatmap {
         if let Some(model) = &self.model {
             title = format!("{title} — {model}");
         }
-        let body = root.margin(12, 0, 0, 0).titled(&title, font(style::TITLE))?;
+        let body = root
+            .margin(12, 0, 0, 0)
+            .titled(&title, font(style::TITLE))?;
         let (area, bar) = body.split_horizontally(style::SIZE.0 - matrix::BAR_PANEL - 20);
         let values = self.values.iter().flatten();
         let scale = values.fold((0.0f64, 1.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
@@ -58,14 +75,21 @@ impl Figure for LoopedHeatmap {
             columns: &self.ms,
             rows: &self.ks,
             values: &self.values,
-            labels: ("number of parallelised layers M", "iterations K", "median normalised score"),
+            labels: (
+                "number of parallelised layers M",
+                "iterations K",
+                "median normalised score",
+            ),
             scale,
         };
         let chart = matrix::draw(&area, &bar, &m)?;
         // Box the best K of each column: a black and a white frame show on any colour.
         for c in 0..self.ms.len() {
-            let column = (0..self.ks.len()).filter_map(|r| Some((r, self.values[r * self.ms.len() + c]?)));
-            let Some((r, _)) = column.max_by(|a, b| a.1.total_cmp(&b.1)) else { continue };
+            let column =
+                (0..self.ks.len()).filter_map(|r| Some((r, self.values[r * self.ms.len() + c]?)));
+            let Some((r, _)) = column.max_by(|a, b| a.1.total_cmp(&b.1)) else {
+                continue;
+            };
             let (x, y) = (c as f64, r as f64);
             let top_left = chart.backend_coord(&(x - 0.5, y + 0.5));
             let bottom_right = chart.backend_coord(&(x + 0.5, y - 0.5));
@@ -73,14 +97,24 @@ impl Figure for LoopedHeatmap {
             frame(root, top_left, bottom_right, (3, 2), WHITE)?;
         }
         let note = font(style::NOTE).color(&style::REFERENCE);
-        bar.draw(&Text::new("Boxes: best K per M", (10, style::SIZE.1 as i32 - 110), note))?;
+        bar.draw(&Text::new(
+            "Boxes: best K per M",
+            (10, style::SIZE.1 as i32 - 110),
+            note,
+        ))?;
         Ok(())
     }
 }
 
 /// A rectangular frame `inset` pixels inside (a, b), `width` pixels wide, in filled
 /// rectangles (the SVG backend draws outlines one pixel wide whatever their width).
-fn frame<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, a: (i32, i32), b: (i32, i32), (inset, width): (i32, i32), colour: RGBColor) -> DrawResult
+fn frame<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    a: (i32, i32),
+    b: (i32, i32),
+    (inset, width): (i32, i32),
+    colour: RGBColor,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {

@@ -17,7 +17,13 @@ pub(super) struct Entry {
 
 impl Entry {
     pub fn new(label: impl Into<String>, colour: RGBColor, width: u32) -> Self {
-        Self { label: label.into(), notes: Vec::new(), colour, width, dashed: false }
+        Self {
+            label: label.into(),
+            notes: Vec::new(),
+            colour,
+            width,
+            dashed: false,
+        }
     }
 }
 
@@ -26,7 +32,11 @@ const ROW: i32 = 30;
 const NOTE_ROW: i32 = 20;
 
 /// Draws `entries` top-down from the panel's top-left, then `caption` in small type.
-pub(super) fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[Entry], caption: &[String]) -> DrawResult
+pub(super) fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    caption: &[String],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -37,15 +47,26 @@ where
         let line = e.colour.stroke_width(e.width);
         if e.dashed {
             for dash in [0, 17, 34] {
-                area.draw(&PathElement::new([(x + dash, mid), (x + dash + 9, mid)], line))?;
+                area.draw(&PathElement::new(
+                    [(x + dash, mid), (x + dash + 9, mid)],
+                    line,
+                ))?;
             }
         } else {
             area.draw(&PathElement::new([(x, mid), (x + SAMPLE, mid)], line))?;
         }
-        area.draw(&Text::new(e.label.clone(), (x + SAMPLE + 10, y), font(style::LEGEND)))?;
+        area.draw(&Text::new(
+            e.label.clone(),
+            (x + SAMPLE + 10, y),
+            font(style::LEGEND),
+        ))?;
         y += ROW;
         for n in &e.notes {
-            area.draw(&Text::new(n.clone(), (x + SAMPLE + 10, y - 6), note.clone()))?;
+            area.draw(&Text::new(
+                n.clone(),
+                (x + SAMPLE + 10, y - 6),
+                note.clone(),
+            ))?;
             y += NOTE_ROW;
         }
     }

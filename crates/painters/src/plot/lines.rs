@@ -22,7 +22,10 @@ const LEGEND_WIDTH: u32 = 350;
 type Panels<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
 
 /// Splits the canvas into the chart area and the legend panel, under `title`.
-pub(super) fn layout<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) -> Result<Panels<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+pub(super) fn layout<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<Panels<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let body = root.margin(12, 0, 0, 0).titled(title, font(style::TITLE))?;
     Ok(body.split_horizontally(style::SIZE.0 - LEGEND_WIDTH))
@@ -52,7 +55,13 @@ where
         .axis_desc_style(font(style::AXIS_DESC))
         .label_style(font(style::TICKS))
         .x_labels(ticks)
-        .x_label_formatter(&|x| if x.fract() == 0.0 { format!("{x:.0}") } else { String::new() })
+        .x_label_formatter(&|x| {
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        })
         .y_label_formatter(&|y| style::number(*y))
         .bold_line_style(style::GRID)
         .max_light_lines(0)
@@ -82,7 +91,11 @@ where
     let Range { start: lo, end: hi } = chart.y_range();
     let (lo, hi) = (lo.min(hi), lo.max(hi));
     if stroke.band && points.iter().any(|p| p.err.is_some()) {
-        let edge = |sign: f64| points.iter().map(move |p| (p.x, (p.y + sign * p.err.unwrap_or(0.0)).clamp(lo, hi)));
+        let edge = |sign: f64| {
+            points
+                .iter()
+                .map(move |p| (p.x, (p.y + sign * p.err.unwrap_or(0.0)).clamp(lo, hi)))
+        };
         let outline: Vec<_> = edge(1.0).chain(edge(-1.0).rev()).collect();
         chart.draw_series([Polygon::new(outline, stroke.colour.mix(0.15).filled())])?;
     }
@@ -111,7 +124,10 @@ where
     DB::ErrorType: 'static,
 {
     let Range { start, end } = chart.x_range();
-    chart.draw_series(LineSeries::new([(start, y), (end, y)], colour.stroke_width(2)))?;
+    chart.draw_series(LineSeries::new(
+        [(start, y), (end, y)],
+        colour.stroke_width(2),
+    ))?;
     Ok(())
 }
 
@@ -136,13 +152,26 @@ fn clip(points: &[(f64, f64)], lo: f64, hi: f64) -> Vec<Vec<(f64, f64)>> {
 }
 
 /// The part of segment a-b with y in `lo..=hi`, if any.
-fn clip_segment(a: (f64, f64), b: (f64, f64), lo: f64, hi: f64) -> Option<((f64, f64), (f64, f64))> {
+fn clip_segment(
+    a: (f64, f64),
+    b: (f64, f64),
+    lo: f64,
+    hi: f64,
+) -> Option<((f64, f64), (f64, f64))> {
     let dy = b.1 - a.1;
     if dy == 0.0 {
         return (lo..=hi).contains(&a.1).then_some((a, b));
     }
     let (t_lo, t_hi) = ((lo - a.1) / dy, (hi - a.1) / dy);
     let (t0, t1) = (t_lo.min(t_hi).max(0.0), t_lo.max(t_hi).min(1.0));
-    let at = |t: f64| if t == 0.0 { a } else if t == 1.0 { b } else { (a.0 + t * (b.0 - a.0), a.1 + t * dy) };
+    let at = |t: f64| {
+        if t == 0.0 {
+            a
+        } else if t == 1.0 {
+            b
+        } else {
+            (a.0 + t * (b.0 - a.0), a.1 + t * dy)
+        }
+    };
     (t0 <= t1).then(|| (at(t0), at(t1)))
 }

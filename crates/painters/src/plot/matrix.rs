@@ -79,7 +79,11 @@ where
 }
 
 /// A vertical bar from `lo` (bottom) to `hi` (top), ticks and description on its right.
-fn colour_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, (lo, hi): (f64, f64), desc: &str) -> Result<(), Box<dyn Error + Send + Sync>>
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (lo, hi): (f64, f64),
+    desc: &str,
+) -> Result<(), Box<dyn Error + Send + Sync>>
 where
     DB::ErrorType: 'static,
 {
@@ -102,7 +106,12 @@ where
         .axis_style(style::INK)
         .draw()?;
     let at = |i: usize| lo + (hi - lo) * i as f64 / STEPS as f64;
-    let band = |i| Rectangle::new([(0.0, at(i)), (1.0, at(i + 1))], colour(at(i) + 0.5 * (at(i + 1) - at(i)), (lo, hi)).filled());
+    let band = |i| {
+        Rectangle::new(
+            [(0.0, at(i)), (1.0, at(i + 1))],
+            colour(at(i) + 0.5 * (at(i + 1) - at(i)), (lo, hi)).filled(),
+        )
+    };
     chart.draw_series((0..STEPS).map(band))?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The paper's figures from a results directory: reads `summary.csv` and `medians.csv`
-//! (and, when present, `similarity.csv` and the `model` key of `resolved.toml`) and writes
-//! every figure the data supports to `plots/` as a PNG and an SVG.
+//! (and, when present, `similarity.csv` and the model's name from `resolved.toml`) and
+//! writes every figure the data supports to `plots/` as a PNG and an SVG.
 //!
 //! | file stem | paper figure |
 //! |---|---|
@@ -43,7 +43,11 @@ pub enum PlotError {
     /// A results file that is missing, unreadable or malformed; `at` names the line and
     /// column where there is one.
     #[error("{}{at}: {message}", file.display())]
-    Input { file: PathBuf, at: String, message: String },
+    Input {
+        file: PathBuf,
+        at: String,
+        message: String,
+    },
     #[error("drawing {}: {message}", file.display())]
     Draw { file: PathBuf, message: String },
     #[error("the bundled font could not be loaded")]
@@ -88,12 +92,16 @@ pub fn plot_results(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
 
 /// Renders `fig` to PNG and SVG in memory, then writes both atomically.
 fn save(fig: &impl Figure, out: &Path) -> Result<[PathBuf; 2], PlotError> {
-    let (png, svg) = (out.join(format!("{}.png", fig.stem())), out.join(format!("{}.svg", fig.stem())));
+    let (png, svg) = (
+        out.join(format!("{}.png", fig.stem())),
+        out.join(format!("{}.svg", fig.stem())),
+    );
     let (w, h) = style::SIZE;
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     let mut text = String::new();
     let drawn: DrawResult = (|| {
-        let root = text::Bitmap(BitMapBackend::with_buffer(&mut rgb, style::SIZE)).into_drawing_area();
+        let root =
+            text::Bitmap(BitMapBackend::with_buffer(&mut rgb, style::SIZE)).into_drawing_area();
         fig.draw(&root)?;
         root.present()?;
         let root = SVGBackend::with_string(&mut text, style::SIZE).into_drawing_area();
@@ -101,7 +109,10 @@ fn save(fig: &impl Figure, out: &Path) -> Result<[PathBuf; 2], PlotError> {
         root.present()?;
         Ok(())
     })();
-    drawn.map_err(|e| PlotError::Draw { file: png.clone(), message: e.to_string() })?;
+    drawn.map_err(|e| PlotError::Draw {
+        file: out.join(fig.stem()),
+        message: e.to_string(),
+    })?;
     let mut bytes = Vec::new();
     let mut encoder = png::Encoder::new(&mut bytes, w, h);
     encoder.set_color(png::ColorType::Rgb);
@@ -109,7 +120,10 @@ fn save(fig: &impl Figure, out: &Path) -> Result<[PathBuf; 2], PlotError> {
     encoder
         .write_header()
         .and_then(|mut writer| writer.write_image_data(&rgb))
-        .map_err(|e| PlotError::Draw { file: png.clone(), message: e.to_string() })?;
+        .map_err(|e| PlotError::Draw {
+            file: png.clone(),
+            message: e.to_string(),
+        })?;
     crate::atomic::write(&png, &bytes)?;
     crate::atomic::write(&svg, text.as_bytes())?;
     Ok([png, svg])

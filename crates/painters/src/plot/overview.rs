@@ -33,7 +33,10 @@ pub(super) fn figure(results: &Results) -> Option<Overview> {
         let points = series::median(&results.medians, kind, times);
         lines.push((style::kind_label(kind, times), colour, points));
     }
-    (!lines.is_empty()).then(|| Overview { model: results.model.clone(), lines })
+    (!lines.is_empty()).then(|| Overview {
+        model: results.model.clone(),
+        lines,
+    })
 }
 
 impl Figure for Overview {
@@ -55,13 +58,25 @@ impl Figure for Overview {
         let ends = points().flat_map(|p| [p.y - p.err.unwrap_or(0.0), p.y + p.err.unwrap_or(0.0)]);
         let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
         let pad = 0.06 * (hi - lo);
-        let axes = ("number of affected layers M", "median normalised score (0 = random, 1 = full model)");
+        let axes = (
+            "number of affected layers M",
+            "median normalised score (0 = random, 1 = full model)",
+        );
         let mut chart = lines::chart(&area, -0.5..x_max + 0.5, lo - pad..hi + pad, axes)?;
         lines::reference(&mut chart, 1.0, INK)?;
         lines::reference(&mut chart, 0.0, REFERENCE)?;
         let mut entries = Vec::new();
         for (label, colour, points) in &self.lines {
-            lines::curve(&mut chart, points, &Stroke { colour: *colour, width: 3, dashed: false, band: true })?;
+            lines::curve(
+                &mut chart,
+                points,
+                &Stroke {
+                    colour: *colour,
+                    width: 3,
+                    dashed: false,
+                    band: true,
+                },
+            )?;
             entries.push(Entry::new(label.clone(), *colour, 3));
         }
         entries.push(Entry::new("full model", INK, 2));
@@ -69,7 +84,10 @@ impl Figure for Overview {
         let seeds = points().map(|p| p.samples).max().unwrap_or(1);
         let caption = match seeds {
             1 => Vec::new(),
-            n => vec![format!("Variants run with several ({n}) seeds:"), "mean over seeds, band ±1 s.d.".into()],
+            n => vec![
+                format!("Variants run with several ({n}) seeds:"),
+                "mean over seeds, band ±1 s.d.".into(),
+            ],
         };
         legend::draw(&legend_area, &entries, &caption)?;
         Ok(())

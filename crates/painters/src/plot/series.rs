@@ -38,19 +38,27 @@ pub(super) fn variant_times(kind: &str, times: Option<usize>) -> Option<usize> {
 }
 
 /// The (kind, K) variants among `cells` that get figures and overview lines, in legend order.
-pub(super) fn variants<'a>(cells: impl Iterator<Item = (&'a str, Option<usize>)>) -> Vec<(&'static str, Option<usize>)> {
+pub(super) fn variants<'a>(
+    cells: impl Iterator<Item = (&'a str, Option<usize>)>,
+) -> Vec<(&'static str, Option<usize>)> {
     let ranked = |(kind, times): (&str, Option<usize>)| {
-        let (rank, kind) = style::variant_kinds().enumerate().find(|(_, k)| *k == kind)?;
+        let (rank, kind) = style::variant_kinds()
+            .enumerate()
+            .find(|(_, k)| *k == kind)?;
         Some((rank, kind, variant_times(kind, times)))
     };
     let mut out: Vec<_> = cells.filter_map(ranked).collect();
     out.sort_unstable();
     out.dedup();
-    out.into_iter().map(|(_, kind, times)| (kind, times)).collect()
+    out.into_iter()
+        .map(|(_, kind, times)| (kind, times))
+        .collect()
 }
 
 /// Means per x of (x, y, error) samples; non-finite y are dropped.
-pub(super) fn aggregate(samples: impl IntoIterator<Item = (usize, f64, Option<f64>)>) -> Vec<Point> {
+pub(super) fn aggregate(
+    samples: impl IntoIterator<Item = (usize, f64, Option<f64>)>,
+) -> Vec<Point> {
     let mut by_x: BTreeMap<usize, Vec<(f64, Option<f64>)>> = BTreeMap::new();
     for (x, y, err) in samples.into_iter().filter(|s| s.1.is_finite()) {
         by_x.entry(x).or_default().push((y, err));
@@ -62,7 +70,12 @@ pub(super) fn aggregate(samples: impl IntoIterator<Item = (usize, f64, Option<f6
             [(_, err)] => *err,
             _ => Some((ys.iter().map(|s| (s.0 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()),
         };
-        Point { x: x as f64, y: mean, err: err.filter(|e| e.is_finite()), samples: ys.len() }
+        Point {
+            x: x as f64,
+            y: mean,
+            err: err.filter(|e| e.is_finite()),
+            samples: ys.len(),
+        }
     };
     by_x.into_iter().map(point).collect()
 }
@@ -72,9 +85,15 @@ pub(super) fn aggregate(samples: impl IntoIterator<Item = (usize, f64, Option<f6
 pub(super) fn benchmarks(scores: &[Score], kind: &str, times: Option<usize>) -> Vec<Benchmark> {
     let mine = |s: &&Score| s.kind == kind && variant_times(&s.kind, s.times) == times;
     let mut by_task: BTreeMap<_, Vec<&Score>> = BTreeMap::new();
-    for s in scores.iter().filter(|s| is_headline(s) && s.normalised.is_some()) {
+    for s in scores
+        .iter()
+        .filter(|s| is_headline(s) && s.normalised.is_some())
+    {
         if mine(&s) || s.kind == "baseline" {
-            by_task.entry(style::task_rank(&s.task)).or_default().push(s);
+            by_task
+                .entry(style::task_rank(&s.task))
+                .or_default()
+                .push(s);
         }
     }
     let curve = |rows: Vec<&Score>| {
@@ -85,7 +104,10 @@ pub(super) fn benchmarks(scores: &[Score], kind: &str, times: Option<usize>) -> 
             metric: first.metric.clone(),
             filter: first.filter.clone(),
             informative: variant.iter().all(|s| s.informative),
-            points: aggregate(rows.iter().filter_map(|s| Some((s.affected?, s.normalised?, s.normalised_stderr)))),
+            points: aggregate(
+                rows.iter()
+                    .filter_map(|s| Some((s.affected?, s.normalised?, s.normalised_stderr))),
+            ),
         })
     };
     by_task.into_values().filter_map(curve).collect()
@@ -93,6 +115,13 @@ pub(super) fn benchmarks(scores: &[Score], kind: &str, times: Option<usize>) -> 
 
 /// The median normalised score against M for one variant, with the baseline at M = 0.
 pub(super) fn median(medians: &[Median], kind: &str, times: Option<usize>) -> Vec<Point> {
-    let mine = |m: &&Median| m.kind == "baseline" || (m.kind == kind && variant_times(&m.kind, m.times) == times);
-    aggregate(medians.iter().filter(mine).filter_map(|m| Some((m.affected?, m.median?, None))))
+    let mine = |m: &&Median| {
+        m.kind == "baseline" || (m.kind == kind && variant_times(&m.kind, m.times) == times)
+    };
+    aggregate(
+        medians
+            .iter()
+            .filter(mine)
+            .filter_map(|m| Some((m.affected?, m.median?, None))),
+    )
 }

@@ -15,8 +15,16 @@ pub(super) struct SimilarityFigure<'a> {
 }
 
 pub(super) fn figures(results: &Results) -> Vec<SimilarityFigure<'_>> {
-    let figure = |matrix| SimilarityFigure { model: results.model.as_deref(), matrix };
-    results.similarity.iter().filter(|m| m.size > 0).map(figure).collect()
+    let figure = |matrix| SimilarityFigure {
+        model: results.model.as_deref(),
+        matrix,
+    };
+    results
+        .similarity
+        .iter()
+        .filter(|m| m.size > 0)
+        .map(figure)
+        .collect()
 }
 
 impl Figure for SimilarityFigure<'_> {
@@ -39,17 +47,29 @@ impl Figure for SimilarityFigure<'_> {
         if let Some(model) = self.model {
             title = format!("{title} — {model}");
         }
-        let body = root.margin(12, 0, 0, 0).titled(&title, font(style::TITLE))?;
+        let body = root
+            .margin(12, 0, 0, 0)
+            .titled(&title, font(style::TITLE))?;
         // A square plotting area: its side is the height left after margins and labels.
         let (w, h) = body.dim_in_pixel();
         let side = h.saturating_sub(110);
         let (chart_w, bar_w) = (side + 130, matrix::BAR_PANEL);
         let left = w.saturating_sub(chart_w + bar_w) / 2;
-        let parts = body.split_by_breakpoints([left, left + chart_w, left + chart_w + bar_w], [] as [u32; 0]);
+        let parts = body.split_by_breakpoints(
+            [left, left + chart_w, left + chart_w + bar_w],
+            [] as [u32; 0],
+        );
         let indices: Vec<usize> = (0..self.matrix.size).collect();
-        let values: Vec<_> = self.matrix.cosine.iter().map(|&c| c.is_finite().then_some(c)).collect();
+        let values: Vec<_> = self
+            .matrix
+            .cosine
+            .iter()
+            .map(|&c| c.is_finite().then_some(c))
+            .collect();
         let finite = values.iter().flatten();
-        let scale = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &c| (lo.min(c), hi.max(c)));
+        let scale = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &c| {
+            (lo.min(c), hi.max(c))
+        });
         let scale = match scale {
             (lo, hi) if lo < hi => (lo, hi),
             (c, _) if c.is_finite() => (c - 0.5, c + 0.5),
@@ -59,7 +79,11 @@ impl Figure for SimilarityFigure<'_> {
             columns: &indices,
             rows: &indices,
             values: &values,
-            labels: ("hidden state index j (0 = embeddings)", "hidden state index i (0 = embeddings)", "mean cosine similarity"),
+            labels: (
+                "hidden state index j (0 = embeddings)",
+                "hidden state index i (0 = embeddings)",
+                "mean cosine similarity",
+            ),
             scale,
         };
         matrix::draw(&parts[1], &parts[2], &m)?;

@@ -27,15 +27,34 @@ pub(super) struct SingleLayer {
 }
 
 pub(super) fn figures(results: &Results) -> Vec<SingleLayer> {
-    let rows: Vec<&Score> = results.scores.iter().filter(|s| KINDS.contains(&s.kind.as_str()) && s.layer.is_some()).collect();
-    let mut metrics: Vec<_> = rows.iter().map(|s| (style::task_rank(&s.task), &s.metric, &s.filter)).collect();
+    let rows: Vec<&Score> = results
+        .scores
+        .iter()
+        .filter(|s| KINDS.contains(&s.kind.as_str()) && s.layer.is_some())
+        .collect();
+    let mut metrics: Vec<_> = rows
+        .iter()
+        .map(|s| (style::task_rank(&s.task), &s.metric, &s.filter))
+        .collect();
     metrics.sort();
     metrics.dedup();
     let figure = |((_, task), metric, filter): ((usize, String), &String, &String)| {
-        let mine: Vec<_> = rows.iter().filter(|s| s.task == task && &s.metric == metric && &s.filter == filter).collect();
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|s| s.task == task && &s.metric == metric && &s.filter == filter)
+            .collect();
         let lines: Vec<_> = KINDS
             .iter()
-            .map(|&kind| (kind, series::aggregate(mine.iter().filter(|s| s.kind == kind).filter_map(|s| Some((s.layer?, s.value, s.stderr))))))
+            .map(|&kind| {
+                (
+                    kind,
+                    series::aggregate(
+                        mine.iter()
+                            .filter(|s| s.kind == kind)
+                            .filter_map(|s| Some((s.layer?, s.value, s.stderr))),
+                    ),
+                )
+            })
             .filter(|l| !l.1.is_empty())
             .collect();
         (!lines.is_empty()).then(|| SingleLayer {
@@ -63,33 +82,66 @@ fn metric_name(metric: &str) -> &str {
 
 impl SingleLayer {
     fn levels(&self) -> impl Iterator<Item = f64> + '_ {
-        let ends = self.lines.iter().flat_map(|l| &l.1).flat_map(|p| [p.y - p.err.unwrap_or(0.0), p.y + p.err.unwrap_or(0.0)]);
-        ends.chain(self.full).chain(self.chance).filter(|v| v.is_finite())
+        let ends = self
+            .lines
+            .iter()
+            .flat_map(|l| &l.1)
+            .flat_map(|p| [p.y - p.err.unwrap_or(0.0), p.y + p.err.unwrap_or(0.0)]);
+        ends.chain(self.full)
+            .chain(self.chance)
+            .filter(|v| v.is_finite())
     }
 
     /// Builds the chart on `y` and draws the lines, levels and legend.
-    fn finish<DB: DrawingBackend, Y>(&self, area: &DrawingArea<DB, Shift>, legend_area: &DrawingArea<DB, Shift>, y: Y) -> DrawResult
+    fn finish<DB: DrawingBackend, Y>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        legend_area: &DrawingArea<DB, Shift>,
+        y: Y,
+    ) -> DrawResult
     where
         DB::ErrorType: 'static,
         Y: AsRangedCoord<Value = f64>,
         Y::CoordDescType: ValueFormatter<f64>,
     {
-        let x_max = self.lines.iter().flat_map(|l| &l.1).map(|p| p.x).fold(1.0, f64::max);
+        let x_max = self
+            .lines
+            .iter()
+            .flat_map(|l| &l.1)
+            .map(|p| p.x)
+            .fold(1.0, f64::max);
         let axes = ("layer index N", metric_name(&self.metric));
         let mut chart = lines::chart(area, -0.5..x_max + 0.5, y, axes)?;
         let mut levels = Vec::new();
         if let Some(full) = self.full {
             lines::reference(&mut chart, full, INK)?;
-            levels.push(Entry::new(format!("full model ({})", style::number(full)), INK, 2));
+            levels.push(Entry::new(
+                format!("full model ({})", style::number(full)),
+                INK,
+                2,
+            ));
         }
         if let Some(chance) = self.chance {
             lines::reference(&mut chart, chance, REFERENCE)?;
-            levels.push(Entry::new(format!("random ({})", style::number(chance)), REFERENCE, 2));
+            levels.push(Entry::new(
+                format!("random ({})", style::number(chance)),
+                REFERENCE,
+                2,
+            ));
         }
         let mut entries = Vec::new();
         for (kind, points) in &self.lines {
             let colour = style::kind_colour(kind);
-            lines::curve(&mut chart, points, &Stroke { colour, width: 3, dashed: false, band: true })?;
+            lines::curve(
+                &mut chart,
+                points,
+                &Stroke {
+                    colour,
+                    width: 3,
+                    dashed: false,
+                    band: true,
+                },
+            )?;
             entries.push(Entry::new(style::kind_label(kind, None), colour, 3));
         }
         entries.extend(levels);
@@ -104,7 +156,10 @@ impl Figure for SingleLayer {
             "" | "none" => String::new(),
             f => format!("-{f}"),
         };
-        style::slug(&format!("single-layer-{}-{}{filter}", self.task, self.metric))
+        style::slug(&format!(
+            "single-layer-{}-{}{filter}",
+            self.task, self.metric
+        ))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -117,7 +172,11 @@ impl Figure for SingleLayer {
             title = format!("{title} — {model}");
         }
         let (area, legend_area) = lines::layout(root, &title)?;
-        let (lo, hi) = self.levels().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = self
+            .levels()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
         let (lo, hi) = match (lo, hi) {
             (lo, hi) if lo < hi => (lo, hi),
             (v, _) if v.is_finite() => (v - 0.5, v + 0.5),
@@ -127,7 +186,11 @@ impl Figure for SingleLayer {
             self.finish(&area, &legend_area, (lo / 1.3..hi * 1.3).log_scale())
         } else {
             let pad = 0.06 * (hi - lo);
-            let lo = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+            let lo = if lo >= 0.0 {
+                (lo - pad).max(0.0)
+            } else {
+                lo - pad
+            };
             self.finish(&area, &legend_area, lo..hi + pad)
         }
     }

@@ -64,7 +64,13 @@ const TAB10: [RGBColor; 9] = [
 
 /// Sort key for benchmarks: known ones in [`TASKS`] order, then the rest by name.
 pub(super) fn task_rank(task: &str) -> (usize, String) {
-    (TASKS.iter().position(|(t, _)| *t == task).unwrap_or(TASKS.len()), task.to_string())
+    (
+        TASKS
+            .iter()
+            .position(|(t, _)| *t == task)
+            .unwrap_or(TASKS.len()),
+        task.to_string(),
+    )
 }
 
 pub(super) fn task_colour(task: &str) -> RGBColor {
@@ -74,14 +80,24 @@ pub(super) fn task_colour(task: &str) -> RGBColor {
 }
 
 pub(super) fn task_name(task: &str) -> &str {
-    TASKS.iter().find(|(t, _)| *t == task).map_or(task, |(_, name)| name)
+    TASKS
+        .iter()
+        .find(|(t, _)| *t == task)
+        .map_or(task, |(_, name)| name)
 }
 
 /// A benchmark's legend label, "HellaSwag (acc_norm)", and for a filtered metric a note
 /// naming the filter.
 pub(super) fn benchmark_label(task: &str, metric: &str, filter: &str) -> (String, Vec<String>) {
     let label = format!("{} ({metric})", task_name(task));
-    (label, [filter].into_iter().filter(|f| !matches!(*f, "" | "none")).map(|f| format!("filter: {f}")).collect())
+    (
+        label,
+        [filter]
+            .into_iter()
+            .filter(|f| !matches!(*f, "" | "none"))
+            .map(|f| format!("filter: {f}"))
+            .collect(),
+    )
 }
 
 /// Variant kinds in the order legends list them, with a display name and colour
@@ -89,24 +105,38 @@ pub(super) fn benchmark_label(task: &str, metric: &str, filter: &str) -> (String
 const KINDS: [(&str, &str, RGBColor); 10] = [
     ("skip", "Skip", RGBColor(0xd5, 0x5e, 0x00)),
     ("skip-one", "Skip layer N", RGBColor(0xd5, 0x5e, 0x00)),
-    ("swap", "Switch layers N and N+1", RGBColor(0x00, 0x72, 0xb2)),
+    (
+        "swap",
+        "Switch layers N and N+1",
+        RGBColor(0x00, 0x72, 0xb2),
+    ),
     ("repeat-middle", "Middle repeat", RGBColor(0xcc, 0x79, 0xa7)),
     ("reverse", "Reverse", RGBColor(0x00, 0x72, 0xb2)),
     ("shuffle", "Random order", RGBColor(0x00, 0x9e, 0x73)),
     ("parallel", "Parallel", RGBColor(0xe6, 0x9f, 0x00)),
-    ("looped-parallel", "Looped parallel", RGBColor(0x54, 0x27, 0x8f)),
+    (
+        "looped-parallel",
+        "Looped parallel",
+        RGBColor(0x54, 0x27, 0x8f),
+    ),
     ("double-repeat", "Double repeat", RGBColor(0x56, 0xb4, 0xe9)),
     ("triple-repeat", "Triple repeat", RGBColor(0x8c, 0x56, 0x4b)),
 ];
 
 /// The variant kinds that get a figure of their own and a line in the overview, in order.
 pub(super) fn variant_kinds() -> impl Iterator<Item = &'static str> {
-    KINDS.iter().map(|(k, _, _)| *k).filter(|k| !matches!(*k, "skip-one" | "swap"))
+    KINDS
+        .iter()
+        .map(|(k, _, _)| *k)
+        .filter(|k| !matches!(*k, "skip-one" | "swap"))
 }
 
 /// "Skip", "Looped parallel (K = 3)".
 pub(super) fn kind_label(kind: &str, times: Option<usize>) -> String {
-    let name = KINDS.iter().find(|(k, _, _)| *k == kind).map_or(kind, |(_, n, _)| n);
+    let name = KINDS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(kind, |(_, n, _)| n);
     match times {
         Some(k) => format!("{name} (K = {k})"),
         None => name.to_string(),
@@ -114,12 +144,19 @@ pub(super) fn kind_label(kind: &str, times: Option<usize>) -> String {
 }
 
 pub(super) fn kind_colour(kind: &str) -> RGBColor {
-    KINDS.iter().find(|(k, _, _)| *k == kind).map_or(INK, |(_, _, c)| *c)
+    KINDS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(INK, |(_, _, c)| *c)
 }
 
 /// The `i`-th of `n` looped-parallel iteration counts: light to dark purple.
 pub(super) fn k_colour(i: usize, n: usize) -> RGBColor {
-    let t = if n > 1 { i as f64 / (n - 1) as f64 } else { 1.0 };
+    let t = if n > 1 {
+        i as f64 / (n - 1) as f64
+    } else {
+        1.0
+    };
     let mix = |a: u8, b: u8| (f64::from(a) + t * (f64::from(b) - f64::from(a))).round() as u8;
     RGBColor(mix(0xbc, 0x3f), mix(0xa8, 0x00), mix(0xe0, 0x7d))
 }
@@ -139,10 +176,22 @@ pub(super) fn number(v: f64) -> String {
         _ => format!("{v:.3}"),
     };
     let trimmed = text.trim_end_matches('0');
-    if trimmed.ends_with('.') { format!("{trimmed}0") } else { trimmed.to_string() }
+    if trimmed.ends_with('.') {
+        format!("{trimmed}0")
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// A file-name-safe form of `s`.
 pub(super) fn slug(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }

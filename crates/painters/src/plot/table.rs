@@ -35,16 +35,29 @@ pub(super) fn read<T>(
     if header.iter().all(str::is_empty) {
         return Err(fail(Some(1), "empty file: expected a header line".into()));
     }
-    let columns = header.iter().enumerate().map(|(i, name)| (name.trim().to_string(), i)).collect();
+    let columns = header
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.trim().to_string(), i))
+        .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(csv_error)?;
         let line = record.position().map_or(0, csv::Position::line);
         if record.len() > header.len() {
-            let message = format!("{} fields, but the header has {}", record.len(), header.len());
+            let message = format!(
+                "{} fields, but the header has {}",
+                record.len(),
+                header.len()
+            );
             return Err(fail(Some(line), message));
         }
-        rows.push(row(&Fields { file, line, columns: &columns, record: &record })?);
+        rows.push(row(&Fields {
+            file,
+            line,
+            columns: &columns,
+            record: &record,
+        })?);
     }
     Ok(rows)
 }
@@ -55,7 +68,11 @@ impl Fields<'_> {
             Some(i) => format!(": line {}, column {} ({column})", self.line, i + 1),
             None => format!(": line 1 (header), column {column}"),
         };
-        PlotError::Input { file: self.file.to_path_buf(), at, message }
+        PlotError::Input {
+            file: self.file.to_path_buf(),
+            at,
+            message,
+        }
     }
 
     /// Whether the header has `column`.
@@ -69,11 +86,17 @@ impl Fields<'_> {
             return Err(self.error(column, "no such column".into()));
         };
         let message = || format!("missing: the row has {} fields", self.record.len());
-        self.record.get(i).map(str::trim).ok_or_else(|| self.error(column, message()))
+        self.record
+            .get(i)
+            .map(str::trim)
+            .ok_or_else(|| self.error(column, message()))
     }
 
     /// `column` parsed as `T`, or `None` when empty.
-    pub(super) fn optional<T: std::str::FromStr>(&self, column: &str) -> Result<Option<T>, PlotError> {
+    pub(super) fn optional<T: std::str::FromStr>(
+        &self,
+        column: &str,
+    ) -> Result<Option<T>, PlotError> {
         let text = self.text(column)?;
         if text.is_empty() {
             return Ok(None);
@@ -84,12 +107,15 @@ impl Fields<'_> {
             other => other,
         };
         let message = || format!("expected {expected}, found {text:?}");
-        text.parse().map(Some).map_err(|_| self.error(column, message()))
+        text.parse()
+            .map(Some)
+            .map_err(|_| self.error(column, message()))
     }
 
     /// `column` parsed as `T`; empty is an error.
     pub(super) fn required<T: std::str::FromStr>(&self, column: &str) -> Result<T, PlotError> {
-        self.optional(column)?.ok_or_else(|| self.error(column, "empty, expected a value".into()))
+        self.optional(column)?
+            .ok_or_else(|| self.error(column, "empty, expected a value".into()))
     }
 
     /// `column` as `true`/`false` (any case).

@@ -22,7 +22,9 @@ pub(super) struct Bitmap<'a>(pub BitMapBackend<'a>);
 fn font<'a>() -> Result<&'static FontRef<'static>, Error<'a>> {
     static PARSED: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
     let parsed = PARSED.get_or_init(|| FontRef::try_from_slice(FONT).ok());
-    parsed.as_ref().ok_or_else(|| DrawingErrorKind::FontError("the bundled font is invalid".into()))
+    parsed
+        .as_ref()
+        .ok_or_else(|| DrawingErrorKind::FontError("the bundled font is invalid".into()))
 }
 
 /// Glyphs positioned with the top of the line box at y = 0, and the box's size.
@@ -60,28 +62,62 @@ impl<'a> DrawingBackend for Bitmap<'a> {
     fn draw_pixel(&mut self, point: BackendCoord, color: BackendColor) -> Result<(), Error<'a>> {
         self.0.draw_pixel(point, color)
     }
-    fn draw_line<S: BackendStyle>(&mut self, from: BackendCoord, to: BackendCoord, style: &S) -> Result<(), Error<'a>> {
+    fn draw_line<S: BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> Result<(), Error<'a>> {
         self.0.draw_line(from, to, style)
     }
-    fn draw_rect<S: BackendStyle>(&mut self, a: BackendCoord, b: BackendCoord, style: &S, fill: bool) -> Result<(), Error<'a>> {
+    fn draw_rect<S: BackendStyle>(
+        &mut self,
+        a: BackendCoord,
+        b: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), Error<'a>> {
         self.0.draw_rect(a, b, style, fill)
     }
-    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, path: I, style: &S) -> Result<(), Error<'a>> {
+    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> Result<(), Error<'a>> {
         self.0.draw_path(path, style)
     }
-    fn draw_circle<S: BackendStyle>(&mut self, center: BackendCoord, radius: u32, style: &S, fill: bool) -> Result<(), Error<'a>> {
+    fn draw_circle<S: BackendStyle>(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), Error<'a>> {
         self.0.draw_circle(center, radius, style, fill)
     }
-    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(&mut self, vert: I, style: &S) -> Result<(), Error<'a>> {
+    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> Result<(), Error<'a>> {
         self.0.fill_polygon(vert, style)
     }
 
-    fn estimate_text_size<S: BackendTextStyle>(&self, text: &str, style: &S) -> Result<(u32, u32), Error<'a>> {
+    fn estimate_text_size<S: BackendTextStyle>(
+        &self,
+        text: &str,
+        style: &S,
+    ) -> Result<(u32, u32), Error<'a>> {
         let (_, (w, h)) = layout(font()?, style.size(), text);
         Ok((w.ceil() as u32, h.ceil() as u32))
     }
 
-    fn draw_text<S: BackendTextStyle>(&mut self, text: &str, style: &S, pos: BackendCoord) -> Result<(), Error<'a>> {
+    fn draw_text<S: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &S,
+        pos: BackendCoord,
+    ) -> Result<(), Error<'a>> {
         let colour = style.color();
         let font = font()?;
         let (glyphs, (w, h)) = layout(font, style.size(), text);
@@ -107,7 +143,10 @@ impl<'a> DrawingBackend for Bitmap<'a> {
             });
         }
         for ((x, y), coverage) in pixels.into_iter().filter(|p| p.1 > 0.0) {
-            let color = BackendColor { alpha: colour.alpha * f64::from(coverage), rgb: colour.rgb };
+            let color = BackendColor {
+                alpha: colour.alpha * f64::from(coverage),
+                rgb: colour.rgb,
+            };
             self.0.draw_pixel((pos.0 + x, pos.1 + y), color)?;
         }
         Ok(())

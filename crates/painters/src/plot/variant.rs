@@ -27,7 +27,13 @@ pub(super) fn figures(results: &Results) -> Vec<VariantFigure> {
         let benchmarks = series::benchmarks(&results.scores, kind, times);
         let median = series::median(&results.medians, kind, times);
         let model = results.model.clone();
-        (!benchmarks.is_empty()).then_some(VariantFigure { kind, times, model, benchmarks, median })
+        (!benchmarks.is_empty()).then_some(VariantFigure {
+            kind,
+            times,
+            model,
+            benchmarks,
+            median,
+        })
     };
     variants.into_iter().filter_map(figure).collect()
 }
@@ -35,7 +41,11 @@ pub(super) fn figures(results: &Results) -> Vec<VariantFigure> {
 /// The y range: every informative point with its band, the median, 0 and 1, padded.
 /// Benchmarks at chance can have wild normalised scores; they are clipped instead.
 fn y_range(fig: &VariantFigure) -> (f64, f64) {
-    let informative = fig.benchmarks.iter().filter(|b| b.informative).flat_map(|b| &b.points);
+    let informative = fig
+        .benchmarks
+        .iter()
+        .filter(|b| b.informative)
+        .flat_map(|b| &b.points);
     let ends = informative.chain(&fig.median).flat_map(|p| {
         let e = p.err.unwrap_or(0.0);
         [p.y - e, p.y + e]
@@ -60,28 +70,60 @@ impl Figure for VariantFigure {
             title = format!("{title} — {model}");
         }
         let (area, legend_area) = lines::layout(root, &title)?;
-        let points = self.benchmarks.iter().flat_map(|b| &b.points).chain(&self.median);
+        let points = self
+            .benchmarks
+            .iter()
+            .flat_map(|b| &b.points)
+            .chain(&self.median);
         let x_max = points.map(|p| p.x).fold(1.0, f64::max);
         let (lo, hi) = y_range(self);
-        let axes = ("number of affected layers M", "normalised score (0 = random, 1 = full model)");
+        let axes = (
+            "number of affected layers M",
+            "normalised score (0 = random, 1 = full model)",
+        );
         let mut chart = lines::chart(&area, -0.5..x_max + 0.5, lo..hi, axes)?;
         lines::reference(&mut chart, 1.0, INK)?;
         lines::reference(&mut chart, 0.0, REFERENCE)?;
         let mut entries = Vec::new();
         // Excluded benchmarks first, so the informative ones and the median lie on top.
-        for b in self.benchmarks.iter().filter(|b| !b.informative).chain(self.benchmarks.iter().filter(|b| b.informative)) {
+        for b in self
+            .benchmarks
+            .iter()
+            .filter(|b| !b.informative)
+            .chain(self.benchmarks.iter().filter(|b| b.informative))
+        {
             let colour = style::task_colour(&b.task);
-            let colour = if b.informative { colour } else { style::pale(colour) };
-            let stroke = Stroke { colour, width: 2, dashed: !b.informative, band: b.informative };
+            let colour = if b.informative {
+                colour
+            } else {
+                style::pale(colour)
+            };
+            let stroke = Stroke {
+                colour,
+                width: 2,
+                dashed: !b.informative,
+                band: b.informative,
+            };
             lines::curve(&mut chart, &b.points, &stroke)?;
             let (label, mut notes) = style::benchmark_label(&b.task, &b.metric, &b.filter);
             if !b.informative {
                 notes.push("(at chance, excluded from median)".into());
             }
-            entries.push(Entry { label, notes, colour, width: 2, dashed: !b.informative });
+            entries.push(Entry {
+                label,
+                notes,
+                colour,
+                width: 2,
+                dashed: !b.informative,
+            });
         }
         entries.sort_by_key(|e| e.dashed);
-        let black = Stroke { colour: BLACK, width: 5, dashed: false, band: true };
+        let black = Stroke {
+            colour: BLACK,
+            width: 5,
+            dashed: false,
+            band: true,
+        };
         lines::curve(&mut chart, &self.median, &black)?;
         let mut median = Entry::new("median", BLACK, 5);
         median.notes.push("of the informative benchmarks".into());
@@ -95,9 +137,17 @@ impl Figure for VariantFigure {
 
 /// What the shaded bands mean: seed spread where points average several seeds.
 fn band_caption(benchmarks: &[Benchmark]) -> Vec<String> {
-    let seeds = benchmarks.iter().flat_map(|b| &b.points).map(|p| p.samples).max().unwrap_or(1);
+    let seeds = benchmarks
+        .iter()
+        .flat_map(|b| &b.points)
+        .map(|p| p.samples)
+        .max()
+        .unwrap_or(1);
     match seeds {
         1 => vec!["Bands: ±1 standard error.".into()],
-        n => vec![format!("Points: mean over {n} seeds;"), "bands: ±1 s.d. across seeds.".into()],
+        n => vec![
+            format!("Points: mean over {n} seeds;"),
+            "bands: ±1 s.d. across seeds.".into(),
+        ],
     }
 }
