@@ -8,10 +8,11 @@ reference_prompts.py), then compares item by item:
 - LAMBADA: identical acc, perplexity within 0.1% (per-item log-likelihoods reported);
 - GSM8K: identical generated text and extracted answers (both filters).
 
-    python scripts/lm_eval_parity.py MODEL_DIR DATA_DIR PAINTERS_BIN OUT_DIR [--quick]
+    python scripts/lm_eval_parity.py MODEL_DIR DATA_DIR PAINTERS_BIN OUT_DIR [--quick] [--only T1,T2]
 
 writes OUT_DIR/report.md (the table quoted in the README) and OUT_DIR/report.json, and
-exits 1 if any check fails. --quick runs 5 items per task (a smoke test).
+exits 1 if any check fails. --quick runs 5 items per task (a smoke test); --only reruns
+the named tasks and keeps the other rows of an existing report.json.
 """
 
 import json
@@ -100,11 +101,16 @@ def compare(task, ours, theirs):
 def main():
     model, data, binary, out = sys.argv[1:5]
     quick = "--quick" in sys.argv
+    only = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lm = HFLM(pretrained=model, dtype="float32", batch_size=BATCH, device="cpu")
+    kept = {r["task"]: r for r in json.loads((out / "report.json").read_text())} if only else {}
     rows = []
     for task, limit, shots in RUNS:
+        if only and task not in only:
+            rows.append(kept[task])
+            continue
         limit = min(limit, 5) if quick else limit
         t0 = time.time()
         theirs = lm_eval_samples(lm, data, task, limit, shots)

@@ -19,15 +19,14 @@ pub fn read_config<T: DeserializeOwned>(dir: &Path) -> Result<T> {
     })
 }
 
-/// A config value that must be positive and fit the tensor shapes built from it.
-pub fn check_positive(dir: &Path, key: &str, value: i64) -> Result<()> {
-    if value > 0 {
-        Ok(())
-    } else {
-        Err(Error::Config {
+/// Config sizes that must be positive to build tensor shapes from them.
+pub fn check_positive(dir: &Path, sizes: &[(&str, i64)]) -> Result<()> {
+    match sizes.iter().find(|(_, value)| *value <= 0) {
+        None => Ok(()),
+        Some((key, value)) => Err(Error::Config {
             path: dir.join("config.json"),
             message: format!("key `{key}` is {value}, expected a positive integer"),
-        })
+        }),
     }
 }
 

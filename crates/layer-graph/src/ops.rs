@@ -4,7 +4,9 @@
 
 use tch::{Kind, Tensor};
 
+use crate::error::Result;
 use crate::stack::{Attention, KvSlot};
+use crate::weights::Weights;
 
 /// A dense projection: weight (out, in), optional bias (out).
 pub struct Linear {
@@ -13,6 +15,14 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// `{name}.weight` (out, in) and, with `bias`, `{name}.bias` (out).
+    pub fn load(w: &Weights, name: &str, out: i64, inp: i64, bias: bool) -> Result<Self> {
+        Ok(Self {
+            weight: w.get(&format!("{name}.weight"), &[out, inp])?,
+            bias: if bias { Some(w.get(&format!("{name}.bias"), &[out])?) } else { None },
+        })
+    }
+
     /// (..., in) -> (..., out)
     pub fn forward(&self, xs: &Tensor) -> Tensor {
         xs.linear(&self.weight, self.bias.as_ref())
@@ -27,6 +37,11 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// `{name}.weight` and `{name}.bias`, both (C).
+    pub fn load(w: &Weights, name: &str, c: i64, eps: f64) -> Result<Self> {
+        Ok(Self { weight: w.get(&format!("{name}.weight"), &[c])?, bias: w.get(&format!("{name}.bias"), &[c])?, eps })
+    }
+
     pub fn forward(&self, xs: &Tensor) -> Tensor {
         let c = *xs.size().last().expect("hidden states have a channel dimension");
         xs.layer_norm([c], Some(&self.weight), Some(&self.bias), self.eps, false)

@@ -66,7 +66,7 @@ pub struct Bert {
 impl Bert {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        for (key, value) in [
+        check_positive(dir, &[
             ("vocab_size", cfg.vocab_size),
             ("hidden_size", cfg.hidden_size),
             ("intermediate_size", cfg.intermediate_size),
@@ -74,9 +74,7 @@ impl Bert {
             ("num_attention_heads", cfg.num_attention_heads),
             ("max_position_embeddings", cfg.max_position_embeddings),
             ("type_vocab_size", cfg.type_vocab_size),
-        ] {
-            check_positive(dir, key, value)?;
-        }
+        ])?;
         if cfg.hidden_act != "gelu" {
             return Err(invalid(dir, format!("key `hidden_act` is {:?}, the bert family supports \"gelu\"", cfg.hidden_act)));
         }
@@ -90,12 +88,8 @@ impl Bert {
         // BertForMaskedLM and friends save under `bert.`, BertModel without.
         let prefix = if w.contains("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
         let eps = cfg.layer_norm_eps;
-        let linear = |name: &str, out: i64, inp: i64| -> Result<Linear> {
-            Ok(Linear { weight: w.get(&format!("{name}.weight"), &[out, inp])?, bias: Some(w.get(&format!("{name}.bias"), &[out])?) })
-        };
-        let norm = |name: &str| -> Result<LayerNorm> {
-            Ok(LayerNorm { weight: w.get(&format!("{name}.weight"), &[c])?, bias: w.get(&format!("{name}.bias"), &[c])?, eps })
-        };
+        let linear = |name: &str, out, inp| Linear::load(w, name, out, inp, true);
+        let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
             let p = format!("{prefix}encoder.layer.{i}");

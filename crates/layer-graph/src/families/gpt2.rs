@@ -53,9 +53,7 @@ pub struct Gpt2 {
 impl Gpt2 {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        for (key, value) in [("vocab_size", cfg.vocab_size), ("n_embd", cfg.n_embd), ("n_layer", cfg.n_layer), ("n_head", cfg.n_head), ("n_positions", cfg.n_positions)] {
-            check_positive(dir, key, value)?;
-        }
+        check_positive(dir, &[("vocab_size", cfg.vocab_size), ("n_embd", cfg.n_embd), ("n_layer", cfg.n_layer), ("n_head", cfg.n_head), ("n_positions", cfg.n_positions)])?;
         if !matches!(cfg.activation_function.as_str(), "gelu_new" | "gelu_pytorch_tanh") {
             return Err(invalid(dir, format!("key `activation_function` is {:?}, supported: \"gelu_new\"", cfg.activation_function)));
         }
@@ -74,9 +72,7 @@ impl Gpt2 {
         let conv1d = |name: &str, inp: i64, out: i64| -> Result<Linear> {
             Ok(Linear { weight: w.get(&format!("{name}.weight"), &[inp, out])?.tr(), bias: Some(w.get(&format!("{name}.bias"), &[out])?) })
         };
-        let norm = |name: &str| -> Result<LayerNorm> {
-            Ok(LayerNorm { weight: w.get(&format!("{name}.weight"), &[c])?, bias: w.get(&format!("{name}.bias"), &[c])?, eps })
-        };
+        let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.n_layer as usize);
         for i in 0..cfg.n_layer {
             let p = format!("{prefix}h.{i}");

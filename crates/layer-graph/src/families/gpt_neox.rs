@@ -74,15 +74,13 @@ pub struct GptNeoX {
 impl GptNeoX {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        for (key, value) in [
+        check_positive(dir, &[
             ("vocab_size", cfg.vocab_size),
             ("hidden_size", cfg.hidden_size),
             ("intermediate_size", cfg.intermediate_size),
             ("num_hidden_layers", cfg.num_hidden_layers),
             ("num_attention_heads", cfg.num_attention_heads),
-        ] {
-            check_positive(dir, key, value)?;
-        }
+        ])?;
         if cfg.hidden_act != "gelu" {
             return Err(invalid(dir, format!("key `hidden_act` is {:?}, the gpt_neox family supports \"gelu\"", cfg.hidden_act)));
         }
@@ -97,19 +95,9 @@ impl GptNeoX {
         let rot_dim = (d as f64 * pct) as i64;
         let eps = cfg.layer_norm_eps;
 
-        let linear = |name: &str, out: i64, inp: i64| -> Result<Linear> {
-            Ok(Linear {
-                weight: w.get(&format!("{name}.weight"), &[out, inp])?,
-                bias: if cfg.attention_bias || !name.contains("attention") {
-                    Some(w.get(&format!("{name}.bias"), &[out])?)
-                } else {
-                    None
-                },
-            })
-        };
-        let norm = |name: &str| -> Result<LayerNorm> {
-            Ok(LayerNorm { weight: w.get(&format!("{name}.weight"), &[c])?, bias: w.get(&format!("{name}.bias"), &[c])?, eps })
-        };
+        // `attention_bias` covers the attention projections; the MLP always has biases.
+        let linear = |name: &str, out, inp| Linear::load(w, name, out, inp, cfg.attention_bias || !name.contains("attention"));
+        let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
             let p = format!("gpt_neox.layers.{i}");

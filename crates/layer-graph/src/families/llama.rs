@@ -77,15 +77,13 @@ pub struct Llama {
 impl Llama {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        for (key, value) in [
+        check_positive(dir, &[
             ("vocab_size", cfg.vocab_size),
             ("hidden_size", cfg.hidden_size),
             ("intermediate_size", cfg.intermediate_size),
             ("num_hidden_layers", cfg.num_hidden_layers),
             ("num_attention_heads", cfg.num_attention_heads),
-        ] {
-            check_positive(dir, key, value)?;
-        }
+        ])?;
         if cfg.hidden_act != "silu" {
             return Err(invalid(dir, format!("key `hidden_act` is {:?}, the llama family supports \"silu\"", cfg.hidden_act)));
         }
@@ -96,16 +94,11 @@ impl Llama {
             return Err(invalid(dir, format!("key `num_key_value_heads` is {kv_heads}, expected a divisor of num_attention_heads = {heads}")));
         }
         let d = cfg.head_dim.unwrap_or(c / heads);
-        check_positive(dir, "head_dim", d)?;
+        check_positive(dir, &[("head_dim", d)])?;
         let qkv_bias = cfg.attention_bias.unwrap_or(cfg.model_type == "qwen2");
         let eps = cfg.rms_norm_eps;
 
-        let linear = |name: &str, out: i64, inp: i64, bias: bool| -> Result<Linear> {
-            Ok(Linear {
-                weight: w.get(&format!("{name}.weight"), &[out, inp])?,
-                bias: if bias { Some(w.get(&format!("{name}.bias"), &[out])?) } else { None },
-            })
-        };
+        let linear = |name: &str, out, inp, bias| Linear::load(w, name, out, inp, bias);
         let norm = |name: &str| -> Result<RmsNorm> { Ok(RmsNorm { weight: w.get(&format!("{name}.weight"), &[c])?, eps }) };
 
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
