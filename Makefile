@@ -9,7 +9,7 @@ FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test fixtures demo parity reference
+.PHONY: setup build test fixtures demo notebook parity reference
 
 setup:
 	@bash scripts/setup.sh
@@ -34,6 +34,10 @@ demo: build
 	$(BIN) run experiments/smollm2-demo.toml --data $(DATA)
 	$(BIN) similarity --model $(SMOL) --data $(DATA) --limit 20 --out results/smollm2-demo
 	$(BIN) plot results/smollm2-demo
+
+# The results notebook, executed headless against the demo's results (make demo first).
+notebook: setup
+	.venv/bin/jupyter nbconvert --to notebook --execute notebooks/painters-results.ipynb --output-dir target --output painters-results.executed
 
 # Per-item parity with lm-evaluation-harness 0.4.13 itself on SmolLM2 (~30 min on 2 cores);
 # writes results/parity/report.md, quoted in the README.

@@ -33,6 +33,8 @@ struct Row<'a> {
     plan: String,
     plan_hash: String,
     task: &'a str,
+    /// Where the cell's per-item records are: store/<store_key>.jsonl.
+    store_key: &'a str,
     metric: &'a str,
     filter: &'a str,
     value: f64,
@@ -58,8 +60,9 @@ struct MedianRow<'a> {
     benchmarks: usize,
 }
 
-/// `results[c][t]` is cell c's result on task t; cell 0 is the baseline.
-pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<StoredResult>]) -> Result<()> {
+/// `results[c][t]` is cell c's result on task t, stored under `keys[c][t]`; cell 0 is
+/// the baseline.
+pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<StoredResult>], keys: &[Vec<String>]) -> Result<()> {
     // Full-model value, chance and whether the full model beats chance, per (task, metric, filter).
     let mut reference = HashMap::new();
     for (t, stored) in results[0].iter().enumerate() {
@@ -72,7 +75,7 @@ pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<Stored
     }
     let mut summary = csv::Writer::from_writer(Vec::new());
     let mut medians = csv::Writer::from_writer(Vec::new());
-    for (cell, cell_results) in cells.iter().zip(results) {
+    for ((cell, cell_results), keys) in cells.iter().zip(results).zip(keys) {
         let mut headline_scores = Vec::new();
         for (t, stored) in cell_results.iter().enumerate() {
             for m in &stored.result.metrics {
@@ -90,6 +93,7 @@ pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<Stored
                     plan: cell.plan.to_string(),
                     plan_hash: cell.plan.hash(),
                     task: &tasks[t],
+                    store_key: &keys[t],
                     metric: &m.name,
                     filter: &m.filter,
                     value: m.value,

@@ -69,10 +69,13 @@ pub fn run(cmd: RunCmd) -> Result<()> {
     let overall = bars.add(ProgressBar::new(total).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} cells, eta {eta}")));
     overall.set_prefix("grid");
     let mut results = Vec::with_capacity(cells.len());
+    let mut keys = Vec::with_capacity(cells.len());
     for cell in &cells {
         let mut row = Vec::with_capacity(exp.tasks.len());
+        let mut row_keys = Vec::with_capacity(exp.tasks.len());
         for task in &exp.tasks {
             let key = cell_key(&model_id, &cell.plan, task);
+            row_keys.push(key.clone());
             let stored = match store.load(&key)? {
                 Some(stored) => stored,
                 None => {
@@ -95,10 +98,11 @@ pub fn run(cmd: RunCmd) -> Result<()> {
             row.push(stored);
         }
         results.push(row);
+        keys.push(row_keys);
     }
     overall.finish();
     let task_names: Vec<String> = exp.tasks.iter().map(|t| t.name.clone()).collect();
-    crate::summary::write(&out, &cells, &task_names, &results)?;
+    crate::summary::write(&out, &cells, &task_names, &results, &keys)?;
     println!("{}: {} cells x {} tasks -> summary.csv, medians.csv", out.display(), cells.len(), exp.tasks.len());
     Ok(())
 }
