@@ -38,6 +38,12 @@ impl Default for EvalOptions {
     }
 }
 
+/// Checks that `task` names a known task, without reading any data: lets callers
+/// refuse a typo before loading a model.
+pub fn check_task(task: &str) -> Result<(), EvalError> {
+    TaskId::parse(task).map(|_| ())
+}
+
 /// Evaluate `task` (an lm-eval task name, see [`crate::TASKS`], or `mmlu_<subject>`) on
 /// the files under `data_dir` with `lm`. `progress(done, total)` is called after each
 /// backend call with the number of requests answered so far.

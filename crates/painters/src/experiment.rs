@@ -179,6 +179,9 @@ impl ExperimentFile {
         if experiment.tasks.is_empty() {
             bail!("{}: tasks: at least one [[tasks]] table is needed", path.display());
         }
+        for (i, task) in experiment.tasks.iter().enumerate() {
+            eval_suite::check_task(&task.name).map_err(|e| anyhow!("{}: tasks[{i}].name: {e}", path.display()))?;
+        }
         let variant_lines = text
             .lines()
             .enumerate()
@@ -372,5 +375,7 @@ mod tests {
         assert!(e.starts_with("x.toml:1:"), "{e}");
         let e = error("[model]\ndir = \"m\"\ntasks = []\n");
         assert!(e.starts_with("x.toml"), "{e}");
+        let e = error("[model]\ndir = \"m\"\n[[tasks]]\nname = \"hellaswg\"\n");
+        assert!(e.starts_with("x.toml: tasks[0].name") && e.contains("hellaswag"), "{e}");
     }
 }
