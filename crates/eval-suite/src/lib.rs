@@ -29,4 +29,4 @@ pub use records::{
     ChoiceContext, ChoiceRecord, GenerationRecord, ItemRecord, LoglikelihoodRecord, MetricValue,
     TaskResult,
 };
-pub use tasks::{MMLU_SUBJECTS, TASKS};
+pub use tasks::{MMLU_SUBJECTS, TASKS, lambada_passages};

@@ -5,6 +5,7 @@
 //! a cell in progress appends each answered chunk of requests to `store/<key>.partial`,
 //! so a killed run resumes where it stopped and recomputes at most one chunk.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -105,12 +106,12 @@ impl Store {
     /// logs every new chunk of answers before returning it.
     pub fn resumable<'a>(&self, key: &str, inner: &'a mut dyn LanguageModel) -> Result<Resumable<'a>> {
         let path = self.partial_path(key);
-        let mut logged = Vec::new();
+        let mut logged = VecDeque::new();
         if let Ok(file) = File::open(&path) {
             // A line cut short by a kill is the end of what was logged.
             for line in BufReader::new(file).lines().map_while(|l| l.ok()) {
                 match serde_json::from_str::<Chunk>(&line) {
-                    Ok(chunk) => logged.push(chunk),
+                    Ok(chunk) => logged.push_back(chunk),
                     Err(_) => break,
                 }
             }
@@ -123,7 +124,7 @@ impl Store {
         }
         crate::atomic::write(&path, text.as_bytes())?;
         let log = OpenOptions::new().append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
-        Ok(Resumable { inner, logged, next: 0, log })
+        Ok(Resumable { inner, logged, log })
     }
 }
 
@@ -143,8 +144,8 @@ enum Answers {
 
 pub struct Resumable<'a> {
     inner: &'a mut dyn LanguageModel,
-    logged: Vec<Chunk>,
-    next: usize,
+    /// Logged chunks not replayed yet, in call order.
+    logged: VecDeque<Chunk>,
     log: File,
 }
 
@@ -152,16 +153,14 @@ impl Resumable<'_> {
     /// The logged answers of this call if the same requests were answered before, else
     /// `compute`'s, logged.
     fn answer(&mut self, requests: String, compute: impl FnOnce(&mut dyn LanguageModel) -> Result<Answers, BackendError>) -> Result<Answers, BackendError> {
-        let index = self.next;
-        self.next += 1;
-        if let Some(chunk) = self.logged.get_mut(index).filter(|c| c.requests == requests) {
-            return Ok(std::mem::replace(&mut chunk.answers, Answers::Rolling(Vec::new())));
+        match self.logged.pop_front() {
+            Some(chunk) if chunk.requests == requests => return Ok(chunk.answers),
+            // The requests changed: nothing logged from here on is valid.
+            _ => self.logged.clear(),
         }
-        self.logged.truncate(index); // the requests changed: nothing after this is valid
-        let answers = compute(self.inner)?;
-        let line = serde_json::to_string(&Chunk { requests, answers }).map_err(BackendError::new)?;
+        let chunk = Chunk { requests, answers: compute(self.inner)? };
+        let line = serde_json::to_string(&chunk).map_err(BackendError::new)?;
         writeln!(self.log, "{line}").and_then(|()| self.log.sync_data()).map_err(BackendError::new)?;
-        let chunk: Chunk = serde_json::from_str(&line).map_err(BackendError::new)?;
         Ok(chunk.answers)
     }
 }

@@ -28,6 +28,17 @@ fn split_last_word(text: &str) -> (String, String) {
     }
 }
 
+fn test_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("lambada").join("lambada_test.jsonl")
+}
+
+/// The first `limit` whole passages of `lambada/lambada_test.jsonl` (for analyses that
+/// read text rather than score it, e.g. hidden-state similarity).
+pub fn passages(data_dir: &Path, limit: usize) -> Result<Vec<String>, EvalError> {
+    let rows = read_jsonl::<Raw>(&test_file(data_dir))?;
+    Ok(rows.into_iter().take(limit).map(|row| row.value.text).collect())
+}
+
 /// The first `limit` docs of `lambada/lambada_test.jsonl` with `shots` exemplars.
 pub(super) fn prepare(
     task: &str,
@@ -35,8 +46,7 @@ pub(super) fn prepare(
     shots: usize,
     limit: Option<usize>,
 ) -> Result<Vec<LoglikelihoodDoc>, EvalError> {
-    let path = data_dir.join("lambada").join("lambada_test.jsonl");
-    let all: Vec<Exemplar> = read_jsonl::<Raw>(&path)?
+    let all: Vec<Exemplar> = read_jsonl::<Raw>(&test_file(data_dir))?
         .into_iter()
         .map(|row| {
             let (text, target) = split_last_word(&row.value.text);

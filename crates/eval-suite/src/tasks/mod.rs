@@ -19,6 +19,7 @@ use std::path::Path;
 pub(crate) use gsm8k::{
     MAX_GEN_TOKS as GSM8K_MAX_GEN_TOKS, UNTIL as GSM8K_UNTIL, score as score_gsm8k,
 };
+pub use lambada::passages as lambada_passages;
 pub use mmlu::SUBJECTS as MMLU_SUBJECTS;
 
 use crate::error::EvalError;

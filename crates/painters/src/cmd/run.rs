@@ -49,15 +49,18 @@ pub fn run(cmd: RunCmd) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("{}: model.kv is {:?}, expected \"exact\" or \"paper\"", file.path.display(), exp.model.kv))?;
     let kv = super::kv_mode(kv);
     // Everything that can be checked without the model is checked before loading it.
-    let cells = file.cells(file.num_layers()?)?;
+    let layers = file.num_layers()?;
+    let cells = file.cells(layers)?;
     let model = super::load_model(&model_args)?;
-    let cells = if model.stack().num_layers() == file.num_layers()? { cells } else { file.cells(model.stack().num_layers())? };
+    if model.stack().num_layers() != layers {
+        anyhow::bail!("{}: model.layers is {layers}, but {} has {} layers", file.path.display(), exp.model.dir.display(), model.stack().num_layers());
+    }
     let model_id = model_identity(&exp.model.dir, &exp.model.dtype)?;
     let store = Store::open(&out)?;
     let resolved = Resolved {
         harness: HARNESS_VERSION,
         model_id: &model_id,
-        layers: model.stack().num_layers(),
+        layers,
         data_dir: &data,
         experiment: exp,
         cells: cells.iter().map(resolved_cell).collect(),

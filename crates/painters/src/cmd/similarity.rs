@@ -4,27 +4,12 @@
 //! `flat`, the paper's cosine of whole flattened (tokens x channels) hidden states, and
 //! `token`, the mean per-token cosine. Writes DIR/similarity.csv (i, j, cosine, mode).
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use layer_graph::exec::{Batch, run_plan};
 use layer_plan::Plan;
 use tch::{Kind, Tensor};
 
 use crate::cli::{DataArgs, SimilarityCmd};
-
-/// The passages of `lambada/lambada_test.jsonl`, each line `{"text": ...}`.
-fn lambada_texts(data: &std::path::Path, limit: usize) -> Result<Vec<String>> {
-    let path = data.join("lambada/lambada_test.jsonl");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut texts = Vec::new();
-    for (i, line) in text.lines().take(limit).enumerate() {
-        let value: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
-        match value.get("text").and_then(|t| t.as_str()) {
-            Some(t) => texts.push(t.to_owned()),
-            None => bail!("{}:{}: missing string field `text`", path.display(), i + 1),
-        }
-    }
-    Ok(texts)
-}
 
 /// Euclidean norm over the last dimension, kept.
 fn l2(xs: &Tensor) -> Tensor {
@@ -33,7 +18,7 @@ fn l2(xs: &Tensor) -> Tensor {
 
 pub fn run(cmd: SimilarityCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
-    let texts = lambada_texts(&super::data_dir(&DataArgs { data: cmd.data.clone() }), cmd.limit)?;
+    let texts = eval_suite::lambada_passages(&super::data_dir(&DataArgs { data: cmd.data.clone() }), cmd.limit)?;
     let layers = model.stack().num_layers();
     let plan = Plan::baseline(layers)?;
     let n = layers + 1;
