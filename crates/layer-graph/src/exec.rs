@@ -92,7 +92,7 @@ pub fn residual_stream(model: &Model, batch: &Batch, plan: &Plan, hidden: Option
     Ok(run_steps(stack, xs, &attn, plan, None, hidden))
 }
 
-fn check_plan(stack: &dyn LayerStack, plan: &Plan) -> Result<()> {
+pub(crate) fn check_plan(stack: &dyn LayerStack, plan: &Plan) -> Result<()> {
     if plan.num_layers() == stack.num_layers() {
         Ok(())
     } else {
@@ -138,25 +138,31 @@ fn run_steps(
         h.push(xs.shallow_clone());
     }
     for (i, step) in plan.steps().iter().enumerate() {
-        let slots = cache.as_deref_mut().map(|c| (c.mode, &mut c.slots[i]));
-        xs = match step {
-            Step::Layer(id) => stack.layer(id.0, &xs, attn, slots.map(|(_, s)| &mut s[0])),
-            Step::Parallel { layers, merge: Merge::Mean } => {
-                let outs: Vec<Tensor> = match slots {
-                    None => layers.iter().map(|l| stack.layer(l.0, &xs, attn, None)).collect(),
-                    Some((KvMode::Exact, slots)) => {
-                        layers.iter().zip(slots.iter_mut()).map(|(l, slot)| stack.layer(l.0, &xs, attn, Some(slot))).collect()
-                    }
-                    Some((KvMode::Paper, slots)) => parallel_paper_kv(stack, layers, &xs, attn, &mut slots[0]),
-                };
-                Tensor::stack(&outs, 0).mean_dim(0, false, None)
-            }
-        };
+        let slots = cache.as_deref_mut().map(|c| (c.mode, c.slots[i].as_mut_slice()));
+        xs = apply_step(stack, step, &xs, attn, slots);
         if let Some(h) = hidden.as_deref_mut() {
             h.push(xs.shallow_clone());
         }
     }
     xs
+}
+
+/// One plan step on the residual stream (B, T, C), with the step's KV slots when
+/// generating.
+pub(crate) fn apply_step(stack: &dyn LayerStack, step: &Step, xs: &Tensor, attn: &Attention, slots: Option<(KvMode, &mut [KvSlot])>) -> Tensor {
+    match step {
+        Step::Layer(id) => stack.layer(id.0, xs, attn, slots.map(|(_, s)| &mut s[0])),
+        Step::Parallel { layers, merge: Merge::Mean } => {
+            let outs: Vec<Tensor> = match slots {
+                None => layers.iter().map(|l| stack.layer(l.0, xs, attn, None)).collect(),
+                Some((KvMode::Exact, slots)) => {
+                    layers.iter().zip(slots.iter_mut()).map(|(l, slot)| stack.layer(l.0, xs, attn, Some(slot))).collect()
+                }
+                Some((KvMode::Paper, slots)) => parallel_paper_kv(stack, layers, xs, attn, &mut slots[0]),
+            };
+            Tensor::stack(&outs, 0).mean_dim(0, false, None)
+        }
+    }
 }
 
 /// Each member attends over the shared (averaged) past plus its own new keys; the slot

@@ -11,7 +11,7 @@
 use eval_suite::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 use layer_graph::Model;
 use layer_graph::exec::{GenerateOptions, KvMode, generate};
-use layer_graph::scoring::{ScoreRequest, score};
+use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
 use layer_plan::Plan;
 
 pub struct PlanBackend<'a> {
@@ -51,7 +51,7 @@ impl PlanBackend<'_> {
 
     fn score(&mut self, requests: &[ScoreRequest]) -> Result<Vec<layer_graph::scoring::Score>, BackendError> {
         let (bar, start) = (&self.progress, self.progress.position());
-        score(self.model, &self.plan, requests, self.batch_size, &mut |done| bar.set_position(start + done as u64)).map_err(backend_error)
+        score(self.model, &self.plan, requests, &ScoreOptions::new(self.batch_size), &mut |done| bar.set_position(start + done as u64)).map_err(backend_error)
     }
 }
 

@@ -6,3 +6,4 @@ mod common;
 mod load_errors;
 mod parity;
 mod plans;
+mod scoring;
