@@ -7,18 +7,26 @@
 //!   first one after the prefix token;
 //! - generation stops at any `until` string or the EOS token, whose text is added to
 //!   `until`.
+//!
+//! Log-likelihood requests are scored for the backend's own plan and, in the same plan
+//! trie, for every follower cell (same task, other plans) that still needs them; the
+//! followers' answers go straight to their logs in the store.
 
 use eval_suite::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 use layer_graph::Model;
 use layer_graph::exec::{GenerateOptions, KvMode, generate};
-use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
+use layer_graph::scoring::{Score, ScoreOptions, ScoreRequest, score_plans};
 use layer_plan::Plan;
+
+use crate::store::FollowerLog;
 
 pub struct PlanBackend<'a> {
     pub model: &'a Model,
     pub plan: Plan,
-    pub batch_size: usize,
+    pub scoring: ScoreOptions,
     pub kv: KvMode,
+    /// Other cells of the same task, computed alongside this one.
+    pub followers: Vec<(Plan, FollowerLog)>,
     /// Advanced by one for every request answered.
     pub progress: indicatif::ProgressBar,
 }
@@ -49,9 +57,17 @@ impl PlanBackend<'_> {
         Ok(ScoreRequest { context: whole[..context_len].to_vec(), continuation: whole[context_len..].to_vec() })
     }
 
-    fn score(&mut self, requests: &[ScoreRequest]) -> Result<Vec<layer_graph::scoring::Score>, BackendError> {
+    /// Scores `requests` under this backend's plan and the plans of the followers that
+    /// `needed` selects; returns this plan's scores first, then each needed follower's
+    /// (in follower order) with its index.
+    fn score(&mut self, requests: &[ScoreRequest], needed: impl Fn(&FollowerLog) -> bool) -> Result<(Vec<Score>, Vec<(usize, Vec<Score>)>), BackendError> {
+        let chosen: Vec<usize> = (0..self.followers.len()).filter(|&i| needed(&self.followers[i].1)).collect();
+        let mut plans = vec![self.plan.clone()];
+        plans.extend(chosen.iter().map(|&i| self.followers[i].0.clone()));
         let (bar, start) = (&self.progress, self.progress.position());
-        score(self.model, &self.plan, requests, &ScoreOptions::new(self.batch_size), &mut |done| bar.set_position(start + done as u64)).map_err(backend_error)
+        let mut scores = score_plans(self.model, &plans, requests, &self.scoring, &mut |done| bar.set_position(start + done as u64)).map_err(backend_error)?;
+        let own = scores.remove(0);
+        Ok((own, chosen.into_iter().zip(scores).collect()))
     }
 }
 
@@ -81,7 +97,12 @@ impl LanguageModel for PlanBackend<'_> {
         if let Some(i) = pairs.iter().position(|p| p.continuation.is_empty()) {
             return Err(BackendError::new(format!("request {i}: continuation {:?} encodes to no tokens", reqs[i].continuation)));
         }
-        Ok(self.score(&pairs)?.into_iter().map(|s| (s.logprob, s.is_greedy)).collect())
+        let answers = |scores: Vec<Score>| scores.into_iter().map(|s| (s.logprob, s.is_greedy)).collect::<Vec<_>>();
+        let (own, shared) = self.score(&pairs, |f| f.needs(reqs))?;
+        for (i, scores) in shared {
+            self.followers[i].1.append(reqs, answers(scores))?;
+        }
+        Ok(answers(own))
     }
 
     fn loglikelihood_rolling(&mut self, texts: &[String]) -> Result<Vec<f64>, BackendError> {
@@ -94,11 +115,18 @@ impl LanguageModel for PlanBackend<'_> {
                 owner.push(i);
             }
         }
-        let mut totals = vec![0.0; texts.len()];
-        for (s, i) in self.score(&windows)?.into_iter().zip(owner) {
-            totals[i] += s.logprob;
+        let totals = |scores: Vec<Score>| {
+            let mut totals = vec![0.0; texts.len()];
+            for (s, &i) in scores.into_iter().zip(&owner) {
+                totals[i] += s.logprob;
+            }
+            totals
+        };
+        let (own, shared) = self.score(&windows, |f| f.needs_rolling(texts))?;
+        for (i, scores) in shared {
+            self.followers[i].1.append_rolling(texts, totals(scores))?;
         }
-        Ok(totals)
+        Ok(totals(own))
     }
 
     fn generate_until(&mut self, reqs: &[GenerateRequest]) -> Result<Vec<String>, BackendError> {
@@ -112,7 +140,7 @@ impl LanguageModel for PlanBackend<'_> {
             let mut until = reqs[group[0]].until.clone();
             until.extend(eos_text.clone());
             let opts = GenerateOptions { max_tokens: reqs[group[0]].max_tokens, until, kv: self.kv };
-            for batch in group.chunks(self.batch_size.max(1)) {
+            for batch in group.chunks(self.scoring.batch_size.max(1)) {
                 let batch_prompts: Vec<Vec<i64>> = batch.iter().map(|&i| prompts[i].clone()).collect();
                 let generations = generate(self.model, &batch_prompts, &self.plan, &opts).map_err(backend_error)?;
                 for (&i, g) in batch.iter().zip(generations) {

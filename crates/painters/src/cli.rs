@@ -176,12 +176,15 @@ pub struct EvalCmd {
     /// Write OUT/<task>.jsonl (one line per item, in source order) and OUT/results.json.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Sequences per forward pass.
+    /// Rows per forward pass (a row is a context with all its continuations).
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
     /// KV cache semantics for parallel groups in generation tasks.
     #[arg(long, value_enum, default_value = "exact")]
     pub kv: KvArg,
+    /// Score every request in its own row, as lm-eval does (for benchmarks).
+    #[arg(long)]
+    pub no_reuse: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
 }
@@ -208,6 +211,10 @@ pub struct RunCmd {
     /// Requests per checkpoint: a killed run recomputes at most this many.
     #[arg(long, default_value_t = 64)]
     pub chunk_size: usize,
+    /// Compute every cell alone and every request in its own row (no plan trie, no
+    /// shared contexts): the baseline `make bench` measures the reuse against.
+    #[arg(long)]
+    pub no_reuse: bool,
 }
 
 #[derive(Args)]

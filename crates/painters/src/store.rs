@@ -3,7 +3,9 @@
 //! headers, dtype), the plan's canonical text, the task settings and the harness
 //! version. Finished cells are `store/<key>.json` (metrics) + `store/<key>.jsonl` (items);
 //! a cell in progress appends each answered chunk of requests to `store/<key>.partial`,
-//! so a killed run resumes where it stopped and recomputes at most one chunk.
+//! so a killed run resumes where it stopped and recomputes at most one chunk. Cells of one
+//! task that are computed together (one plan trie) log into each other's partial logs
+//! ([`Store::follower`]); each then finishes by replaying its own log.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -105,6 +107,21 @@ impl Store {
     /// A backend that replays the answers a killed run already logged for `key` and
     /// logs every new chunk of answers before returning it.
     pub fn resumable<'a>(&self, key: &str, inner: &'a mut dyn LanguageModel) -> Result<Resumable<'a>> {
+        let (log, logged) = self.open_log(key)?;
+        Ok(Resumable { inner, logged, log })
+    }
+
+    /// The log of a cell that shares its computation with the cell being run: the
+    /// runner's backend appends the answers it computed for this cell too, so that when
+    /// its turn comes the cell replays them instead of recomputing.
+    pub fn follower(&self, key: &str) -> Result<FollowerLog> {
+        let (log, logged) = self.open_log(key)?;
+        Ok(FollowerLog { logged: logged.into_iter().map(|c| c.requests).collect(), log })
+    }
+
+    /// Opens `key`'s partial log for appending, after reading the chunks it holds and
+    /// rewriting it without a line torn by a kill.
+    fn open_log(&self, key: &str) -> Result<(ChunkLog, VecDeque<Chunk>)> {
         let path = self.partial_path(key);
         let mut logged = VecDeque::new();
         if let Ok(file) = File::open(&path) {
@@ -116,15 +133,57 @@ impl Store {
                 }
             }
         }
-        // Rewrite the log without a torn tail, then append to it.
         let mut text = String::new();
         for c in &logged {
             text.push_str(&serde_json::to_string(c)?);
             text.push('\n');
         }
         crate::atomic::write(&path, text.as_bytes())?;
-        let log = OpenOptions::new().append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
-        Ok(Resumable { inner, logged, log })
+        let file = OpenOptions::new().append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        Ok((ChunkLog(file), logged))
+    }
+}
+
+/// A cell's append-only log of answered chunks, synced after every line.
+struct ChunkLog(File);
+
+impl ChunkLog {
+    fn append(&mut self, chunk: &Chunk) -> Result<(), BackendError> {
+        let line = serde_json::to_string(chunk).map_err(BackendError::new)?;
+        writeln!(self.0, "{line}").and_then(|()| self.0.sync_data()).map_err(BackendError::new)
+    }
+}
+
+/// Another cell's log, as the backend computing for it sees it.
+pub struct FollowerLog {
+    /// Digests of the chunks it already holds.
+    logged: std::collections::HashSet<String>,
+    log: ChunkLog,
+}
+
+impl FollowerLog {
+    /// Whether this cell still needs the answers to `requests`.
+    pub fn needs(&self, requests: &[LoglikelihoodRequest]) -> bool {
+        !self.logged.contains(&loglikelihood_digest(requests))
+    }
+
+    pub fn needs_rolling(&self, texts: &[String]) -> bool {
+        !self.logged.contains(&digest_of(texts.iter().cloned()))
+    }
+
+    pub fn append(&mut self, requests: &[LoglikelihoodRequest], answers: Vec<(f64, bool)>) -> Result<(), BackendError> {
+        self.record(loglikelihood_digest(requests), Answers::Loglikelihood(answers))
+    }
+
+    pub fn append_rolling(&mut self, texts: &[String], answers: Vec<f64>) -> Result<(), BackendError> {
+        self.record(digest_of(texts.iter().cloned()), Answers::Rolling(answers))
+    }
+
+    fn record(&mut self, requests: String, answers: Answers) -> Result<(), BackendError> {
+        let chunk = Chunk { requests, answers };
+        self.log.append(&chunk)?;
+        self.logged.insert(chunk.requests);
+        Ok(())
     }
 }
 
@@ -146,7 +205,7 @@ pub struct Resumable<'a> {
     inner: &'a mut dyn LanguageModel,
     /// Logged chunks not replayed yet, in call order.
     logged: VecDeque<Chunk>,
-    log: File,
+    log: ChunkLog,
 }
 
 impl Resumable<'_> {
@@ -159,8 +218,7 @@ impl Resumable<'_> {
             _ => self.logged.clear(),
         }
         let chunk = Chunk { requests, answers: compute(self.inner)? };
-        let line = serde_json::to_string(&chunk).map_err(BackendError::new)?;
-        writeln!(self.log, "{line}").and_then(|()| self.log.sync_data()).map_err(BackendError::new)?;
+        self.log.append(&chunk)?;
         Ok(chunk.answers)
     }
 }
@@ -174,13 +232,17 @@ fn digest_of(parts: impl Iterator<Item = String>) -> String {
     hex(h.finalize())[..16].to_string()
 }
 
+fn loglikelihood_digest(reqs: &[LoglikelihoodRequest]) -> String {
+    digest_of(reqs.iter().flat_map(|r| [r.context.clone(), r.continuation.clone()]))
+}
+
 fn mismatch() -> BackendError {
     BackendError::new("resumed answers do not match the request kind")
 }
 
 impl LanguageModel for Resumable<'_> {
     fn loglikelihood(&mut self, reqs: &[LoglikelihoodRequest]) -> Result<Vec<(f64, bool)>, BackendError> {
-        let key = digest_of(reqs.iter().flat_map(|r| [r.context.clone(), r.continuation.clone()]));
+        let key = loglikelihood_digest(reqs);
         match self.answer(key, |lm| lm.loglikelihood(reqs).map(Answers::Loglikelihood))? {
             Answers::Loglikelihood(a) => Ok(a),
             _ => Err(mismatch()),

@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 use eval_suite::{EvalOptions, TaskResult, evaluate};
 use indicatif::{ProgressBar, ProgressStyle};
+use layer_graph::scoring::ScoreOptions;
 
 use crate::backend::PlanBackend;
 use crate::cli::EvalCmd;
@@ -26,7 +27,8 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
                 .progress_chars("=> "),
         );
         bar.set_prefix(task.clone());
-        let mut backend = PlanBackend { model: &model, plan: plan.clone(), batch_size: cmd.batch_size, kv: super::kv_mode(cmd.kv), progress: bar.clone() };
+        let scoring = ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(cmd.batch_size) };
+        let mut backend = PlanBackend { model: &model, plan: plan.clone(), scoring, kv: super::kv_mode(cmd.kv), followers: Vec::new(), progress: bar.clone() };
         let result = evaluate(task, &data, &mut backend, &options, &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);

@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::backend::PlanBackend;
 use crate::cli::{DataArgs, KvArg, ModelArgs, RunCmd};
 use crate::experiment::{Cell, Experiment, ExperimentFile};
-use crate::store::{HARNESS_VERSION, Store, cell_key, model_identity};
+use crate::store::{FollowerLog, HARNESS_VERSION, Store, StoredResult, cell_key, model_identity};
+use layer_graph::scoring::ScoreOptions;
 
 #[derive(Serialize)]
 struct Resolved<'a> {
@@ -71,43 +72,60 @@ pub fn run(cmd: RunCmd) -> Result<()> {
     let total = (cells.len() * exp.tasks.len()) as u64;
     let overall = bars.add(ProgressBar::new(total).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} cells, eta {eta}")));
     overall.set_prefix("grid");
-    let mut results = Vec::with_capacity(cells.len());
-    let mut keys = Vec::with_capacity(cells.len());
-    for cell in &cells {
-        let mut row = Vec::with_capacity(exp.tasks.len());
-        let mut row_keys = Vec::with_capacity(exp.tasks.len());
-        for task in &exp.tasks {
-            let key = cell_key(&model_id, &cell.plan, task);
-            row_keys.push(key.clone());
-            let stored = match store.load(&key)? {
+    // Tasks outer, cells inner: the pending cells of a task run as one plan trie, the
+    // first cell computing for all and the others replaying what it logged for them.
+    let keys: Vec<Vec<String>> = cells.iter().map(|cell| exp.tasks.iter().map(|task| cell_key(&model_id, &cell.plan, task)).collect()).collect();
+    let mut results: Vec<Vec<Option<StoredResult>>> = cells.iter().map(|_| exp.tasks.iter().map(|_| None).collect()).collect();
+    let scoring = ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(exp.model.batch_size) };
+    for (t, task) in exp.tasks.iter().enumerate() {
+        for c in 0..cells.len() {
+            let key = &keys[c][t];
+            let stored = match store.load(key)? {
                 Some(stored) => stored,
                 None => {
+                    let followers = if cmd.no_reuse { Vec::new() } else { followers(&store, &cells, &keys, t, c)? };
                     let bar = bars.add(ProgressBar::new(0).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} requests {per_sec} {msg}")));
                     bar.set_prefix(task.name.clone());
-                    bar.set_message(cell.label.clone());
-                    let mut backend = PlanBackend { model: &model, plan: cell.plan.clone(), batch_size: exp.model.batch_size, kv, progress: bar.clone() };
-                    let mut resumable = store.resumable(&key, &mut backend)?;
+                    bar.set_message(match followers.len() {
+                        0 => cells[c].label.clone(),
+                        n => format!("{} (+{n} cells sharing)", cells[c].label),
+                    });
+                    let mut backend = PlanBackend { model: &model, plan: cells[c].plan.clone(), scoring, kv, followers, progress: bar.clone() };
+                    let mut resumable = store.resumable(key, &mut backend)?;
                     let options = EvalOptions { num_fewshot: task.num_fewshot, limit: task.limit, chunk_size: cmd.chunk_size, ..EvalOptions::default() };
                     let result = evaluate(&task.name, &data, &mut resumable, &options, &mut |done, total| {
                         bar.set_length(total as u64);
                         bar.set_position(done as u64);
                     })
-                    .with_context(|| format!("cell {:?}, task {}", cell.label, task.name))?;
+                    .with_context(|| format!("cell {:?}, task {}", cells[c].label, task.name))?;
                     bar.finish_and_clear();
-                    store.save(&key, result)?
+                    store.save(key, result)?
                 }
             };
             overall.inc(1);
-            row.push(stored);
+            results[c][t] = Some(stored);
         }
-        results.push(row);
-        keys.push(row_keys);
     }
+    let results: Vec<Vec<StoredResult>> = results.into_iter().map(|row| row.into_iter().map(|r| r.expect("every cell was run or loaded")).collect()).collect();
     overall.finish();
     let task_names: Vec<String> = exp.tasks.iter().map(|t| t.name.clone()).collect();
     crate::summary::write(&out, &cells, &task_names, &results, &keys)?;
     println!("{}: {} cells x {} tasks -> summary.csv, medians.csv", out.display(), cells.len(), exp.tasks.len());
     Ok(())
+}
+
+/// The cells after `c` that still lack task `t` (each distinct key once, `c`'s own key
+/// excluded), with their logs opened for `c`'s backend to fill.
+fn followers(store: &Store, cells: &[Cell], keys: &[Vec<String>], t: usize, c: usize) -> Result<Vec<(layer_plan::Plan, FollowerLog)>> {
+    let mut seen = std::collections::HashSet::from([keys[c][t].as_str()]);
+    let mut out = Vec::new();
+    for (cell, row) in cells.iter().zip(keys).skip(c + 1) {
+        let key = row[t].as_str();
+        if seen.insert(key) && store.load(key)?.is_none() {
+            out.push((cell.plan.clone(), store.follower(key)?));
+        }
+    }
+    Ok(out)
 }
 
 fn resolved_cell(c: &Cell) -> ResolvedCell<'_> {
