@@ -23,6 +23,9 @@ pub enum Command {
     Generate(GenerateCmd),
     /// Score benchmarks as lm-evaluation-harness 0.4.13 does, under a plan.
     Eval(EvalCmd),
+    /// Score token-id requests from a JSONL file under a plan, timed (for checks and
+    /// benchmarks against other implementations).
+    Score(ScoreCmd),
     /// Run every (variant x task) cell of an experiment file; resumable.
     Run(RunCmd),
     /// Draw the paper's figures from a results directory into DIR/plots (PNG and SVG).
@@ -185,6 +188,29 @@ pub struct EvalCmd {
     /// Score every request in its own row, as lm-eval does (for benchmarks).
     #[arg(long)]
     pub no_reuse: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Args)]
+pub struct ScoreCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// JSONL, one request per line: {"context": [ids], "continuation": [ids]}.
+    #[arg(long)]
+    pub requests: PathBuf,
+    /// Write one line per request: {"logprob": f, "is_greedy": b}.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Rows per forward pass (a row is a context with all its continuations).
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Score every request in its own row, as lm-eval does.
+    #[arg(long)]
+    pub no_reuse: bool,
+    /// Score this many times and report the fastest (the first warms the device up).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     #[command(flatten)]
     pub plan: PlanArgs,
 }

@@ -6,6 +6,7 @@ mod generate;
 mod logprobs;
 mod plan;
 mod run;
+mod score;
 mod similarity;
 
 use anyhow::{Context, Result};
@@ -24,6 +25,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Generate(c) => generate::run(c),
         Command::Eval(c) => eval::run(c),
         Command::Run(c) => run::run(c),
+        Command::Score(c) => score::run(c),
         Command::Similarity(c) => similarity::run(c),
         Command::Plot(c) => {
             for path in crate::plot::plot_results(&c.dir)? {
