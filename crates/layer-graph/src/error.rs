@@ -41,6 +41,9 @@ pub enum Error {
     #[error("scoring request {index}: {message}")]
     Request { index: usize, message: String },
 
+    #[error("out of device memory even at one row per batch; use a smaller model, dtype or device")]
+    OutOfMemory,
+
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }

@@ -46,7 +46,7 @@ pub struct Score {
 
 #[derive(Clone, Copy, Debug)]
 pub struct ScoreOptions {
-    /// Rows (packed requests) per forward pass.
+    /// Rows (packed requests) per forward pass; halved on device out-of-memory.
     pub batch_size: usize,
     /// Pack requests with the same context into one row.
     pub share_contexts: bool,
@@ -62,18 +62,19 @@ impl ScoreOptions {
 }
 
 /// Scores every request under `plan`; `progress(requests_scored_so_far)` after each batch.
-pub fn score(model: &Model, plan: &Plan, requests: &[ScoreRequest], options: &ScoreOptions, progress: &mut dyn FnMut(usize)) -> Result<Vec<Score>> {
+pub fn score(model: &Model, plan: &Plan, requests: &[ScoreRequest], options: &mut ScoreOptions, progress: &mut dyn FnMut(usize)) -> Result<Vec<Score>> {
     let mut scores = score_plans(model, std::slice::from_ref(plan), requests, options, progress)?;
     Ok(scores.pop().expect("one plan, one result"))
 }
 
 /// Scores every request under every plan: `result[p][r]` is request r under plan p.
-/// `progress` counts requests scored under all plans.
+/// `progress` counts requests scored under all plans. When the device runs out of memory
+/// the batch is retried at half the size, and `options.batch_size` keeps the smaller size.
 pub fn score_plans(
     model: &Model,
     plans: &[Plan],
     requests: &[ScoreRequest],
-    options: &ScoreOptions,
+    options: &mut ScoreOptions,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Vec<Score>>> {
     let stack = model.stack();
@@ -91,17 +92,51 @@ pub fn score_plans(
         .collect();
     let mut scores = vec![vec![Score { logprob: 0.0, is_greedy: true }; requests.len()]; plans.len()];
     let _guard = tch::no_grad_guard();
-    let mut done = 0;
-    for chunk in rows.chunks(options.batch_size.max(1)) {
-        let batch = PackedBatch::new(chunk, model.device());
-        let xs = stack.embed(&batch.ids, &batch.attention.positions); // (B, S, C)
-        for (group, trie) in &tries {
-            walk(stack, &trie.children, xs.shallow_clone(), &batch.attention, &mut |p, ys| batch.read(stack, ys, &mut scores[group[p]]))?;
+    let (mut at, mut done) = (0, 0);
+    while at < rows.len() {
+        let chunk = &rows[at..(at + options.batch_size.max(1)).min(rows.len())];
+        let attempt = catch_out_of_memory(|| -> Result<()> {
+            let batch = PackedBatch::new(chunk, model.device());
+            let xs = stack.embed(&batch.ids, &batch.attention.positions); // (B, S, C)
+            for (group, trie) in &tries {
+                walk(stack, &trie.children, xs.shallow_clone(), &batch.attention, &mut |p, ys| batch.read(stack, ys, &mut scores[group[p]]))?;
+            }
+            Ok(())
+        });
+        match attempt {
+            Some(result) => result?,
+            None if chunk.len() > 1 => {
+                options.batch_size = chunk.len() / 2;
+                eprintln!("out of device memory at {} rows per batch; going on with {}", chunk.len(), options.batch_size);
+                continue;
+            }
+            None => return Err(Error::OutOfMemory),
         }
+        at += chunk.len();
         done += chunk.iter().map(|r| r.reads.len()).sum::<usize>();
         progress(done);
     }
     Ok(scores)
+}
+
+/// Runs `f`, returning `None` if libtorch ran out of device memory in it (tch turns the
+/// C++ exception into a panic); any other panic goes on unwinding.
+fn catch_out_of_memory<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    match result {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            let message = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()).unwrap_or("");
+            if message.contains("out of memory") {
+                None
+            } else {
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
 }
 
 /// Depth-first over `nodes`, reading out every plan that ends at a node. The input

@@ -65,7 +65,7 @@ impl PlanBackend<'_> {
         let mut plans = vec![self.plan.clone()];
         plans.extend(chosen.iter().map(|&i| self.followers[i].0.clone()));
         let (bar, start) = (&self.progress, self.progress.position());
-        let mut scores = score_plans(self.model, &plans, requests, &self.scoring, &mut |done| bar.set_position(start + done as u64)).map_err(backend_error)?;
+        let mut scores = score_plans(self.model, &plans, requests, &mut self.scoring, &mut |done| bar.set_position(start + done as u64)).map_err(backend_error)?;
         let own = scores.remove(0);
         Ok((own, chosen.into_iter().zip(scores).collect()))
     }

@@ -38,9 +38,9 @@ fn shared_context_rows_score_as_separate_rows() {
     let reqs = requests(&model);
     let baseline = Plan::baseline(30).unwrap();
     let unshared = ScoreOptions { share_contexts: false, ..ScoreOptions::new(4) };
-    let alone = score(&model, &baseline, &reqs, &unshared, &mut |_| {}).unwrap();
+    let alone = score(&model, &baseline, &reqs, &mut unshared.clone(), &mut |_| {}).unwrap();
     for batch_size in [1, 3, 16] {
-        let shared = score(&model, &baseline, &reqs, &ScoreOptions::new(batch_size), &mut |_| {}).unwrap();
+        let shared = score(&model, &baseline, &reqs, &mut ScoreOptions::new(batch_size), &mut |_| {}).unwrap();
         let diff = max_diff(&alone, &shared);
         println!("shared contexts, batch {batch_size}: max |logprob diff| {diff:.2e} over {} requests", reqs.len());
         assert!(diff < 1e-4, "shared-context scoring drifts by {diff}");
@@ -62,9 +62,9 @@ fn a_grid_as_one_trie_scores_as_each_plan_alone() {
     ];
     let plans: Vec<Plan> = texts.iter().map(|t| Plan::parse(t, 30).unwrap()).collect();
     let options = ScoreOptions::new(8);
-    let alone: Vec<Vec<Score>> = plans.iter().map(|plan| score(&model, plan, &reqs, &options, &mut |_| {}).unwrap()).collect();
+    let alone: Vec<Vec<Score>> = plans.iter().map(|plan| score(&model, plan, &reqs, &mut options.clone(), &mut |_| {}).unwrap()).collect();
     for max_kept in [1, 16] {
-        let together = score_plans(&model, &plans, &reqs, &ScoreOptions { max_kept, ..options }, &mut |_| {}).unwrap();
+        let together = score_plans(&model, &plans, &reqs, &mut ScoreOptions { max_kept, ..options }, &mut |_| {}).unwrap();
         for ((plan, scores), alone) in plans.iter().zip(&together).zip(&alone) {
             let diff = max_diff(alone, scores);
             println!("trie (kept <= {max_kept}) vs alone, plan {plan}: max |logprob diff| {diff:.2e}");
@@ -78,6 +78,6 @@ fn bad_requests_are_refused_with_their_index() {
     let model = load(&models().join("smollm2-135m"));
     let plan = Plan::baseline(30).unwrap();
     let reqs = [ScoreRequest { context: vec![1, 2], continuation: vec![3] }, ScoreRequest { context: vec![1], continuation: vec![] }];
-    let e = score(&model, &plan, &reqs, &ScoreOptions::new(2), &mut |_| {}).unwrap_err().to_string();
+    let e = score(&model, &plan, &reqs, &mut ScoreOptions::new(2), &mut |_| {}).unwrap_err().to_string();
     assert!(e.starts_with("scoring request 1: continuation has 0 tokens"), "{e}");
 }

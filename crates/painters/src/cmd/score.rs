@@ -43,12 +43,12 @@ pub fn run(cmd: ScoreCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
     let requests = read_requests(&cmd.requests, model.stack().vocab_size())?;
-    let options = ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(cmd.batch_size) };
+    let mut options = ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(cmd.batch_size) };
     let mut best = f64::INFINITY;
     let mut scores = Vec::new();
     for _ in 0..cmd.repeat.max(1) {
         let start = Instant::now();
-        scores = score(&model, &plan, &requests, &options, &mut |_| {})?;
+        scores = score(&model, &plan, &requests, &mut options, &mut |_| {})?;
         best = best.min(start.elapsed().as_secs_f64());
     }
     if let Some(out) = &cmd.out {
