@@ -9,7 +9,7 @@ FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test fixtures demo notebook parity reference
+.PHONY: setup build test fixtures demo notebook parity reference fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -50,3 +50,10 @@ reference: setup
 	$(PY) crates/eval-suite/tests/eval/reference_prompts.py $(DATA) target/lm-eval-reference
 	$(PY) crates/eval-suite/tests/eval/reference_scores.py $(DATA) target/lm-eval-reference
 	LM_EVAL_REFERENCE_DIR=$(abspath target/lm-eval-reference) cargo test -p eval-suite --test eval -- --ignored
+
+# Fuzz the plan text and experiment file parsers (proptest; fuzz/harness.rs): every
+# target runs for FUZZ_SECONDS (default 60), those of one crate at once, so about
+# 2 x FUZZ_SECONDS in all. A failing input is shrunk and saved under fuzz/corpus/.
+fuzz: setup
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) cargo test -p layer-plan --test plan fuzz:: -- --test-threads 4 --nocapture
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) cargo test -p painters --lib experiment::fuzz:: -- --test-threads 3 --nocapture

@@ -118,7 +118,9 @@ impl<'a> Word<'a> {
         }
         let (_, end_token, end) = self.number()?;
         let token = format!("{token}..{end_token}");
-        check_range("range", start, end, num_layers).map_err(|e| at(pos, token, e))?;
+        check_range("range", start, end, num_layers)
+            .and_then(|()| check_passes(Some(end - start)))
+            .map_err(|e| at(pos, token, e))?;
         Ok(layer_steps(start..end))
     }
 

@@ -130,6 +130,8 @@ impl Variant {
         if num_layers == 0 {
             return Err(PlanError::NoLayers);
         }
+        // Every variant lists O(num_layers) steps before `Plan::new` checks the length.
+        check_passes(Some(num_layers))?;
         let steps = match self {
             Variant::Baseline => layer_steps(0..num_layers),
             Variant::Skip { window } => windowed(*window, num_layers, |_| Ok(Vec::new()))?,

@@ -32,8 +32,9 @@
 //! times = [1, 2, 3]
 //! ```
 //! `start_layer`, `layer`, `seed` and `times` take one value, a list or `{ from, to }`;
-//! a variant expands to the product of its lists. Other keys (`range`, `with`, `rng`,
-//! `plan`, `slices`) are single values, as `painters plan` takes them.
+//! a variant expands to the product of its lists (at most 10 000 cells). Other keys
+//! (`range`, `with`, `rng`, `plan`, `slices`) are single values, as `painters plan` takes
+//! them.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,15 @@ pub enum Values {
 }
 
 impl Values {
+    /// The number of values, without listing them.
+    fn len(&self) -> u64 {
+        match self {
+            Values::One(_) => 1,
+            Values::List(vs) => vs.len() as u64,
+            Values::Range { from, to } => to.checked_sub(*from).map_or(0, |n| n.saturating_add(1)),
+        }
+    }
+
     fn expand(&self) -> Vec<u64> {
         match self {
             Values::One(v) => vec![*v],
@@ -212,7 +222,8 @@ impl ExperimentFile {
     /// `[[variants]]` table's product in file order.
     pub fn cells(&self, num_layers: usize) -> Result<Vec<Cell>> {
         let baseline = VariantSpec { name: "baseline".into(), ..VariantSpec::default() };
-        let mut cells = vec![compile("baseline".into(), baseline, num_layers).expect("the baseline compiles for any layer count")];
+        let baseline = compile("baseline".into(), baseline, num_layers).map_err(|e| anyhow!("{}: baseline: {e}", self.path.display()))?;
+        let mut cells = vec![baseline];
         for (i, grid) in self.experiment.variants.iter().enumerate() {
             let at = format!("{}:{}: variants[{i}]", self.path.display(), self.variant_lines.get(i).copied().unwrap_or(0));
             for spec in expand(grid).map_err(|e| anyhow!("{at}: {e}"))? {
@@ -240,8 +251,17 @@ fn compile(label: String, spec: VariantSpec, num_layers: usize) -> Result<Cell> 
     Ok(Cell { label, spec, plan, affected_layers })
 }
 
+/// The most cells one `[[variants]]` table may expand to; guards against typos like
+/// `seed = { from = 0, to = 1000000000 }`.
+const MAX_GRID_CELLS: u64 = 10_000;
+
 /// The product of a grid table's lists, as variant specs.
 fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
+    let lists = [&grid.start_layer, &grid.layer, &grid.seed, &grid.times];
+    let size = lists.into_iter().try_fold(1u64, |n, v| n.checked_mul(v.as_ref().map_or(1, Values::len)));
+    if size.is_none_or(|n| n > MAX_GRID_CELLS) {
+        bail!("the grid expands to more than {MAX_GRID_CELLS} cells");
+    }
     let values = |v: &Option<Values>| v.as_ref().map(|v| v.expand().into_iter().map(Some).collect()).unwrap_or_else(|| vec![None]);
     let rng = grid.rng.as_deref().map(str::parse).transpose().map_err(|e: layer_plan::PlanError| anyhow!("rng: {e}"))?;
     let mut specs = Vec::new();
@@ -307,6 +327,9 @@ fn label(spec: &VariantSpec) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -365,6 +388,15 @@ mod tests {
     fn impossible_window_names_the_table_and_range() {
         let e = error(&format!("{HEAD}[[variants]]\nkind = \"skip\"\nstart_layer = [3, 15]\n"));
         assert!(e.starts_with("x.toml:8: variants[0]") && e.contains("15") && e.contains("0..=14"), "{e}");
+    }
+
+    #[test]
+    fn zero_layers_and_oversized_grids_are_errors() {
+        let file = parse(HEAD).unwrap();
+        let e = file.cells(0).unwrap_err().to_string();
+        assert!(e.starts_with("x.toml: baseline") && e.contains("0 layers"), "{e}");
+        let e = error(&format!("{HEAD}[[variants]]\nkind = \"shuffle\"\nstart_layer = 3\nseed = {{ from = 0, to = 18446744073709551615 }}\n"));
+        assert!(e.starts_with("x.toml:8: variants[0]") && e.contains("more than 10000 cells"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The crate's one integration test binary.
 
+mod fuzz;
 mod pyrandom;
 mod text;
+mod trie;
 mod variants;
 
 use layer_plan::{Plan, PlanError};
