@@ -20,16 +20,22 @@ pub fn run(cmd: PlanCmd) -> Result<()> {
         let m = c.affected_layers.map_or("-".into(), |m| m.to_string());
         println!("{:<36} {m:>3} {:>7}  {}", c.label, c.plan.layer_passes(), c.plan);
     }
-    let passes: usize = cells.iter().map(|c| c.plan.layer_passes()).sum();
+    let plans: Vec<layer_plan::Plan> = cells.iter().map(|c| c.plan.clone()).collect();
+    let passes: usize = plans.iter().map(|p| p.layer_passes()).sum();
+    let shared = layer_plan::PlanTrie::new(&plans).layer_passes();
     let tasks = &file.experiment.tasks;
     let items: Option<usize> = tasks.iter().map(|t| t.limit).sum();
-    let per_item = format!("{passes} layer-passes per scored item ({:.1} full-model passes)", passes as f64 / layers as f64);
+    let per_item = format!(
+        "{passes} layer-passes per scored item ({:.1} full-model passes); {shared} ({:.2}x) with shared prefixes",
+        passes as f64 / layers as f64,
+        shared as f64 / passes as f64
+    );
     match items {
         Some(items) => println!(
             "{} cells x {} tasks; cost ~ {} layer-passes over {items} items ({per_item})",
             cells.len(),
             tasks.len(),
-            passes * items
+            shared * items
         ),
         None => println!("{} cells x {} tasks; {per_item}", cells.len(), tasks.len()),
     }
