@@ -9,7 +9,7 @@ FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test fixtures demo notebook parity reference fuzz
+.PHONY: setup build test fixtures demo notebook parity reference fuzz bench
 
 setup:
 	@bash scripts/setup.sh
@@ -57,3 +57,10 @@ reference: setup
 fuzz: setup
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) cargo test -p layer-plan --test plan fuzz:: -- --test-threads 4 --nocapture
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) cargo test -p painters --lib experiment::fuzz:: -- --test-threads 3 --nocapture
+
+# Speed and memory, side by side in one run (~35 min on 2 cores): painters vs
+# lm-evaluation-harness's HF backend per variant, grids with reuse vs without, peak RSS.
+# Writes results/bench/cpu.{json,md}. The GPU check is scripts/gpu-check.sh, run on the
+# GPU box with the binary built here.
+bench: build
+	$(PY) scripts/bench.py $(SMOL) $(DATA) $(BIN) results/bench
