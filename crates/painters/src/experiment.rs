@@ -5,6 +5,7 @@
 //! ```toml
 //! [model]
 //! dir = "models/smollm2-135m"   # relative paths are taken from the working directory
+//! name = "SmolLM2-135M"         # optional: how plots name the model
 //! layers = 30                   # optional; read from dir/config.json when absent
 //! device = "cpu"                # cpu | cuda | cuda:N
 //! dtype = "f32"                 # f32 | bf16 | f16
@@ -47,6 +48,9 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
     pub dir: PathBuf,
+    /// How plots name the model (default: the directory's last component).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<usize>,
     #[serde(default = "cpu")]

@@ -134,8 +134,9 @@ fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
     Ok(matrices.collect())
 }
 
-/// The model's name in `resolved.toml`: the last path component of a top-level `model`
-/// string or, as the runner writes it, of `experiment.model.dir`.
+/// The model's name in `resolved.toml`: `experiment.model.name` when the experiment gives
+/// one, else the last path component of a top-level `model` string or, as the runner
+/// writes it, of `experiment.model.dir`.
 fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
     let fail = |at: String, message: String| PlotError::Input {
         file: file.to_path_buf(),
@@ -157,11 +158,13 @@ fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
             e.message().to_string(),
         )
     })?;
+    let settings = doc.get("experiment").and_then(|e| e.get("model"));
+    if let Some(name) = settings.and_then(|m| m.get("name")?.as_str()) {
+        return Ok(Some(name.to_string()));
+    }
     let model = match doc.get("model") {
         Some(toml::Value::String(model)) => Some(model.as_str()),
-        _ => doc
-            .get("experiment")
-            .and_then(|e| e.get("model")?.get("dir")?.as_str()),
+        _ => settings.and_then(|m| m.get("dir")?.as_str()),
     };
     let model = model.map(|m| m.trim_end_matches('/'));
     Ok(model
