@@ -278,6 +278,9 @@ impl<'a> PackedBatch<'a> {
         let mut at = 0;
         for (request, reads) in self.rows.iter().flat_map(|r| &r.reads) {
             let n = reads.len();
+            if let Some(bad) = token_logp[at..at + n].iter().find(|lp| !lp.is_finite()) {
+                return Err(Error::Request { index: *request, message: format!("log-probability {bad} (the model produced non-finite logits)") });
+            }
             scores[*request] = Score { logprob: token_logp[at..at + n].iter().sum(), is_greedy: greedy[at..at + n].iter().all(|&g| g) };
             at += n;
         }

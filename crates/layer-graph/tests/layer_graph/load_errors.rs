@@ -95,3 +95,29 @@ fn bad_config_value_names_the_key() {
     let e = load_error(dir.path());
     assert!(e.contains("config.json") && e.contains("num_key_value_heads"), "{e}");
 }
+
+#[test]
+fn tokenizer_larger_than_the_embedding_is_refused() {
+    let dir = broken_copy(|b| b.to_vec());
+    std::fs::copy(crate::common::models().join("smollm2-135m/tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
+    let e = load_error(dir.path());
+    assert!(e.contains("tokenizer.json") && e.contains("49152 tokens") && e.contains("do not match"), "{e}");
+}
+
+#[test]
+fn non_finite_logits_fail_the_request_instead_of_scoring_it() {
+    use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
+    let dir = broken_copy(|b| {
+        rewrite(b, |t| {
+            let (_, view) = t.iter_mut().find(|(n, _)| n == "model.norm.weight").unwrap();
+            let nan: &'static [u8] = Vec::leak(f32::NAN.to_le_bytes().repeat(view.data().len() / 4));
+            *view = TensorView::new(view.dtype(), view.shape().to_vec(), nan).unwrap();
+        })
+    });
+    let model = Model::load(dir.path(), LoadOptions::default()).unwrap();
+    let plan = layer_plan::Plan::baseline(model.stack().num_layers()).unwrap();
+    let reqs = [ScoreRequest { context: vec![1, 2, 3], continuation: vec![4, 5] }];
+    let e = score(&model, &plan, &reqs, &mut ScoreOptions::new(1), &mut |_| {}).unwrap_err().to_string();
+    println!("error: {e}");
+    assert!(e.starts_with("scoring request 0: log-probability NaN"), "{e}");
+}
