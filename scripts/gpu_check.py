@@ -136,7 +136,8 @@ def main():
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--shape", default="1b", choices=SHAPES)
     ap.add_argument("--items", type=int, default=256)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-sizes", type=lambda t: [int(x) for x in t.split(",")], default=[32],
+                    help="comma-separated; rows per batch for both painters and transformers")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--oom-rows", type=int, default=1024, help="rows in one batch for the out-of-memory check")
     args = ap.parse_args()
@@ -173,15 +174,6 @@ def main():
     reqs = make_requests(config.vocab_size, args.items, (200, 400), (10, 40), seed=2)
     bench_path = os.path.join(args.work, "bench.jsonl")
     write_requests(reqs, bench_path)
-    model = load_hf(args.model_dir, torch.bfloat16, args.device)
-    hf_s, hf_lp = timed(lambda: hf_score(model, reqs, args.batch_size, args.device), args.repeat)
-    del model
-    torch.cuda.empty_cache() if args.device == "cuda" else None
-    bf16_out = os.path.join(args.work, "bench-ours.jsonl")
-    shared = painters(args, "bf16", bench_path, args.batch_size, True, bf16_out)
-    alone = painters(args, "bf16", bench_path, args.batch_size, False)
-    ours_bf16 = [json.loads(l)["logprob"] for l in open(bf16_out)]
-    report["bf16_max_abs_logprob_diff_vs_hf_bf16"] = max(abs(a - b) for a, b in zip(ours_bf16, hf_lp))
     # Tokens each way processes: a row per request, or a context once plus its branches.
     row_tokens = sum(len(c) + len(x) - 1 for c, x in reqs)
     shared_tokens = sum(len(reqs[i][0]) + sum(len(reqs[j][1]) - 1 for j in range(i, i + 4)) for i in range(0, len(reqs), 4))
@@ -194,15 +186,28 @@ def main():
         return e
 
     report["requests"] = len(reqs)
-    report["hf_bf16"] = entry(hf_s, row_tokens)
-    report["painters_bf16_shared"] = entry(shared["seconds"], shared_tokens)
-    report["painters_bf16_rows"] = entry(alone["seconds"], row_tokens)
-    report["speedup_shared_vs_hf"] = hf_s / shared["seconds"]
-    report["speedup_rows_vs_hf"] = hf_s / alone["seconds"]
     report["peak_bf16_flops"] = peak
+    report["throughput"] = []
+    model = load_hf(args.model_dir, torch.bfloat16, args.device)
+    hf = {b: timed(lambda: hf_score(model, reqs, b, args.device), args.repeat) for b in args.batch_sizes}
+    del model
+    torch.cuda.empty_cache() if args.device == "cuda" else None
+    for b in args.batch_sizes:
+        hf_s, hf_lp = hf[b]
+        bf16_out = os.path.join(args.work, "bench-ours.jsonl")
+        shared = painters(args, "bf16", bench_path, b, True, bf16_out)
+        alone = painters(args, "bf16", bench_path, b, False)
+        ours_bf16 = [json.loads(l)["logprob"] for l in open(bf16_out)]
+        row = {"batch_size": b, "hf_bf16": entry(hf_s, row_tokens),
+               "painters_bf16_shared": entry(shared["seconds"], shared_tokens),
+               "painters_bf16_rows": entry(alone["seconds"], row_tokens),
+               "speedup_shared_vs_hf": hf_s / shared["seconds"], "speedup_rows_vs_hf": hf_s / alone["seconds"],
+               "bf16_max_abs_logprob_diff_vs_hf_bf16": max(abs(x - y) for x, y in zip(ours_bf16, hf_lp))}
+        report["throughput"].append(row)
+        print(json.dumps(row), flush=True)
 
     # 3. Out of memory: a batch far too large for the GPU backs off and still finishes.
-    if args.device == "cuda":
+    if args.device == "cuda" and args.oom_rows:
         big = make_requests(config.vocab_size, args.oom_rows, (1900, 1900), (40, 40), seed=3)
         big_path = os.path.join(args.work, "oom.jsonl")
         write_requests(big, big_path)
