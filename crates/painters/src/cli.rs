@@ -28,6 +28,11 @@ pub enum Command {
     Score(ScoreCmd),
     /// Run every (variant x task) cell of an experiment file; resumable.
     Run(RunCmd),
+    /// Combine the stores of a grid's shards into one results directory and write its
+    /// summary, as an unsharded run would.
+    Merge(MergeCmd),
+    /// Write a Slurm job array (one shard per task) and a merge job for an experiment.
+    Slurm(SlurmCmd),
     /// Draw the paper's figures from a results directory into DIR/plots (PNG and SVG).
     Plot(PlotCmd),
     /// Cosine similarity between the hidden states of every pair of layers (paper Fig. 3).
@@ -241,6 +246,100 @@ pub struct RunCmd {
     /// shared contexts): the baseline `make bench` measures the reuse against.
     #[arg(long)]
     pub no_reuse: bool,
+    /// Run only shard I of N (0 <= I < N): a fixed share of the grid's cells, balanced by
+    /// cost. Writes the store only; `painters merge` writes the summary.
+    #[arg(long, value_name = "I/N", conflicts_with = "devices")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Run on this device instead of the file's model.device (cpu, cuda or cuda:N).
+    #[arg(long, conflicts_with = "devices")]
+    pub device: Option<String>,
+    /// One worker process per device, each running one shard into --out; then the
+    /// summary. Comma-separated: a CUDA index N (cuda:N), cuda:N or cpu.
+    #[arg(long, value_delimiter = ',', value_parser = worker_device)]
+    pub devices: Vec<String>,
+}
+
+/// `--devices` entries: `N` means `cuda:N`.
+fn worker_device(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "cpu" => Ok("cpu".into()),
+        t if t.parse::<usize>().is_ok() => Ok(format!("cuda:{t}")),
+        t if t.strip_prefix("cuda:").is_some_and(|i| i.parse::<usize>().is_ok()) => Ok(t.into()),
+        _ => Err("expected cpu, a CUDA device index N or cuda:N".into()),
+    }
+}
+
+#[derive(Args)]
+pub struct MergeCmd {
+    /// The experiment file the shards ran.
+    pub experiment: PathBuf,
+    /// Results directories of the shards (one shared directory is fine).
+    #[arg(long, num_args = 1.., required = true, value_name = "DIR")]
+    pub from: Vec<PathBuf>,
+    /// Results directory to write (default: results/<experiment file stem>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Benchmark data directory recorded in resolved.toml (default as `painters run`).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SlurmCmd {
+    /// The experiment file.
+    pub experiment: PathBuf,
+    /// Number of shards, one array task each.
+    #[arg(long)]
+    pub shards: usize,
+    /// Results directory the shards share (default: results/<experiment file stem>);
+    /// the scripts go to OUT/slurm.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Benchmark data directory passed to every job.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Device of every shard instead of the file's model.device (e.g. cuda).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Slurm partition of both jobs.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm account of both jobs.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Time limit of each shard, [D-]HH:MM:SS (or MM, MM:SS, D-HH, D-HH:MM).
+    #[arg(long, value_parser = slurm_time)]
+    pub time: Option<String>,
+    /// GPUs per shard.
+    #[arg(long)]
+    pub gpus_per_task: Option<usize>,
+    /// CPUs per shard.
+    #[arg(long)]
+    pub cpus_per_task: Option<usize>,
+    /// Memory per shard, as sbatch takes it: megabytes, or a number with K, M, G or T.
+    #[arg(long, value_parser = slurm_mem)]
+    pub mem: Option<String>,
+}
+
+/// Slurm's time formats: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`.
+fn slurm_time(text: &str) -> Result<String, String> {
+    let (days, clock) = text.split_once('-').map_or((None, text), |(d, c)| (Some(d), c));
+    let numbers = |parts: &[&str]| parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let fields: Vec<&str> = clock.split(':').collect();
+    if numbers(&fields) && fields.len() <= 3 && days.is_none_or(|d| numbers(&[d])) {
+        Ok(text.into())
+    } else {
+        Err("expected [D-]HH:MM:SS (or MM, MM:SS, D-HH, D-HH:MM)".into())
+    }
+}
+
+fn slurm_mem(text: &str) -> Result<String, String> {
+    let digits = text.trim_end_matches(['K', 'M', 'G', 'T']);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && text.len() - digits.len() <= 1 {
+        Ok(text.into())
+    } else {
+        Err("expected megabytes, or a number with one of K, M, G, T (e.g. 32G)".into())
+    }
 }
 
 #[derive(Args)]

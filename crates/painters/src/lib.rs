@@ -7,8 +7,10 @@ pub mod backend;
 pub mod cli;
 pub mod experiment;
 pub mod fetch;
+mod grid;
 pub mod plot;
 mod cmd;
+pub mod shard;
 mod store;
 mod summary;
 

@@ -6,6 +6,17 @@
 //! so a killed run resumes where it stopped and recomputes at most one chunk. Cells of one
 //! task that are computed together (one plan trie) log into each other's partial logs
 //! ([`Store::follower`]); each then finishes by replaying its own log.
+//!
+//! Several processes may work in one store (shards of a grid, or two runs of one
+//! experiment): a process writes a cell's partial log and result only while it holds the
+//! cell's claim, an exclusive `flock` on `store/<key>.lock` taken without blocking
+//! ([`Store::claim`]), for the cell it computes and for each follower it logs into. A cell
+//! claimed elsewhere is left to its holder and looked at again later; the kernel drops a
+//! claim when its process dies, so a killed holder blocks nobody. A claim is only granted
+//! for a cell found unfinished once locked, so the lock file can go as soon as the result
+//! is written (a process that then locks the old file or a new one finds the cell
+//! finished, and removes the file it made); a finished store has none. On NFS,
+//! `flock` works where the client maps it onto NFS byte-range locks (Linux >= 2.6.12).
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -74,8 +85,63 @@ impl Store {
         Ok(Self { dir })
     }
 
+    /// The store of a results directory that must exist already.
+    pub fn open_existing(results_dir: &Path) -> Result<Self> {
+        let dir = results_dir.join("store");
+        anyhow::ensure!(dir.is_dir(), "{} is not a results directory (it has no store/)", results_dir.display());
+        Ok(Self { dir })
+    }
+
+    /// Whether `key` is finished.
+    pub fn has(&self, key: &str) -> bool {
+        self.result_path(key).exists()
+    }
+
+    fn result_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    fn items_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.jsonl"))
+    }
+
+    /// The exclusive right to write unfinished `key`'s log and result, held until
+    /// dropped; `None` if `key` is finished, or if another process holds it and not
+    /// `wait` (which blocks until it is free).
+    pub fn claim(&self, key: &str, wait: bool) -> Result<Option<Claim>> {
+        let path = self.lock_path(key);
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let locked = match wait {
+            true => file.lock().map(|()| true),
+            false => match file.try_lock() {
+                Ok(()) => Ok(true),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+                Err(std::fs::TryLockError::Error(e)) => Err(e),
+            },
+        };
+        if !locked.with_context(|| format!("locking {}", path.display()))? {
+            return Ok(None);
+        }
+        if self.has(key) {
+            // Finished by another process while this one was getting here.
+            let _ = std::fs::remove_file(&path);
+            return Ok(None);
+        }
+        Ok(Some(Claim { key: key.to_owned(), _file: file }))
+    }
+
+    /// Copies finished `key` from `other` (items first, the metrics file last, as
+    /// [`Store::save`] writes them).
+    pub fn import(&self, other: &Store, key: &str) -> Result<()> {
+        for (from, to) in [(other.items_path(key), self.items_path(key)), (other.result_path(key), self.result_path(key))] {
+            let bytes = std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+            crate::atomic::write(&to, &bytes)?;
+        }
+        Ok(())
+    }
+
     pub fn load(&self, key: &str) -> Result<Option<StoredResult>> {
-        let path = self.dir.join(format!("{key}.json"));
+        let path = self.result_path(key);
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("{}: unreadable stored result", path.display()))?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -84,20 +150,27 @@ impl Store {
     }
 
     /// Writes a finished cell (items first, the metrics file last as its commit mark)
-    /// and drops its partial log.
-    pub fn save(&self, key: &str, mut result: TaskResult) -> Result<StoredResult> {
+    /// and drops its partial log and lock file.
+    pub fn save(&self, claim: &Claim, mut result: TaskResult) -> Result<()> {
+        let key = claim.key.as_str();
         let chance = result.metrics.iter().map(|m| (m.name.clone(), eval_suite::stats::chance_level(&result, &m.name))).collect();
         let mut lines = String::new();
         for item in &result.items {
             lines.push_str(&serde_json::to_string(item)?);
             lines.push('\n');
         }
-        crate::atomic::write(&self.dir.join(format!("{key}.jsonl")), lines.as_bytes())?;
+        crate::atomic::write(&self.items_path(key), lines.as_bytes())?;
         result.items.clear();
         let stored = StoredResult { result, chance };
-        crate::atomic::write(&self.dir.join(format!("{key}.json")), serde_json::to_string_pretty(&stored)?.as_bytes())?;
-        let _ = std::fs::remove_file(self.partial_path(key));
-        Ok(stored)
+        crate::atomic::write(&self.result_path(key), serde_json::to_string_pretty(&stored)?.as_bytes())?;
+        for done in [self.partial_path(key), self.lock_path(key)] {
+            let _ = std::fs::remove_file(done);
+        }
+        Ok(())
+    }
+
+    fn lock_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.lock"))
     }
 
     fn partial_path(&self, key: &str) -> PathBuf {
@@ -106,17 +179,19 @@ impl Store {
 
     /// A backend that replays the answers a killed run already logged for `key` and
     /// logs every new chunk of answers before returning it.
-    pub fn resumable<'a>(&self, key: &str, inner: &'a mut dyn LanguageModel) -> Result<Resumable<'a>> {
-        let (log, logged) = self.open_log(key)?;
+    pub fn resumable<'a>(&self, claim: &Claim, inner: &'a mut dyn LanguageModel) -> Result<Resumable<'a>> {
+        let (log, logged) = self.open_log(&claim.key)?;
         Ok(Resumable { inner, logged, log })
     }
 
     /// The log of a cell that shares its computation with the cell being run: the
     /// runner's backend appends the answers it computed for this cell too, so that when
-    /// its turn comes the cell replays them instead of recomputing.
-    pub fn follower(&self, key: &str) -> Result<FollowerLog> {
+    /// its turn comes the cell replays them instead of recomputing. `None` if the cell is
+    /// finished or another process holds it; the log keeps the cell's claim until dropped.
+    pub fn follower(&self, key: &str) -> Result<Option<FollowerLog>> {
+        let Some(claim) = self.claim(key, false)? else { return Ok(None) };
         let (log, logged) = self.open_log(key)?;
-        Ok(FollowerLog { logged: logged.into_iter().map(|c| c.requests).collect(), log })
+        Ok(Some(FollowerLog { logged: logged.into_iter().map(|c| c.requests).collect(), log, _claim: claim }))
     }
 
     /// Opens `key`'s partial log for appending, after reading the chunks it holds and
@@ -144,6 +219,13 @@ impl Store {
     }
 }
 
+/// A process's exclusive hold on one cell of a store (see the module docs).
+pub struct Claim {
+    key: String,
+    /// The locked `store/<key>.lock`; closing it releases the lock.
+    _file: File,
+}
+
 /// A cell's append-only log of answered chunks, synced after every line.
 struct ChunkLog(File);
 
@@ -159,6 +241,7 @@ pub struct FollowerLog {
     /// Digests of the chunks it already holds.
     logged: std::collections::HashSet<String>,
     log: ChunkLog,
+    _claim: Claim,
 }
 
 impl FollowerLog {

@@ -1,9 +1,13 @@
 //! `painters run` end to end on the real SmolLM2-135M: a run killed with SIGKILL in the
 //! middle of a cell, then rerun with the same command, ends with a summary.csv
-//! byte-identical to an uninterrupted run's; a finished grid reruns nothing.
+//! byte-identical to an uninterrupted run's; a finished grid reruns nothing. Scale-out:
+//! shards in separate processes merged by `painters merge`, `--devices` workers, and two
+//! runs sharing one results directory all end with the unsharded run's exact files;
+//! `painters slurm` writes a job array, a merge job and a script that chains them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn workspace() -> PathBuf {
@@ -14,22 +18,43 @@ fn data_dir() -> PathBuf {
     std::env::var_os("PAINTERS_DATA").map(PathBuf::from).unwrap_or_else(|| workspace().join("../shared/data"))
 }
 
-fn experiment(dir: &Path) -> PathBuf {
+/// An experiment on SmolLM2 scoring `items` HellaSwag and `items + 2` LAMBADA items
+/// under the baseline and skip at each of `start_layers`.
+fn experiment(dir: &Path, items: usize, start_layers: &str) -> PathBuf {
     let model = workspace().join("models/smollm2-135m");
     assert!(model.join("config.json").exists(), "no SmolLM2 in {}: run `make setup`", model.display());
     let text = format!(
         "[model]\ndir = {model:?}\nbatch_size = 4\n\n\
-         [[tasks]]\nname = \"hellaswag\"\nlimit = 6\n\n[[tasks]]\nname = \"lambada_openai\"\nlimit = 8\n\n\
-         [[variants]]\nkind = \"skip\"\nstart_layer = 13\n"
+         [[tasks]]\nname = \"hellaswag\"\nlimit = {items}\n\n[[tasks]]\nname = \"lambada_openai\"\nlimit = {}\n\n\
+         [[variants]]\nkind = \"skip\"\nstart_layer = {start_layers}\n",
+        items + 2
     );
     let path = dir.join("exp.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn painters(exp: &Path, out: &Path) -> Command {
+fn bin(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_painters"));
-    cmd.args(["run", exp.to_str().unwrap(), "--chunk-size", "2", "--out", out.to_str().unwrap(), "--data", data_dir().to_str().unwrap()]);
+    cmd.args(args);
+    cmd
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `painters run EXP --out OUT` with small chunks and the test data, plus `extra`, on
+/// one CPU thread per process: scores depend on libtorch's thread count in the last
+/// bits, and the runs compared here must not, however many run at once.
+fn run(exp: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = bin(&["run", s(exp), "--chunk-size", "2", "--out", s(out), "--data", s(&data_dir())]);
+    cmd.args(extra).env("OMP_NUM_THREADS", "1");
+    cmd
+}
+
+fn painters(exp: &Path, out: &Path) -> Command {
+    let mut cmd = run(exp, out, &[]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd
 }
@@ -47,7 +72,7 @@ fn logged_chunks(out: &Path) -> usize {
 #[test]
 fn killed_run_resumes_to_the_identical_summary() {
     let tmp = tempfile::tempdir().unwrap();
-    let exp = experiment(tmp.path());
+    let exp = experiment(tmp.path(), 6, "13");
 
     let whole = tmp.path().join("whole");
     assert!(painters(&exp, &whole).status().unwrap().success());
@@ -76,4 +101,214 @@ fn killed_run_resumes_to_the_identical_summary() {
     assert!(painters(&exp, &killed).status().unwrap().success());
     assert_eq!(std::fs::read(killed.join("summary.csv")).unwrap(), expected);
     println!("rerun of a finished grid took {:.1?}", started.elapsed());
+}
+
+/// The files of a complete grid.
+const OUTPUTS: [&str; 3] = ["resolved.toml", "summary.csv", "medians.csv"];
+
+fn outputs(dir: &Path) -> Vec<Vec<u8>> {
+    OUTPUTS.iter().map(|name| std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))).collect()
+}
+
+fn assert_same_outputs(dir: &Path, expected: &[Vec<u8>]) {
+    for (name, (got, want)) in OUTPUTS.iter().zip(outputs(dir).iter().zip(expected)) {
+        assert!(got == want, "{} differs from the unsharded run's", dir.join(name).display());
+    }
+}
+
+/// The scale-out tests' grid (four distinct plans: every one of four shards gets one)
+/// and the files an unsharded run of it writes, computed once for all tests.
+struct Reference {
+    exp: PathBuf,
+    out: PathBuf,
+    outputs: Vec<Vec<u8>>,
+}
+
+fn reference() -> &'static Reference {
+    static REFERENCE: OnceLock<Reference> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("painters-scale-out");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let exp = experiment(&dir, 2, "[11, 12, 13]");
+        let out = dir.join("unsharded");
+        let started = Instant::now();
+        assert!(painters(&exp, &out).status().unwrap().success());
+        println!("unsharded run: {:.1?}", started.elapsed());
+        Reference { outputs: outputs(&out), exp, out }
+    })
+}
+
+fn ok(output: Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The command's one-line error.
+fn error(output: Output) -> String {
+    assert!(!output.status.success(), "succeeded: {}", String::from_utf8_lossy(&output.stdout));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    stderr.lines().next().unwrap_or_default().to_string()
+}
+
+/// N in a run's "(N results computed here)".
+fn computed_here(stdout: &str) -> usize {
+    let (before, _) = stdout.split_once(" results computed here").unwrap_or_else(|| panic!("{stdout}"));
+    before.rsplit('(').next().unwrap().parse().unwrap()
+}
+
+/// Partial logs and lock files in a store: a finished grid has none.
+fn leftovers(out: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(out.join("store")).unwrap();
+    entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "partial" || x == "lock")).collect()
+}
+
+/// `run`, started for one of several processes at once.
+fn concurrent(exp: &Path, out: &Path, extra: &[&str]) -> std::process::Child {
+    run(exp, out, extra).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+#[test]
+fn shards_in_separate_processes_merge_to_the_unsharded_files() {
+    let reference = reference();
+    let tmp = tempfile::tempdir().unwrap();
+    // Shards 0 and 2 share one directory, 1 and 3 another.
+    let dirs = [tmp.path().join("even"), tmp.path().join("odd")];
+    let children: Vec<_> = (0..4).map(|i| concurrent(&reference.exp, &dirs[i % 2], &["--shard", &format!("{i}/4")])).collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let stdout = ok(child.wait_with_output().unwrap());
+        assert!(stdout.contains(&format!("shard {i}/4: 1 of 4 cells x 2 tasks in store/ (2 results computed here)")), "{stdout}");
+    }
+    for dir in &dirs {
+        assert!(!dir.join("summary.csv").exists(), "a shard writes no summary");
+        assert_eq!(leftovers(dir), Vec::<PathBuf>::new());
+    }
+
+    let merge = |from: &[PathBuf], out: &Path| {
+        let mut cmd = bin(&["merge", s(&reference.exp), "--data", s(&data_dir()), "--out", s(out), "--from"]);
+        cmd.args(from).output().unwrap()
+    };
+    let incomplete = tmp.path().join("incomplete");
+    let e = error(merge(&dirs[..1], &incomplete));
+    assert!(e.contains(&format!("is in none of the shards given (--from {})", s(&dirs[0]))) && e.contains("cell \"") && e.contains("task "), "{e}");
+    assert!(!incomplete.join("summary.csv").exists());
+
+    let merged = tmp.path().join("merged");
+    let stdout = ok(merge(&dirs, &merged));
+    assert!(stdout.contains("8 results copied from 2 shard directories"), "{stdout}");
+    assert_same_outputs(&merged, &reference.outputs);
+}
+
+#[test]
+fn device_workers_write_the_unsharded_files() {
+    let reference = reference();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("devices");
+    let stdout = ok(run(&reference.exp, &out, &["--devices", "cpu,cpu"]).output().unwrap());
+    assert!(stdout.contains("on 2 workers"), "{stdout}");
+    assert_same_outputs(&out, &reference.outputs);
+    assert!(out.join("logs/shard-1-of-2.log").exists());
+
+    // A worker that fails is named with its device and its error; the others finish.
+    let failing = tmp.path().join("failing");
+    std::fs::create_dir_all(failing.join("store")).unwrap();
+    for entry in std::fs::read_dir(reference.out.join("store")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, failing.join("store").join(path.file_name().unwrap())).unwrap();
+    }
+    let one_result = std::fs::read_dir(failing.join("store")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "json")).unwrap();
+    std::fs::remove_file(one_result).unwrap();
+    let e = error(run(&reference.exp, &failing, &["--devices", "cuda:99,cuda:99"]).output().unwrap());
+    assert!(e.starts_with("error: the worker on cuda:99 (shard ") && e.contains("device \"cuda:99\"") && e.contains("log: "), "{e}");
+    assert!(!failing.join("summary.csv").exists());
+
+    let e = error(run(&reference.exp, &out, &["--devices", "0,gpu"]).output().unwrap());
+    assert!(e.contains("'gpu'") && e.contains("--devices") && e.contains("cpu, a CUDA device index N or cuda:N"), "{e}");
+}
+
+#[test]
+fn two_runs_on_one_directory_finish_with_the_unsharded_files() {
+    let reference = reference();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("shared");
+    let children: Vec<_> = (0..2).map(|_| concurrent(&reference.exp, &out, &[])).collect();
+    let computed: Vec<usize> = children.into_iter().map(|child| computed_here(&ok(child.wait_with_output().unwrap()))).collect();
+    println!("results computed by each of two runs on one directory: {computed:?}");
+    // Each of the 4 x 2 results is computed exactly once, and both runs took a share.
+    assert_eq!(computed.iter().sum::<usize>(), 8, "{computed:?}");
+    assert!(computed.iter().all(|&n| n > 0), "{computed:?}");
+    assert_same_outputs(&out, &reference.outputs);
+    assert_eq!(leftovers(&out), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn shard_flags_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = experiment(tmp.path(), 4, "[11, 12, 13]");
+    let out = tmp.path().join("out");
+    let e = error(run(&exp, &out, &["--shard", "4/4"]).output().unwrap());
+    assert!(e.contains("--shard") && e.contains("0..=3"), "{e}");
+    let e = error(run(&exp, &out, &["--shard", "two"]).output().unwrap());
+    assert!(e.contains("--shard") && e.contains("expected I/N"), "{e}");
+    let e = error(bin(&["merge", s(&exp), "--from", s(&tmp.path().join("nowhere")), "--out", s(&out)]).output().unwrap());
+    assert!(e.contains("--from") && e.contains("nowhere is not a results directory"), "{e}");
+}
+
+#[test]
+fn slurm_writes_a_requeueable_array_and_a_merge_that_waits_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = experiment(tmp.path(), 4, "[11, 12, 13]");
+    let out = tmp.path().join("results");
+    let slurm = |extra: &[&str]| {
+        let mut cmd = bin(&["slurm", s(&exp), "--out", s(&out)]);
+        cmd.args(extra).current_dir(tmp.path()).output().unwrap()
+    };
+    let stdout = ok(slurm(&["--shards", "3", "--partition", "gpu", "--time", "02:00:00", "--gpus-per-task", "1", "--device", "cuda", "--data", "/data"]));
+    assert!(stdout.contains("sh ") && stdout.contains("sbatch --dependency=afterok:<array job id>"), "{stdout}");
+    let read = |name: &str| std::fs::read_to_string(out.join("slurm").join(name)).unwrap();
+    let painters = env!("CARGO_BIN_EXE_painters");
+    let (exp, out_dir, cwd) = (s(&exp), s(&out), s(tmp.path()));
+
+    let shards = read("shards.sbatch");
+    for line in [
+        "#!/bin/bash".to_string(),
+        "#SBATCH --job-name=painters-exp".into(),
+        "#SBATCH --ntasks=1".into(),
+        format!("#SBATCH --chdir={cwd}"),
+        format!("#SBATCH --output={out_dir}/slurm/logs/shard-%a.out"),
+        "#SBATCH --partition=gpu".into(),
+        "#SBATCH --array=0-2".into(),
+        "#SBATCH --requeue".into(),
+        "#SBATCH --time=02:00:00".into(),
+        "#SBATCH --gpus-per-task=1".into(),
+        format!("exec '{painters}' run '{exp}' --shard \"$SLURM_ARRAY_TASK_ID/3\" --out '{out_dir}' --device 'cuda' --data '/data'"),
+    ] {
+        assert!(shards.lines().any(|l| l == line), "no line {line:?} in\n{shards}");
+    }
+    let merge = read("merge.sbatch");
+    assert!(merge.lines().any(|l| l == format!("exec '{painters}' merge '{exp}' --from '{out_dir}' --out '{out_dir}' --data '/data'")), "{merge}");
+    assert!(merge.contains("#SBATCH --job-name=painters-exp-merge") && !merge.contains("--array") && !merge.contains("--gpus"), "{merge}");
+    for name in ["shards.sbatch", "merge.sbatch", "submit.sh"] {
+        let syntax = Command::new("bash").args(["-n", s(&out.join("slurm").join(name))]).status().unwrap();
+        assert!(syntax.success(), "{name} is not valid shell");
+    }
+
+    // submit.sh chains the merge on the array job, as a stand-in sbatch records.
+    let fake = tmp.path().join("bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let record = tmp.path().join("sbatch-calls");
+    let sbatch = format!("#!/bin/sh\necho \"$*\" >> '{}'\necho '4242;cluster'\n", s(&record));
+    std::fs::write(fake.join("sbatch"), sbatch).unwrap();
+    std::fs::set_permissions(fake.join("sbatch"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", s(&fake), std::env::var("PATH").unwrap());
+    let status = Command::new("sh").arg(out.join("slurm/submit.sh")).env("PATH", path).stdout(Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let calls = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(calls, format!("--parsable {out_dir}/slurm/shards.sbatch\n--dependency=afterok:4242 {out_dir}/slurm/merge.sbatch\n"));
+
+    let e = error(slurm(&["--shards", "5"]));
+    assert!(e.contains("--shards 5: expected 1..=4"), "{e}");
+    let e = error(slurm(&["--shards", "2", "--time", "2h"]));
+    assert!(e.contains("--time") && e.contains("[D-]HH:MM:SS"), "{e}");
 }

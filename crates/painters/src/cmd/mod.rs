@@ -4,18 +4,23 @@ mod data;
 mod eval;
 mod generate;
 mod logprobs;
+mod merge;
 mod plan;
 mod run;
 mod score;
 mod similarity;
+mod slurm;
+mod workers;
 
 use anyhow::{Context, Result};
 use layer_graph::{LoadOptions, Model};
 use layer_plan::{Plan, Variant, VariantSpec};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{Command, DataArgs, KvArg, ModelArgs, PlanArgs};
+use crate::experiment::ExperimentFile;
+use crate::grid::Grid;
 use layer_graph::exec::KvMode;
 
 pub fn run(cli: crate::cli::Cli) -> Result<()> {
@@ -25,6 +30,8 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Generate(c) => generate::run(c),
         Command::Eval(c) => eval::run(c),
         Command::Run(c) => run::run(c),
+        Command::Merge(c) => merge::run(c),
+        Command::Slurm(c) => slurm::run(c),
         Command::Score(c) => score::run(c),
         Command::Similarity(c) => similarity::run(c),
         Command::Plot(c) => {
@@ -79,6 +86,19 @@ fn data_dir(args: &DataArgs) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share"));
     data_home.join("painters/data")
+}
+
+/// An experiment file's grid, scored on the data directory `--data`, else the file's
+/// `[data] dir`, else the default of [`data_dir`].
+fn read_grid(experiment: &Path, data: Option<PathBuf>) -> Result<Grid> {
+    let file = ExperimentFile::read(experiment)?;
+    let data = data_dir(&DataArgs { data: data.or(file.experiment.data.as_ref().map(|d| d.dir.clone())) });
+    Grid::resolve(file, data)
+}
+
+/// `--out`, else `results/<experiment file stem>`.
+fn results_dir(out: Option<&Path>, experiment: &Path) -> PathBuf {
+    out.map(Path::to_owned).unwrap_or_else(|| PathBuf::from("results").join(experiment.file_stem().unwrap_or_default()))
 }
 
 fn kv_mode(arg: KvArg) -> KvMode {

@@ -1,139 +1,183 @@
 //! `painters run`: every (variant x task) cell of an experiment file, resumable, with
-//! progress bars; writes resolved.toml, the store, summary.csv and medians.csv.
+//! progress bars; writes resolved.toml, the store, summary.csv and medians.csv. With
+//! `--shard i/n` it computes only its share of the cells (`shard`) and writes only the
+//! store, for `painters merge` to summarise; with `--devices` it hands one shard per
+//! device to worker processes (`workers`). Processes sharing a results directory each
+//! compute the cells they can claim and wait for the others' at the end (`store`).
 
-use std::path::PathBuf;
+use std::collections::HashSet;
 
 use anyhow::{Context, Result};
 use eval_suite::{EvalOptions, evaluate};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use serde::Serialize;
+use layer_graph::Model;
+use layer_graph::exec::KvMode;
+use layer_graph::scoring::ScoreOptions;
+use layer_plan::Plan;
 
 use crate::backend::PlanBackend;
-use crate::cli::{DataArgs, KvArg, ModelArgs, RunCmd};
-use crate::experiment::{Cell, Experiment, ExperimentFile};
-use crate::store::{FollowerLog, HARNESS_VERSION, Store, StoredResult, cell_key, model_identity};
-use layer_graph::scoring::ScoreOptions;
-
-#[derive(Serialize)]
-struct Resolved<'a> {
-    harness: &'a str,
-    model_id: &'a str,
-    layers: usize,
-    data_dir: &'a std::path::Path,
-    experiment: &'a Experiment,
-    cells: Vec<ResolvedCell<'a>>,
-}
-
-#[derive(Serialize)]
-struct ResolvedCell<'a> {
-    label: &'a str,
-    plan: String,
-    plan_hash: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    affected_layers: Option<usize>,
-    layer_passes: usize,
-}
+use crate::cli::{KvArg, ModelArgs, RunCmd};
+use crate::grid::Grid;
+use crate::store::{Claim, FollowerLog, Store};
 
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).expect("a valid progress template").progress_chars("=> ")
 }
 
 pub fn run(cmd: RunCmd) -> Result<()> {
-    let file = ExperimentFile::read(&cmd.experiment)?;
-    let exp = &file.experiment;
-    let out = cmd.out.clone().unwrap_or_else(|| {
-        PathBuf::from("results").join(cmd.experiment.file_stem().unwrap_or_default())
-    });
-    let data = super::data_dir(&DataArgs { data: cmd.data.clone().or(exp.data.as_ref().map(|d| d.dir.clone())) });
-    let model_args = ModelArgs { model: exp.model.dir.clone(), device: exp.model.device.clone(), dtype: exp.model.dtype.clone() };
+    let grid = super::read_grid(&cmd.experiment, cmd.data.clone())?;
+    let out = super::results_dir(cmd.out.as_deref(), &cmd.experiment);
+    let exp = &grid.file.experiment;
     let kv = <KvArg as clap::ValueEnum>::from_str(&exp.model.kv, false)
-        .map_err(|_| anyhow::anyhow!("{}: model.kv is {:?}, expected \"exact\" or \"paper\"", file.path.display(), exp.model.kv))?;
-    let kv = super::kv_mode(kv);
-    // Everything that can be checked without the model is checked before loading it.
-    let layers = file.num_layers()?;
-    let cells = file.cells(layers)?;
-    let model = super::load_model(&model_args)?;
-    if model.stack().num_layers() != layers {
-        anyhow::bail!("{}: model.layers is {layers}, but {} has {} layers", file.path.display(), exp.model.dir.display(), model.stack().num_layers());
+        .map_err(|_| anyhow::anyhow!("{}: model.kv is {:?}, expected \"exact\" or \"paper\"", grid.file.path.display(), exp.model.kv))?;
+    if !cmd.devices.is_empty() {
+        return super::workers::run(&cmd, &grid, &out);
     }
-    let model_id = model_identity(&exp.model.dir, &exp.model.dtype)?;
-    let store = Store::open(&out)?;
-    let resolved = Resolved {
-        harness: HARNESS_VERSION,
-        model_id: &model_id,
-        layers,
-        data_dir: &data,
-        experiment: exp,
-        cells: cells.iter().map(resolved_cell).collect(),
+    let cells = match cmd.shard {
+        Some(shard) => crate::shard::cells_of(&grid.cells, shard),
+        None => (0..grid.cells.len()).collect(),
     };
-    crate::atomic::write(&out.join("resolved.toml"), toml::to_string(&resolved)?.as_bytes())?;
-
-    let bars = MultiProgress::new();
-    let total = (cells.len() * exp.tasks.len()) as u64;
-    let overall = bars.add(ProgressBar::new(total).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} cells, eta {eta}")));
-    overall.set_prefix("grid");
+    let store = Store::open(&out)?;
+    if cmd.shard.is_none() {
+        grid.write_resolved(&out)?;
+    }
     // Tasks outer, cells inner: the pending cells of a task run as one plan trie, the
     // first cell computing for all and the others replaying what it logged for them.
-    let keys: Vec<Vec<String>> = cells.iter().map(|cell| exp.tasks.iter().map(|task| cell_key(&model_id, &cell.plan, task)).collect()).collect();
-    let mut results: Vec<Vec<Option<StoredResult>>> = cells.iter().map(|_| exp.tasks.iter().map(|_| None).collect()).collect();
-    let scoring = ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(exp.model.batch_size) };
-    for (t, task) in exp.tasks.iter().enumerate() {
-        for c in 0..cells.len() {
-            let key = &keys[c][t];
-            let stored = match store.load(key)? {
-                Some(stored) => stored,
-                None => {
-                    let followers = if cmd.no_reuse { Vec::new() } else { followers(&store, &cells, &keys, t, c)? };
-                    let bar = bars.add(ProgressBar::new(0).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} requests {per_sec} {msg}")));
-                    bar.set_prefix(task.name.clone());
-                    bar.set_message(match followers.len() {
-                        0 => cells[c].label.clone(),
-                        n => format!("{} (+{n} cells sharing)", cells[c].label),
-                    });
-                    let mut backend = PlanBackend { model: &model, plan: cells[c].plan.clone(), scoring, kv, followers, progress: bar.clone() };
-                    let mut resumable = store.resumable(key, &mut backend)?;
-                    let options = EvalOptions { num_fewshot: task.num_fewshot, limit: task.limit, chunk_size: cmd.chunk_size, ..EvalOptions::default() };
-                    let result = evaluate(&task.name, &data, &mut resumable, &options, &mut |done, total| {
-                        bar.set_length(total as u64);
-                        bar.set_position(done as u64);
-                    })
-                    .with_context(|| format!("cell {:?}, task {}", cells[c].label, task.name))?;
-                    bar.finish_and_clear();
-                    store.save(key, result)?
-                }
-            };
-            overall.inc(1);
-            results[c][t] = Some(stored);
+    let pairs: Vec<(usize, usize)> = (0..grid.tasks().len()).flat_map(|t| cells.iter().map(move |&c| (t, c))).collect();
+    let pending: Vec<(usize, usize)> = pairs.iter().copied().filter(|&(t, c)| !store.has(&grid.keys[c][t])).collect();
+    let computed = if pending.is_empty() {
+        0
+    } else {
+        let model = load_model(&cmd, &grid)?;
+        let runner = Runner {
+            model: &model,
+            grid: &grid,
+            store: &store,
+            scoring: ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(exp.model.batch_size) },
+            kv: super::kv_mode(kv),
+            chunk_size: cmd.chunk_size,
+            reuse: !cmd.no_reuse,
+            bars: MultiProgress::new(),
+        };
+        runner.run_all(&pending, pairs.len())?
+    };
+    let tasks = grid.tasks().len();
+    match cmd.shard {
+        Some(shard) => println!(
+            "{}: shard {shard}: {} of {} cells x {tasks} tasks in store/ ({computed} results computed here); `painters merge` writes the summary",
+            out.display(),
+            cells.len(),
+            grid.cells.len(),
+        ),
+        None => {
+            grid.write_summary(&out, &store)?;
+            println!("{}: {} cells x {tasks} tasks -> summary.csv, medians.csv ({computed} results computed here)", out.display(), grid.cells.len());
         }
     }
-    let results: Vec<Vec<StoredResult>> = results.into_iter().map(|row| row.into_iter().map(|r| r.expect("every cell was run or loaded")).collect()).collect();
-    overall.finish();
-    let task_names: Vec<String> = exp.tasks.iter().map(|t| t.name.clone()).collect();
-    crate::summary::write(&out, &cells, &task_names, &results, &keys)?;
-    println!("{}: {} cells x {} tasks -> summary.csv, medians.csv", out.display(), cells.len(), exp.tasks.len());
     Ok(())
 }
 
-/// The cells after `c` that still lack task `t` (each distinct key once, `c`'s own key
-/// excluded), with their logs opened for `c`'s backend to fill.
-fn followers(store: &Store, cells: &[Cell], keys: &[Vec<String>], t: usize, c: usize) -> Result<Vec<(layer_plan::Plan, FollowerLog)>> {
-    let mut seen = std::collections::HashSet::from([keys[c][t].as_str()]);
-    let mut out = Vec::new();
-    for (cell, row) in cells.iter().zip(keys).skip(c + 1) {
-        let key = row[t].as_str();
-        if seen.insert(key) && store.load(key)?.is_none() {
-            out.push((cell.plan.clone(), store.follower(key)?));
-        }
+/// The grid's model on `--device`, else on the file's `model.device`.
+fn load_model(cmd: &RunCmd, grid: &Grid) -> Result<Model> {
+    let settings = &grid.file.experiment.model;
+    let device = cmd.device.clone().unwrap_or_else(|| settings.device.clone());
+    let args = ModelArgs { model: settings.dir.clone(), device, dtype: settings.dtype.clone() };
+    let model = super::load_model(&args).with_context(|| match &cmd.device {
+        Some(_) => "--device".to_string(),
+        None => format!("{}: model", grid.file.path.display()),
+    })?;
+    if model.stack().num_layers() != grid.layers {
+        anyhow::bail!("{}: model.layers is {}, but {} has {} layers", grid.file.path.display(), grid.layers, settings.dir.display(), model.stack().num_layers());
     }
-    Ok(out)
+    Ok(model)
 }
 
-fn resolved_cell(c: &Cell) -> ResolvedCell<'_> {
-    ResolvedCell {
-        label: &c.label,
-        plan: c.plan.to_string(),
-        plan_hash: c.plan.hash(),
-        affected_layers: c.affected_layers,
-        layer_passes: c.plan.layer_passes(),
+/// Computes (task, cell) pairs of a grid into a store.
+struct Runner<'a> {
+    model: &'a Model,
+    grid: &'a Grid,
+    store: &'a Store,
+    scoring: ScoreOptions,
+    kv: KvMode,
+    chunk_size: usize,
+    reuse: bool,
+    bars: MultiProgress,
+}
+
+impl Runner<'_> {
+    /// Finishes every pair of `pending` (of `total` this process answers for): first the
+    /// ones no other process holds, then, waiting for each, the rest. Returns how many
+    /// results this process computed.
+    fn run_all(&self, pending: &[(usize, usize)], total: usize) -> Result<usize> {
+        let overall = self.bars.add(ProgressBar::new(total as u64).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} cells, eta {eta}")));
+        overall.set_prefix("grid");
+        overall.set_position((total - pending.len()) as u64);
+        let (held_elsewhere, first) = self.pass(pending, false, &overall)?;
+        let (_, second) = self.pass(&held_elsewhere, true, &overall)?;
+        overall.finish();
+        Ok(first + second)
+    }
+
+    /// Computes each unfinished pair it can claim (all of them if `wait`); returns the
+    /// pairs another process holds and how many it computed.
+    fn pass(&self, pending: &[(usize, usize)], wait: bool, overall: &ProgressBar) -> Result<(Vec<(usize, usize)>, usize)> {
+        let (mut held_elsewhere, mut computed) = (Vec::new(), 0);
+        for (i, &(t, c)) in pending.iter().enumerate() {
+            let key = &self.grid.keys[c][t];
+            match self.store.claim(key, wait)? {
+                Some(claim) => {
+                    self.compute(&claim, t, c, &pending[i + 1..])?;
+                    computed += 1;
+                }
+                None if !self.store.has(key) => {
+                    held_elsewhere.push((t, c));
+                    continue;
+                }
+                // Finished meanwhile, by this process (another cell with the same plan)
+                // or another one.
+                None => {}
+            }
+            overall.inc(1);
+        }
+        Ok((held_elsewhere, computed))
+    }
+
+    /// Cell `c` on task `t`, sharing its passes with the unfinished cells of `t` in `later`.
+    fn compute(&self, claim: &Claim, t: usize, c: usize, later: &[(usize, usize)]) -> Result<()> {
+        let (cell, task) = (&self.grid.cells[c], &self.grid.tasks()[t]);
+        let followers = if self.reuse { self.followers(t, c, later)? } else { Vec::new() };
+        let bar = self.bars.add(ProgressBar::new(0).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} requests {per_sec} {msg}")));
+        bar.set_prefix(task.name.clone());
+        bar.set_message(match followers.len() {
+            0 => cell.label.clone(),
+            n => format!("{} (+{n} cells sharing)", cell.label),
+        });
+        let mut backend = PlanBackend { model: self.model, plan: cell.plan.clone(), scoring: self.scoring, kv: self.kv, followers, progress: bar.clone() };
+        let mut resumable = self.store.resumable(claim, &mut backend)?;
+        let options = EvalOptions { num_fewshot: task.num_fewshot, limit: task.limit, chunk_size: self.chunk_size, ..EvalOptions::default() };
+        let result = evaluate(&task.name, &self.grid.data, &mut resumable, &options, &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .with_context(|| self.grid.describe(c, t))?;
+        bar.finish_and_clear();
+        self.store.save(claim, result)
+    }
+
+    /// The cells of task `t` in `later` that are unfinished and held by no other process,
+    /// each distinct key once and `c`'s own excluded, with their logs opened (and claimed)
+    /// for `c`'s backend to fill.
+    fn followers(&self, t: usize, c: usize, later: &[(usize, usize)]) -> Result<Vec<(Plan, FollowerLog)>> {
+        let keys = &self.grid.keys;
+        let mut seen = HashSet::from([keys[c][t].as_str()]);
+        let mut out = Vec::new();
+        for &(_, f) in later.iter().filter(|&&(u, _)| u == t) {
+            if seen.insert(keys[f][t].as_str())
+                && let Some(log) = self.store.follower(&keys[f][t])?
+            {
+                out.push((self.grid.cells[f].plan.clone(), log));
+            }
+        }
+        Ok(out)
     }
 }
