@@ -9,7 +9,7 @@ FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test fixtures demo notebook parity reference fuzz bench
+.PHONY: setup build test fixtures demo notebook parity reference fuzz bench kill-test
 
 setup:
 	@bash scripts/setup.sh
@@ -64,3 +64,8 @@ fuzz: setup
 # GPU box with the binary built here.
 bench: build
 	$(PY) scripts/bench.py $(SMOL) $(DATA) $(BIN) results/bench
+
+# painters run killed with SIGKILL at 10 random moments in a row, resumed after each; the
+# final summary.csv must equal an uninterrupted run's (~3 min).
+kill-test: build
+	BIN=$(BIN) DATA=$(DATA) bash scripts/kill_test.sh

@@ -31,6 +31,21 @@ use sha2::{Digest, Sha256};
 /// Bump when stored results would no longer be comparable.
 pub const HARNESS_VERSION: &str = "painters-0.1/lm-eval-0.4.13";
 
+/// Errs if `results_dir/resolved.toml` names a harness version other than this one.
+fn check_harness(results_dir: &Path) -> Result<()> {
+    let path = results_dir.join("resolved.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let written = toml::from_str::<toml::Table>(&text).ok().and_then(|t| t.get("harness")?.as_str().map(str::to_string));
+    match written {
+        Some(v) if v == HARNESS_VERSION => Ok(()),
+        v => anyhow::bail!(
+            "{}: written by harness {}, this is {HARNESS_VERSION}; its results are not comparable: use another --out",
+            path.display(),
+            v.map_or("(unknown)".to_string(), |v| format!("{v:?}"))
+        ),
+    }
+}
+
 fn hex(digest: impl AsRef<[u8]>) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -79,7 +94,11 @@ pub struct StoredResult {
 }
 
 impl Store {
+    /// Opens (creating) the store of `results_dir`, refusing a directory whose
+    /// resolved.toml was written by another harness version: its results are not
+    /// comparable and none of them would be reused.
     pub fn open(results_dir: &Path) -> Result<Self> {
+        check_harness(results_dir)?;
         let dir = results_dir.join("store");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(Self { dir })
@@ -87,6 +106,7 @@ impl Store {
 
     /// The store of a results directory that must exist already.
     pub fn open_existing(results_dir: &Path) -> Result<Self> {
+        check_harness(results_dir)?;
         let dir = results_dir.join("store");
         anyhow::ensure!(dir.is_dir(), "{} is not a results directory (it has no store/)", results_dir.display());
         Ok(Self { dir })

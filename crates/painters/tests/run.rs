@@ -103,6 +103,60 @@ fn killed_run_resumes_to_the_identical_summary() {
     println!("rerun of a finished grid took {:.1?}", started.elapsed());
 }
 
+/// `painters run` with the test settings and every file it writes limited to `max_bytes`
+/// (RLIMIT_FSIZE, with SIGXFSZ ignored so a write past it fails with EFBIG, as a full disk
+/// fails a write with ENOSPC).
+fn painters_on_a_small_disk(exp: &Path, out: &Path, max_bytes: u64) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = run(exp, out, &[]);
+    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit { rlim_cur: max_bytes, rlim_max: max_bytes };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        });
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_full_disk_fails_in_one_line_and_the_rerun_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = experiment(tmp.path(), 4, "13");
+    let whole = tmp.path().join("whole");
+    assert!(painters(&exp, &whole).status().unwrap().success());
+    let expected = std::fs::read(whole.join("summary.csv")).unwrap();
+
+    let full = tmp.path().join("full");
+    let failed = painters_on_a_small_disk(&exp, &full, 2500);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    let message = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    println!("on a full disk: {message}");
+    assert!(!failed.status.success(), "the run succeeded with 2500-byte files");
+    assert!(message.contains("File too large") && message.contains(s(&full)), "{message}");
+    let logged = logged_chunks(&full);
+    println!("{logged} chunk(s) were logged before the disk filled up");
+
+    assert!(painters(&exp, &full).status().unwrap().success());
+    assert_eq!(std::fs::read(full.join("summary.csv")).unwrap(), expected, "summary after a full disk differs");
+}
+
+#[test]
+fn a_results_directory_of_another_harness_version_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = experiment(tmp.path(), 1, "13");
+    let out = tmp.path().join("old");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("resolved.toml"), "harness = \"painters-0.0/lm-eval-0.4.2\"\n").unwrap();
+    let done = run(&exp, &out, &[]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    println!("{}", stderr.trim());
+    assert!(!done.status.success());
+    assert!(stderr.contains("resolved.toml: written by harness \"painters-0.0/lm-eval-0.4.2\"") && stderr.contains("use another --out"), "{stderr}");
+    assert!(!out.join("store").exists(), "nothing is written into a refused directory");
+}
+
 /// The files of a complete grid.
 const OUTPUTS: [&str; 3] = ["resolved.toml", "summary.csv", "medians.csv"];
 
