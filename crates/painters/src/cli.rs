@@ -193,6 +193,10 @@ pub struct EvalCmd {
     /// Score every request in its own row, as lm-eval does (for benchmarks).
     #[arg(long)]
     pub no_reuse: bool,
+    /// Score one request per forward pass, in its own row: scores then do not depend on
+    /// the batch size or on which requests share a batch (slower; see README).
+    #[arg(long)]
+    pub batch_invariant: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
 }
@@ -246,6 +250,10 @@ pub struct RunCmd {
     /// shared contexts): the baseline `make bench` measures the reuse against.
     #[arg(long)]
     pub no_reuse: bool,
+    /// Score one request per forward pass, in its own row: scores then do not depend on
+    /// the batch size or on which requests share a batch (slower; see README).
+    #[arg(long)]
+    pub batch_invariant: bool,
     /// Run only shard I of N (0 <= I < N): a fixed share of the grid's cells, balanced by
     /// cost. Writes the store only; `painters merge` writes the summary.
     #[arg(long, value_name = "I/N", conflicts_with = "devices")]

@@ -366,3 +366,21 @@ fn slurm_writes_a_requeueable_array_and_a_merge_that_waits_for_it() {
     let e = error(slurm(&["--shards", "2", "--time", "2h"]));
     assert!(e.contains("--time") && e.contains("[D-]HH:MM:SS"), "{e}");
 }
+
+#[test]
+fn batch_invariant_scores_do_not_depend_on_the_batch_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = workspace().join("models/smollm2-135m");
+    let items = |batch: &str| {
+        let out = tmp.path().join(format!("batch-{batch}"));
+        let done = bin(&["eval", "--model", s(&model), "--data", s(&data_dir()), "--tasks", "hellaswag,lambada_openai", "--limit", "5"])
+            .args(["--batch-invariant", "--batch-size", batch, "--out", s(&out)])
+            .env("OMP_NUM_THREADS", "1")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(done.success());
+        ["hellaswag.jsonl", "lambada_openai.jsonl"].map(|f| std::fs::read(out.join(f)).unwrap())
+    };
+    assert_eq!(items("1"), items("7"), "per-item records differ between batch sizes 1 and 7");
+}

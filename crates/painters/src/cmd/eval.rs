@@ -5,7 +5,6 @@
 use anyhow::{Context, Result};
 use eval_suite::{EvalOptions, TaskResult, evaluate};
 use indicatif::{ProgressBar, ProgressStyle};
-use layer_graph::scoring::ScoreOptions;
 
 use crate::backend::PlanBackend;
 use crate::cli::EvalCmd;
@@ -27,7 +26,7 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
                 .progress_chars("=> "),
         );
         bar.set_prefix(task.clone());
-        let scoring = ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(cmd.batch_size) };
+        let scoring = super::score_options(cmd.batch_size, cmd.no_reuse, cmd.batch_invariant);
         let mut backend = PlanBackend { model: &model, plan: plan.clone(), scoring, kv: super::kv_mode(cmd.kv), followers: Vec::new(), progress: bar.clone() };
         let result = evaluate(task, &data, &mut backend, &options, &mut |done, total| {
             bar.set_length(total as u64);

@@ -13,6 +13,7 @@ mod slurm;
 mod workers;
 
 use anyhow::{Context, Result};
+use layer_graph::scoring::ScoreOptions;
 use layer_graph::{LoadOptions, Model};
 use layer_plan::{Plan, Variant, VariantSpec};
 
@@ -41,6 +42,16 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
             Ok(())
         }
         Command::Data(c) => data::run(c),
+    }
+}
+
+/// Scoring settings from the flags: `batch_invariant` scores one request per forward
+/// pass (batch size and context sharing ignored), else `no_reuse` turns off shared
+/// contexts.
+fn score_options(batch_size: usize, no_reuse: bool, batch_invariant: bool) -> ScoreOptions {
+    match batch_invariant {
+        true => ScoreOptions { share_contexts: false, ..ScoreOptions::new(1) },
+        false => ScoreOptions { share_contexts: !no_reuse, ..ScoreOptions::new(batch_size) },
     }
 }
 

@@ -53,7 +53,7 @@ pub fn run(cmd: RunCmd) -> Result<()> {
             model: &model,
             grid: &grid,
             store: &store,
-            scoring: ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(exp.model.batch_size) },
+            scoring: super::score_options(exp.model.batch_size, cmd.no_reuse, cmd.batch_invariant),
             kv: super::kv_mode(kv),
             chunk_size: cmd.chunk_size,
             reuse: !cmd.no_reuse,

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
+use layer_graph::scoring::{ScoreRequest, score};
 
 use crate::cli::ScoreCmd;
 
@@ -43,7 +43,7 @@ pub fn run(cmd: ScoreCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
     let requests = read_requests(&cmd.requests, model.stack().vocab_size())?;
-    let mut options = ScoreOptions { share_contexts: !cmd.no_reuse, ..ScoreOptions::new(cmd.batch_size) };
+    let mut options = super::score_options(cmd.batch_size, cmd.no_reuse, false);
     let mut best = f64::INFINITY;
     let mut scores = Vec::new();
     for _ in 0..cmd.repeat.max(1) {

@@ -63,6 +63,9 @@ fn spawn<'a>(cmd: &RunCmd, grid: &Grid, out: &Path, device: &'a str, shard: Shar
     if cmd.no_reuse {
         command.arg("--no-reuse");
     }
+    if cmd.batch_invariant {
+        command.arg("--batch-invariant");
+    }
     if let Some(threads) = cpu_threads.filter(|_| device == "cpu") {
         command.env("OMP_NUM_THREADS", threads.to_string());
     }
