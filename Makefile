@@ -29,7 +29,7 @@ test: fixtures
 	cargo test --workspace
 
 # The main job: the paper's main variants on SmolLM2-135M, scored on real benchmarks
-# (experiments/smollm2-demo.toml, ~10 min on 2 cores; resumable), then its figures.
+# (experiments/smollm2-demo.toml, ~5 min on 2 cores; resumable), then its figures.
 demo: build
 	$(BIN) run experiments/smollm2-demo.toml --data $(DATA)
 	$(BIN) similarity --model $(SMOL) --data $(DATA) --limit 20 --out results/smollm2-demo
