@@ -133,6 +133,8 @@ fn catch_out_of_memory<T>(f: impl FnOnce() -> T) -> Option<T> {
             if message.contains("out of memory") {
                 None
             } else {
+                // The silenced hook printed nothing; say what failed before unwinding on.
+                eprintln!("libtorch failed: {message}");
                 std::panic::resume_unwind(panic)
             }
         }
