@@ -72,6 +72,11 @@ impl PlanTrie {
     /// tries keep at most `max_kept` residual streams, sharing as much as the bound allows:
     /// plans are taken in canonical-text order, so plans with a common prefix are neighbours.
     pub fn groups(plans: &[Plan], max_kept: usize) -> Vec<Vec<usize>> {
+        // Most grids fit whole; only the others pay for the greedy split below, which
+        // rebuilds a trie per plan.
+        if PlanTrie::new(plans).peak_kept() <= max_kept.max(1) {
+            return vec![(0..plans.len()).collect()];
+        }
         let texts: Vec<String> = plans.iter().map(|p| p.to_string()).collect();
         let mut order: Vec<usize> = (0..plans.len()).collect();
         order.sort_by(|&a, &b| texts[a].cmp(&texts[b]).then(a.cmp(&b)));
