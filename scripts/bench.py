@@ -10,10 +10,15 @@ painters with its reuse against without, in one run on this machine.
    request), for the demo grid and the paper's main grid on SmolLM2 (all six variants,
    s = 0..14); layer passes alone for the looped-parallel heat map (s = 0..14, K = 1..28).
 3. Peak RSS of `painters eval` against the checkpoint's size on disk.
+4. The cost of bitwise reproducibility: `painters eval` in MKL's conditional numerical
+   reproducibility mode (the default, MKL_CBWR=AUTO,STRICT) against without it
+   (MKL_CBWR= : CNR off), alternated, fastest of 3 each.
 
-    python scripts/bench.py MODEL_DIR DATA_DIR PAINTERS_BIN OUT_DIR [--items N] [--grid-items N]
+    python scripts/bench.py MODEL_DIR DATA_DIR PAINTERS_BIN OUT_DIR [--items N] [--sections S,...]
 
-writes OUT_DIR/cpu.json and OUT_DIR/cpu.md (quoted in the README).
+writes OUT_DIR/cpu.json and OUT_DIR/cpu.md (quoted in the README). `--sections` runs only
+some of throughput, grids, memory (needs throughput), reproducibility, and keeps the other
+sections of an existing cpu.json.
 """
 
 import argparse
@@ -108,13 +113,51 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("out")
     ap.add_argument("--items", type=int, default=100)
+    ap.add_argument("--sections", default="throughput,grids,memory,reproducibility")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
     torch.set_num_threads(THREADS)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     work = tempfile.mkdtemp(prefix="painters-bench-")
-    report = {"threads": THREADS, "batch_size": BATCH, "items": args.items, "throughput": [], "grids": []}
+    old = out_dir / "cpu.json"
+    report = json.loads(old.read_text()) if sections != {"throughput", "grids", "memory", "reproducibility"} and old.exists() else {}
+    report.update({"threads": THREADS, "batch_size": BATCH, "items": args.items})
 
+    if "reproducibility" in sections:
+        report["reproducibility"] = [reproducibility_cost(args, task, f"{work}/cnr") for task in ["hellaswag", "arc_easy"]]
+        print(json.dumps(report["reproducibility"]), flush=True)
+    if "throughput" in sections:
+        report["throughput"] = throughput(args, work)
+    if "grids" in sections:
+        report["grids"], report["heatmap"] = grids(args, work)
+    if "memory" in sections:
+        size = sum(p.stat().st_size for p in Path(args.model).glob("*.safetensors"))
+        peak = max(r["painters_peak_rss"] for r in report["throughput"])
+        report["memory"] = {"checkpoint_bytes": size, "peak_rss_bytes": peak, "ratio": peak / size}
+    shutil.rmtree(work)
+    (out_dir / "cpu.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "cpu.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def reproducibility_cost(args, task, out):
+    """Fastest of 3 alternated `painters eval` runs with CNR on (default) and off."""
+    best = {"on": float("inf"), "off": float("inf")}
+    values = {}
+    for _ in range(3):
+        for mode, env in [("on", {}), ("off", {"MKL_CBWR": ""})]:
+            cmd = [args.binary, "eval", "--model", args.model, "--data", args.data, "--tasks", task, "--limit", str(args.items),
+                   "--batch-size", str(BATCH), "--out", out]
+            seconds, _, _ = run_child(cmd, env={**os.environ, "OMP_NUM_THREADS": str(THREADS), **env})
+            best[mode] = min(best[mode], seconds)
+            values[mode] = (Path(out) / f"{task}.jsonl").read_text()
+    return {"task": task, "seconds_cnr": best["on"], "seconds_no_cnr": best["off"], "ratio": best["on"] / best["off"],
+            "same_records": values["on"] == values["off"]}
+
+
+def throughput(args, work):
+    rows = []
     for task in ["hellaswag", "arc_easy"]:
         for variant, (flags, order) in VARIANTS.items():
             lm_s, lm_value = lm_eval_run(args.model, args.data, task, args.items, order)
@@ -122,24 +165,20 @@ def main():
             row = {"task": task, "variant": variant, "lm_eval_items_per_s": args.items / lm_s,
                    "painters_items_per_s": args.items / ours_s, "speedup": lm_s / ours_s,
                    "lm_eval_metric": lm_value, "painters_metric": ours_value, "painters_peak_rss": rss}
-            report["throughput"].append(row)
+            rows.append(row)
             print(json.dumps(row), flush=True)
+    return rows
 
+
+def grids(args, work):
+    rows = []
     bench_dir = ROOT / "experiments/bench"
     for experiment in [ROOT / "experiments/smollm2-demo.toml", bench_dir / "smollm2-main-grid.toml"]:
         row = grid(args.binary, args.data, experiment, work)
-        report["grids"].append(row)
+        rows.append(row)
         print(json.dumps(row), flush=True)
     alone, shared = plan_passes(args.binary, bench_dir / "smollm2-heatmap.toml")
-    report["heatmap"] = {"experiment": "experiments/bench/smollm2-heatmap.toml", "passes_alone": alone, "passes_shared": shared}
-
-    size = sum(p.stat().st_size for p in Path(args.model).glob("*.safetensors"))
-    peak = max(r["painters_peak_rss"] for r in report["throughput"])
-    report["memory"] = {"checkpoint_bytes": size, "peak_rss_bytes": peak, "ratio": peak / size}
-    shutil.rmtree(work)
-    (out_dir / "cpu.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / "cpu.md").write_text(markdown(report))
-    print(markdown(report))
+    return rows, {"experiment": "experiments/bench/smollm2-heatmap.toml", "passes_alone": alone, "passes_shared": shared}
 
 
 def markdown(r):
@@ -162,6 +201,11 @@ def markdown(r):
     lines += ["", f"Peak RSS of `painters eval`: {m['peak_rss_bytes'] / 2**20:.0f} MiB for a {m['checkpoint_bytes'] / 2**20:.0f} MiB "
               f"checkpoint ({m['ratio']:.2f}x).", "", "Layer passes are per scored item (one plan walk); "
               "shared contexts cut the tokens each pass processes on top of that."]
+    if "reproducibility" in r:
+        lines += ["", "Bitwise reproducibility (MKL CNR AUTO,STRICT, the default) against CNR off, `painters eval`, fastest of 3:", "",
+                  "| task | CNR on (s) | CNR off (s) | ratio | same records |", "|---|---:|---:|---:|---|"]
+        for c in r["reproducibility"]:
+            lines.append(f"| {c['task']} | {c['seconds_cnr']:.1f} | {c['seconds_no_cnr']:.1f} | {c['ratio']:.3f}x | {c['same_records']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make kill-test`: `painters run` killed with SIGKILL at KILLS (default 10) random moments
 # in a row, restarted with the same command after each, must finish with a summary.csv
-# byte-identical to an uninterrupted run's. SmolLM2-135M on a small grid, ~3 min on 2 cores.
+# byte-identical to an uninterrupted run's. Each kill is checked to hit the painters process
+# itself and to leave none running. SmolLM2-135M on a small grid, ~3 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/painters}
@@ -27,7 +28,9 @@ kind = "looped-parallel"
 start_layer = 13
 times = [2, 3]
 TOML
-run() { "$BIN" run "$WORK/exp.toml" --data "$DATA" --chunk-size 2 --out "$1" > /dev/null 2>&1; }
+RUN=("$BIN" run "$WORK/exp.toml" --data "$DATA" --chunk-size 2 --out)
+run() { "${RUN[@]}" "$1" > /dev/null 2>&1; }
+painters_exe=$(readlink -f "$BIN")
 
 start=$(date +%s.%N)
 run "$WORK/whole"
@@ -39,10 +42,20 @@ for i in $(seq 1 "$KILLS"); do
   # kills land before the grid is done.
   span=$(echo "w = $whole / 10; if (w < 3) w = 3; w" | bc)
   delay=$(awk -v s="$RANDOM" -v span="$span" 'BEGIN { srand(s); printf "%.2f", 0.5 + rand() * (span - 0.5) }')
-  run "$WORK/killed" & pid=$!
+  # `exec` in the background job makes that process painters itself, so $! is the pid
+  # of painters, not of a subshell waiting for it.
+  (exec "${RUN[@]}" "$WORK/killed" > /dev/null 2>&1) & pid=$!
   sleep "$delay"
-  kill -9 "$pid" 2> /dev/null || true
+  if [ "$(readlink -f "/proc/$pid/exe" 2> /dev/null)" != "$painters_exe" ]; then
+    echo "FAIL: process $pid is not a running painters ($painters_exe) at kill $i" >&2
+    exit 1
+  fi
+  kill -9 "$pid"
   wait "$pid" 2> /dev/null || true
+  if kill -0 "$pid" 2> /dev/null || pgrep -f -- "--out $WORK/killed" > /dev/null; then
+    echo "FAIL: painters is still running after kill $i" >&2
+    exit 1
+  fi
   if [ -e "$WORK/killed/summary.csv" ]; then
     echo "FAIL: the run finished before kill $i landed (make the grid larger)" >&2
     exit 1

@@ -12,9 +12,24 @@ cd "$(dirname "$0")/.."
 TORCH_VERSION=2.11.0
 CACHE="${PAINTERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/painters}"
 PYTHON="${PYTHON:-python3}"
+
+# What the machine needs before anything else (README, "What a machine needs").
+need() { echo "setup: $*" >&2; exit 1; }
+command -v cargo > /dev/null || need "no cargo: install Rust >= 1.85 (edition 2024) with rustup"
+rust=$(rustc --version | sed -n 's/^rustc \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+read -r major minor <<< "${rust:-0 0}"
+[ "$major" -gt 1 ] || [ "$minor" -ge 85 ] || need "$(rustc --version) is too old: edition 2024 needs Rust >= 1.85 (rustup update)"
+command -v "$PYTHON" > /dev/null || need "no $PYTHON: install Python 3.10-3.13 with its venv module (or set PYTHON)"
+"$PYTHON" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' ||
+  need "$("$PYTHON" --version 2>&1) is not supported: torch $TORCH_VERSION needs Python 3.10-3.13 (set PYTHON)"
+"$PYTHON" -c 'import venv, ensurepip' 2> /dev/null || need "$PYTHON has no venv/ensurepip module (Debian: apt install python3-venv)"
 PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VENV="$CACHE/venv-torch$TORCH_VERSION-py$PYVER"
 mkdir -p "$CACHE"
+if [ ! -f "$VENV/.painters-requirements" ]; then
+  free_gb=$(df -Pk "$CACHE" | awk 'NR == 2 { print int($4 / 1048576) }')
+  [ "$free_gb" -ge 10 ] || need "$CACHE has ${free_gb} GB free; the first set-up needs about 10 GB (or set PAINTERS_CACHE)"
+fi
 
 # One set-up at a time per cache (CI and a session may share a machine).
 exec 9>"$CACHE/.setup.lock"

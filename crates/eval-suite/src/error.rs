@@ -10,11 +10,14 @@ use thiserror::Error;
 
 use crate::lm::BackendError;
 
+/// How to get a missing benchmark file.
+const FETCH_HINT: &str = "; `painters data fetch` downloads the official files into the default data directory (or give --data DIR / $PAINTERS_DATA with them)";
+
 /// What is wrong with a data file at one place.
 #[derive(Debug, Error)]
 pub enum DataProblem {
-    /// The file is missing or unreadable.
-    #[error("cannot read: {0}")]
+    /// The file is missing (with how to get it) or unreadable.
+    #[error("cannot read: {error}{hint}", error = .0, hint = if .0.kind() == std::io::ErrorKind::NotFound { FETCH_HINT } else { "" })]
     Io(#[source] std::io::Error),
     /// A JSONL line that is not one JSON value.
     #[error("not valid JSON: {0}")]

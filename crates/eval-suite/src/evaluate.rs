@@ -44,6 +44,24 @@ pub fn check_task(task: &str) -> Result<(), EvalError> {
     TaskId::parse(task).map(|_| ())
 }
 
+/// Reads and validates `task`'s files under `data_dir` as [`evaluate`] does, without a
+/// model: lets callers refuse missing or malformed data before loading one.
+pub fn check_data(task: &str, data_dir: &Path, options: &EvalOptions) -> Result<(), EvalError> {
+    prepare(task, data_dir, options).map(|_| ())
+}
+
+/// `task`'s docs, at least one, and its number of few-shot examples.
+fn prepare(task: &str, data_dir: &Path, options: &EvalOptions) -> Result<(TaskId, Prepared, usize), EvalError> {
+    let id = TaskId::parse(task)?;
+    let (prepared, num_fewshot) = id.prepare(task, data_dir, options.num_fewshot, options.limit)?;
+    if prepared.len() == 0 {
+        return Err(EvalError::NoDocuments {
+            task: task.to_string(),
+        });
+    }
+    Ok((id, prepared, num_fewshot))
+}
+
 /// Evaluate `task` (an lm-eval task name, see [`crate::TASKS`], or `mmlu_<subject>`) on
 /// the files under `data_dir` with `lm`. `progress(done, total)` is called after each
 /// backend call with the number of requests answered so far.
@@ -54,13 +72,7 @@ pub fn evaluate(
     options: &EvalOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TaskResult, EvalError> {
-    let id = TaskId::parse(task)?;
-    let (prepared, num_fewshot) = id.prepare(task, data_dir, options.num_fewshot, options.limit)?;
-    if prepared.len() == 0 {
-        return Err(EvalError::NoDocuments {
-            task: task.to_string(),
-        });
-    }
+    let (id, prepared, num_fewshot) = prepare(task, data_dir, options)?;
     let stderr = Stderr {
         bootstrap_iters: options.bootstrap_iters,
     };

@@ -23,7 +23,7 @@ pub mod stats;
 mod tasks;
 
 pub use error::{DataError, DataProblem, EvalError, StatsError};
-pub use evaluate::{EvalOptions, check_task, evaluate};
+pub use evaluate::{EvalOptions, check_data, check_task, evaluate};
 pub use lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 pub use records::{
     ChoiceContext, ChoiceRecord, GenerationRecord, ItemRecord, LoglikelihoodRecord, MetricValue,

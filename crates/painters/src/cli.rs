@@ -217,6 +217,10 @@ pub struct ScoreCmd {
     /// Score every request in its own row, as lm-eval does.
     #[arg(long)]
     pub no_reuse: bool,
+    /// Score one request per forward pass, in its own row: scores then do not depend on
+    /// the batch size or on which requests share a batch (slower; see README).
+    #[arg(long)]
+    pub batch_invariant: bool,
     /// Score this many times and report the fastest (the first warms the device up).
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,

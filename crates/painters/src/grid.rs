@@ -10,7 +10,8 @@ use anyhow::{Result, anyhow};
 use serde::Serialize;
 
 use crate::experiment::{Cell, Experiment, ExperimentFile, TaskSettings};
-use crate::store::{HARNESS_VERSION, Store, cell_key, model_identity};
+use crate::identity::{cache_root, model_identity};
+use crate::store::{HARNESS_VERSION, Store, cell_key};
 
 pub struct Grid {
     pub file: ExperimentFile,
@@ -49,7 +50,9 @@ impl Grid {
         let layers = file.num_layers()?;
         let cells = file.cells(layers)?;
         let model = &file.experiment.model;
-        let model_id = model_identity(&model.dir, &model.dtype)?;
+        // Model settings that change scores; their defaults are part of the identity too.
+        let settings = "add_bos=tokenizer";
+        let model_id = model_identity(&model.dir, &model.dtype, settings, cache_root().as_deref())?;
         let keys = cells.iter().map(|cell| file.experiment.tasks.iter().map(|task| cell_key(&model_id, &cell.plan, task)).collect()).collect();
         Ok(Self { file, layers, cells, model_id, data, keys })
     }

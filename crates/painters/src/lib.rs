@@ -8,6 +8,7 @@ pub mod cli;
 pub mod experiment;
 pub mod fetch;
 mod grid;
+pub mod identity;
 pub mod plot;
 mod cmd;
 pub mod shard;

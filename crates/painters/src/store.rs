@@ -1,6 +1,6 @@
 //! The result store of an experiment directory, keyed by content, never by path: a
-//! (plan, task) cell's key hashes the model's identity (config, tokenizer, tensor
-//! headers, dtype), the plan's canonical text, the task settings and the harness
+//! (plan, task) cell's key hashes the model's identity (its full contents and settings,
+//! [`crate::identity`]), the plan's canonical text, the task settings and the harness
 //! version. Finished cells are `store/<key>.json` (metrics) + `store/<key>.jsonl` (items);
 //! a cell in progress appends each answered chunk of requests to `store/<key>.partial`,
 //! so a killed run resumes where it stopped and recomputes at most one chunk. Cells of one
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Bump when stored results would no longer be comparable.
-pub const HARNESS_VERSION: &str = "painters-0.1/lm-eval-0.4.13";
+pub const HARNESS_VERSION: &str = "painters-0.2/lm-eval-0.4.13";
 
 /// Errs if `results_dir/resolved.toml` names a harness version other than this one.
 fn check_harness(results_dir: &Path) -> Result<()> {
@@ -48,31 +48,6 @@ fn check_harness(results_dir: &Path) -> Result<()> {
 
 fn hex(digest: impl AsRef<[u8]>) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// What the model is, from its contents: config.json, tokenizer.json, the safetensors
-/// headers (tensor names, dtypes, shapes, offsets) and the compute dtype.
-pub fn model_identity(dir: &Path, dtype: &str) -> Result<String> {
-    let mut h = Sha256::new();
-    h.update(dtype.as_bytes());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading model dir {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .collect();
-    files.sort();
-    for name in ["config.json", "tokenizer.json"] {
-        h.update(std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()))?);
-    }
-    for file in files {
-        let mut f = File::open(&file).with_context(|| format!("reading {}", file.display()))?;
-        let mut len = [0u8; 8];
-        std::io::Read::read_exact(&mut f, &mut len)?;
-        let mut header = vec![0u8; u64::from_le_bytes(len).min(100 << 20) as usize];
-        std::io::Read::read_exact(&mut f, &mut header).with_context(|| format!("reading {}", file.display()))?;
-        h.update(header);
-    }
-    Ok(hex(h.finalize())[..16].to_string())
 }
 
 /// Key of one (plan, task) cell.

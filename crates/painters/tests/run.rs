@@ -21,8 +21,17 @@ fn data_dir() -> PathBuf {
 /// An experiment on SmolLM2 scoring `items` HellaSwag and `items + 2` LAMBADA items
 /// under the baseline and skip at each of `start_layers`.
 fn experiment(dir: &Path, items: usize, start_layers: &str) -> PathBuf {
+    experiment_on(&smollm2(), dir, items, start_layers)
+}
+
+fn smollm2() -> PathBuf {
     let model = workspace().join("models/smollm2-135m");
     assert!(model.join("config.json").exists(), "no SmolLM2 in {}: run `make setup`", model.display());
+    model
+}
+
+/// [`experiment`] on the checkpoint in `model`.
+fn experiment_on(model: &Path, dir: &Path, items: usize, start_layers: &str) -> PathBuf {
     let text = format!(
         "[model]\ndir = {model:?}\nbatch_size = 4\n\n\
          [[tasks]]\nname = \"hellaswag\"\nlimit = {items}\n\n[[tasks]]\nname = \"lambada_openai\"\nlimit = {}\n\n\
@@ -155,6 +164,40 @@ fn a_results_directory_of_another_harness_version_is_refused() {
     assert!(!done.status.success());
     assert!(stderr.contains("resolved.toml: written by harness \"painters-0.0/lm-eval-0.4.2\"") && stderr.contains("use another --out"), "{stderr}");
     assert!(!out.join("store").exists(), "nothing is written into a refused directory");
+}
+
+#[test]
+fn a_checkpoint_differing_in_one_weight_computes_its_own_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    // SmolLM2 with one float of its last tensor changed: same files, sizes and shapes.
+    let changed = tmp.path().join("smollm2-changed");
+    std::fs::create_dir_all(&changed).unwrap();
+    for entry in std::fs::read_dir(smollm2()).unwrap() {
+        let path = entry.unwrap().path();
+        let target = changed.join(path.file_name().unwrap());
+        if path.extension().is_some_and(|e| e == "safetensors") {
+            let mut bytes = std::fs::read(&path).unwrap();
+            let at = bytes.len() - 4;
+            let value = f32::from_le_bytes(bytes[at..].try_into().unwrap());
+            bytes[at..].copy_from_slice(&(value + 0.5).to_le_bytes());
+            std::fs::write(&target, bytes).unwrap();
+        } else {
+            std::os::unix::fs::symlink(&path, &target).unwrap();
+        }
+    }
+    let out = tmp.path().join("out");
+    let first = ok(run(&experiment(tmp.path(), 1, "13"), &out, &[]).output().unwrap());
+    let keys = |dir: &Path| -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(dir.join("store")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".json")).collect()
+    };
+    let original = keys(&out);
+    assert_eq!((computed_here(&first), original.len()), (4, 4), "{first}");
+
+    std::fs::create_dir_all(tmp.path().join("changed")).unwrap();
+    let exp = experiment_on(&changed, &tmp.path().join("changed"), 1, "13");
+    let second = ok(run(&exp, &out, &[]).output().unwrap());
+    assert_eq!(computed_here(&second), 4, "the changed checkpoint reused the original's cells: {second}");
+    assert_eq!(keys(&out).len(), 8, "the changed checkpoint's cells have keys of their own");
 }
 
 /// The files of a complete grid.
@@ -367,20 +410,84 @@ fn slurm_writes_a_requeueable_array_and_a_merge_that_waits_for_it() {
     assert!(e.contains("--time") && e.contains("[D-]HH:MM:SS"), "{e}");
 }
 
+/// `painters score` of `requests` (indices into `pool`) with `flags`: one output line per
+/// request.
+fn score_lines(dir: &Path, pool: &[String], requests: &[usize], flags: &[&str]) -> Vec<String> {
+    let name = format!("{}{}", requests.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("-"), flags.join(""));
+    let (input, output) = (dir.join(format!("{name}.jsonl")), dir.join(format!("{name}.out")));
+    std::fs::write(&input, requests.iter().map(|&r| format!("{}\n", pool[r])).collect::<String>()).unwrap();
+    let model = smollm2();
+    let done = bin(&["score", "--model", s(&model), "--requests", s(&input), "--out", s(&output), "--batch-size", "7"])
+        .args(flags)
+        .env("OMP_NUM_THREADS", "1")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(done.success());
+    std::fs::read_to_string(output).unwrap().lines().map(str::to_string).collect()
+}
+
+/// What `--batch-invariant` promises: a request's record does not depend on which other
+/// requests share the run, nor on their order. Requests 0..5 scored alone must equal,
+/// byte for byte, the same requests inside a run of 9 in another order. Without the flag
+/// the same comparison differs (asserted below, so that this test can fail): batches of
+/// other shapes pad to other lengths and sum in another order.
 #[test]
-fn batch_invariant_scores_do_not_depend_on_the_batch_size() {
+fn batch_invariant_records_do_not_depend_on_the_other_requests() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = workspace().join("models/smollm2-135m");
-    let items = |batch: &str| {
-        let out = tmp.path().join(format!("batch-{batch}"));
-        let done = bin(&["eval", "--model", s(&model), "--data", s(&data_dir()), "--tasks", "hellaswag,lambada_openai", "--limit", "5"])
-            .args(["--batch-invariant", "--batch-size", batch, "--out", s(&out)])
-            .env("OMP_NUM_THREADS", "1")
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(done.success());
-        ["hellaswag.jsonl", "lambada_openai.jsonl"].map(|f| std::fs::read(out.join(f)).unwrap())
+    // Nine requests of different lengths (arbitrary ids inside SmolLM2's vocabulary).
+    let pool: Vec<String> = (0..9)
+        .map(|r: i64| {
+            let ids = |n: i64, salt: i64| (0..n).map(|k| ((r * 7919 + k * 104_729 + salt) % 49_000).to_string()).collect::<Vec<_>>().join(",");
+            format!("{{\"context\": [{}], \"continuation\": [{}]}}", ids(5 + 9 * r, 1), ids(1 + r % 4, 2))
+        })
+        .collect();
+    let alone: Vec<usize> = (0..5).collect();
+    let mixed = [7, 3, 0, 8, 4, 1, 6, 2, 5];
+    let records = |flags: &[&str]| {
+        let (first, second) = (score_lines(tmp.path(), &pool, &alone, flags), score_lines(tmp.path(), &pool, &mixed, flags));
+        let in_mixed: Vec<String> = alone.iter().map(|r| second[mixed.iter().position(|m| m == r).unwrap()].clone()).collect();
+        (first, in_mixed)
     };
-    assert_eq!(items("1"), items("7"), "per-item records differ between batch sizes 1 and 7");
+    let (first, in_mixed) = records(&["--batch-invariant"]);
+    assert_eq!(first, in_mixed, "--batch-invariant records depend on the other requests of the run");
+    let (first, in_mixed) = records(&["--no-reuse"]);
+    assert_ne!(first, in_mixed, "without --batch-invariant the batches of the two runs score alike: this test shows nothing");
+}
+
+/// The longest LAMBADA passage of the first `n` (long passages under reordered plans are
+/// where multithreaded SGEMM's alignment-dependent paths showed).
+fn long_passage(n: usize) -> String {
+    let text = std::fs::read_to_string(data_dir().join("lambada/lambada_test.jsonl")).unwrap();
+    let passages = text.lines().take(n).map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string());
+    passages.max_by_key(|p| p.len()).unwrap()
+}
+
+/// The same command gives the same numbers: `painters logprobs` under reordered and
+/// parallel plans and `painters eval`, each run 20 times with libtorch's default thread
+/// count, give one output each. Every MKL call runs in conditional numerical
+/// reproducibility mode (MKL_VERBOSE reports it per call; without the mode it says
+/// `CNR:OFF` and, once in a few runs, the last bits moved).
+#[test]
+fn the_same_command_gives_the_same_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (model, passage) = (smollm2(), long_passage(200));
+    let verbose = bin(&["logprobs", "--model", s(&model), "--text", "One short sentence.", "--json"]).env("MKL_VERBOSE", "1").output().unwrap();
+    let calls: Vec<String> = String::from_utf8_lossy(&verbose.stdout).lines().filter(|l| l.contains("GEMM")).map(str::to_string).collect();
+    assert!(!calls.is_empty() && calls.iter().all(|l| l.contains("CNR:AUTO,STRICT")), "MKL calls outside CNR mode: {:?}", calls.first());
+
+    let distinct = |command: &dyn Fn(usize) -> Vec<u8>| (0..20).map(command).collect::<std::collections::BTreeSet<_>>().len();
+    for plan in ["0..11 19 18 17 16 15 14 13 12 11 20..30", "0..11 12 11 13..30", "0..11 [11|12|13|14|15|16|17|18|19] 20..30"] {
+        let logprobs = |_| ok(bin(&["logprobs", "--model", s(&model), "--text", &passage, "--plan", plan, "--json"]).output().unwrap()).into_bytes();
+        assert_eq!(distinct(&logprobs), 1, "painters logprobs --plan {plan:?} gave different outputs");
+    }
+    let eval = |run: usize| {
+        let out = tmp.path().join(format!("eval-{run}"));
+        ok(bin(&["eval", "--model", s(&model), "--data", s(&data_dir()), "--tasks", "hellaswag", "--limit", "3", "--variant", "reverse", "--start-layer", "10"])
+            .args(["--out", s(&out)])
+            .output()
+            .unwrap());
+        std::fs::read(out.join("hellaswag.jsonl")).unwrap()
+    };
+    assert_eq!(distinct(&eval), 1, "painters eval gave different records");
 }

@@ -11,12 +11,12 @@ use crate::cli::EvalCmd;
 
 pub fn run(cmd: EvalCmd) -> Result<()> {
     let data = super::data_dir(&cmd.data);
+    let options = EvalOptions { num_fewshot: cmd.num_fewshot, limit: cmd.limit, ..EvalOptions::default() };
     for task in &cmd.tasks {
-        eval_suite::check_task(task).with_context(|| format!("--tasks {task}"))?;
+        eval_suite::check_data(task, &data, &options).with_context(|| format!("--tasks {task}"))?;
     }
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
-    let options = EvalOptions { num_fewshot: cmd.num_fewshot, limit: cmd.limit, ..EvalOptions::default() };
     println!("model {} | plan {plan} | data {}", cmd.model.model.display(), data.display());
     let mut results = Vec::new();
     for task in &cmd.tasks {

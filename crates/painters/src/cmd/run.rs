@@ -48,6 +48,10 @@ pub fn run(cmd: RunCmd) -> Result<()> {
     let computed = if pending.is_empty() {
         0
     } else {
+        for &t in pending.iter().map(|(t, _)| t).collect::<std::collections::BTreeSet<_>>() {
+            let task = &grid.tasks()[t];
+            eval_suite::check_data(&task.name, &grid.data, &task_options(task, cmd.chunk_size)).with_context(|| format!("{}: tasks[{t}] ({})", grid.file.path.display(), task.name))?;
+        }
         let model = load_model(&cmd, &grid)?;
         let runner = Runner {
             model: &model,
@@ -75,6 +79,11 @@ pub fn run(cmd: RunCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How a task of the grid is evaluated.
+fn task_options(task: &crate::experiment::TaskSettings, chunk_size: usize) -> EvalOptions {
+    EvalOptions { num_fewshot: task.num_fewshot, limit: task.limit, chunk_size, ..EvalOptions::default() }
 }
 
 /// The grid's model on `--device`, else on the file's `model.device`.
@@ -154,7 +163,7 @@ impl Runner<'_> {
         });
         let mut backend = PlanBackend { model: self.model, plan: cell.plan.clone(), scoring: self.scoring, kv: self.kv, followers, progress: bar.clone() };
         let mut resumable = self.store.resumable(claim, &mut backend)?;
-        let options = EvalOptions { num_fewshot: task.num_fewshot, limit: task.limit, chunk_size: self.chunk_size, ..EvalOptions::default() };
+        let options = task_options(task, self.chunk_size);
         let result = evaluate(&task.name, &self.grid.data, &mut resumable, &options, &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
