@@ -10,6 +10,7 @@ pub mod fetch;
 mod grid;
 pub mod plot;
 mod cmd;
+pub mod output;
 pub mod shard;
 mod store;
 mod summary;
