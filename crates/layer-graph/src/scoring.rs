@@ -11,7 +11,8 @@
 //!   positions restarting after the context), so the row computes exactly what the
 //!   separate rows would;
 //! - **shared plan prefixes**: the plans run as a [`PlanTrie`], each common prefix once
-//!   per batch, branching where they differ.
+//!   per batch, branching where they differ ([`PlanTrie::walk`], which keeps its own
+//!   stack, so a plan as long as the parser allows runs on any thread).
 //!
 //! Rows run in batches sorted by length (longest first, little padding); the head runs
 //! only at the positions whose log-probs are read. Results come back in request order.
@@ -21,7 +22,7 @@
 use std::cell::OnceCell;
 use std::collections::HashMap;
 
-use layer_plan::{Plan, PlanTrie, TrieNode};
+use layer_plan::{Plan, PlanTrie, Step};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -99,7 +100,8 @@ pub fn score_plans(
             let batch = PackedBatch::new(chunk, model.device());
             let xs = stack.embed(&batch.ids, &batch.attention.positions); // (B, S, C)
             for (group, trie) in &tries {
-                walk(stack, &trie.children, xs.shallow_clone(), &batch.attention, &mut |p, ys| batch.read(stack, ys, &mut scores[group[p]]))?;
+                let run = |step: &Step, input: &Tensor| apply_step(stack, step, input, &batch.attention, None);
+                trie.walk(xs.shallow_clone(), run, |p, ys| batch.read(stack, ys, &mut scores[group[p]]))?;
             }
             Ok(())
         });
@@ -139,23 +141,6 @@ fn catch_out_of_memory<T>(f: impl FnOnce() -> T) -> Option<T> {
             }
         }
     }
-}
-
-/// Depth-first over `nodes`, reading out every plan that ends at a node. The input
-/// stream is dropped before the last child runs, so only branch points keep theirs.
-fn walk(stack: &dyn LayerStack, nodes: &[TrieNode], xs: Tensor, attn: &Attention, read: &mut dyn FnMut(usize, &Tensor) -> Result<()>) -> Result<()> {
-    let mut input = Some(xs);
-    for (i, node) in nodes.iter().enumerate() {
-        let ys = apply_step(stack, &node.step, input.as_ref().expect("kept until the last child"), attn, None);
-        if i + 1 == nodes.len() {
-            input = None;
-        }
-        for &p in &node.ends {
-            read(p, &ys)?;
-        }
-        walk(stack, &node.children, ys, attn, read)?;
-    }
-    Ok(())
 }
 
 /// One model input row: a prefix, then (for a shared context) each continuation's

@@ -26,7 +26,7 @@ pub struct VariantSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<[usize; 2]>,
     /// skip-one: the layer to drop; swap: the first layer; repeat-middle: the layer to
-    /// repeat (default `T / 2`).
+    /// repeat (default: the window's centre, the lower middle layer for an even width).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<usize>,
     /// swap: the second layer (default `layer + 1`).

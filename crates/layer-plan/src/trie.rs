@@ -3,10 +3,15 @@
 //! 0..s with the baseline, and looped-parallel with K + 1 iterations extends the run
 //! with K iterations by one more group (the "one-pass loop sweep" falls out of the trie).
 //!
-//! A depth-first walk keeps the residual stream of a node alive while it runs every child
-//! but the last; children are ordered so the largest subtree comes last, which keeps the
-//! number of residual streams held at once small ([`PlanTrie::peak_kept`]).
-//! [`PlanTrie::groups`] splits a grid into tries that respect a bound on that number.
+//! [`PlanTrie::walk`] runs the trie depth-first, keeping the residual stream of a node
+//! alive while it runs every child but the last; children are ordered so the largest
+//! subtree comes last, which keeps the number of residual streams held at once small
+//! ([`PlanTrie::peak_kept`]). [`PlanTrie::groups`] splits a grid into tries that respect
+//! a bound on that number.
+//!
+//! A trie is as deep as its longest plan (up to [`crate::MAX_LAYER_PASSES`] steps), so
+//! nothing here recurses: the nodes live in one flat list (a parent before its
+//! children), every walk keeps its own stack, and dropping a trie frees a list.
 
 use crate::plan::{Plan, Step};
 
@@ -16,56 +21,124 @@ pub struct TrieNode {
     pub step: Step,
     /// Indices (into the plans given to [`PlanTrie::new`]) of the plans that end here.
     pub ends: Vec<usize>,
-    /// Ordered by subtree size, largest last.
-    pub children: Vec<TrieNode>,
+    /// Indices of the child nodes ([`PlanTrie::node`]), ordered by subtree size, largest last.
+    pub children: Vec<usize>,
     plans_below: usize,
 }
 
 #[derive(Debug, Clone)]
 pub struct PlanTrie {
-    /// First steps; a plan always has at least one.
-    pub children: Vec<TrieNode>,
+    /// Every node; a node's children come after it.
+    nodes: Vec<TrieNode>,
+    /// The nodes of the first steps (a plan always has at least one), largest subtree last.
+    roots: Vec<usize>,
 }
 
 impl PlanTrie {
     pub fn new(plans: &[Plan]) -> Self {
-        let mut trie = PlanTrie { children: Vec::new() };
+        let mut trie = PlanTrie { nodes: Vec::new(), roots: Vec::new() };
         for (index, plan) in plans.iter().enumerate() {
             trie.insert(index, plan.steps());
         }
-        order(&mut trie.children);
+        // Largest subtree last at every level (stable, so ties keep insertion order).
+        let plans_below: Vec<usize> = trie.nodes.iter().map(|n| n.plans_below).collect();
+        trie.roots.sort_by_key(|&c| plans_below[c]);
+        for node in &mut trie.nodes {
+            node.children.sort_by_key(|&c| plans_below[c]);
+        }
         trie
     }
 
     fn insert(&mut self, index: usize, steps: &[Step]) {
-        let (first, rest) = steps.split_first().expect("a plan has at least one step");
-        let mut level = &mut self.children;
-        let mut node = child(level, first);
-        for step in rest {
-            level[node].plans_below += 1;
-            level = &mut level[node].children;
-            node = child(level, step);
+        let mut parent = None;
+        for step in steps {
+            let node = self.child(parent, step);
+            self.nodes[node].plans_below += 1;
+            parent = Some(node);
         }
-        level[node].plans_below += 1;
-        level[node].ends.push(index);
+        let last = parent.expect("a plan has at least one step");
+        self.nodes[last].ends.push(index);
+    }
+
+    /// Index of the child of `parent` (None: a root) running `step`, added if missing.
+    fn child(&mut self, parent: Option<usize>, step: &Step) -> usize {
+        let level = match parent {
+            Some(p) => &self.nodes[p].children,
+            None => &self.roots,
+        };
+        if let Some(&c) = level.iter().find(|&&c| self.nodes[c].step == *step) {
+            return c;
+        }
+        let c = self.nodes.len();
+        self.nodes.push(TrieNode { step: step.clone(), ends: Vec::new(), children: Vec::new(), plans_below: 0 });
+        match parent {
+            Some(p) => self.nodes[p].children.push(c),
+            None => self.roots.push(c),
+        }
+        c
+    }
+
+    /// The nodes of the plans' first steps, in walk order.
+    pub fn roots(&self) -> &[usize] {
+        &self.roots
+    }
+
+    /// The node with index `index` (from [`PlanTrie::roots`] or [`TrieNode::children`]).
+    pub fn node(&self, index: usize) -> &TrieNode {
+        &self.nodes[index]
     }
 
     /// Layer passes of one walk over the trie: every shared step counted once.
     pub fn layer_passes(&self) -> usize {
-        fn passes(nodes: &[TrieNode]) -> usize {
-            nodes.iter().map(|n| n.step.layers().len() + passes(&n.children)).sum()
-        }
-        passes(&self.children)
+        self.nodes.iter().map(|n| n.step.layers().len()).sum()
     }
 
-    /// The most residual streams a depth-first walk holds at once (the stream being
-    /// computed included).
+    /// The most residual streams [`PlanTrie::walk`] holds at once (the stream being
+    /// computed included, as replacing its input).
     pub fn peak_kept(&self) -> usize {
-        fn peak(nodes: &[TrieNode]) -> usize {
-            let last = nodes.len().saturating_sub(1);
-            nodes.iter().enumerate().map(|(i, n)| peak(&n.children).max(1) + usize::from(i < last)).max().unwrap_or(0)
+        // A level of siblings needs, for its i-th node, the node's own subtree plus the
+        // parent's stream while later siblings still need it.
+        let level = |children: &[usize], subtree: &[usize]| {
+            let last = children.len().saturating_sub(1);
+            children.iter().enumerate().map(|(i, &c)| subtree[c] + usize::from(i < last)).max().unwrap_or(0)
+        };
+        // Children come after their parent, so going backwards sees every subtree first.
+        let mut subtree = vec![0; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate().rev() {
+            subtree[i] = level(&node.children, &subtree).max(1);
         }
-        peak(&self.children).max(1)
+        level(&self.roots, &subtree).max(1)
+    }
+
+    /// Runs the trie depth-first, as an executor does: `run(step, input)` computes a
+    /// node's stream from its parent's (a root's from `input`), and `read(plan, stream)`
+    /// gets the stream of every plan where it ends, in walk order. A stream is dropped
+    /// as soon as the last child of its node has run, so at most [`PlanTrie::peak_kept`]
+    /// are alive at once. Stops at the first error of `read`.
+    pub fn walk<S, E>(
+        &self,
+        input: S,
+        mut run: impl FnMut(&Step, &S) -> S,
+        mut read: impl FnMut(usize, &S) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // The nodes still to run below each kept stream, innermost last.
+        let mut pending: Vec<(std::slice::Iter<'_, usize>, S)> = vec![(self.roots.iter(), input)];
+        while let Some((children, input)) = pending.last_mut() {
+            let Some(&next) = children.next() else {
+                pending.pop();
+                continue;
+            };
+            let node = &self.nodes[next];
+            let stream = run(&node.step, input);
+            if children.as_slice().is_empty() {
+                pending.pop(); // that was the input's last use
+            }
+            for &plan in &node.ends {
+                read(plan, &stream)?;
+            }
+            pending.push((node.children.iter(), stream));
+        }
+        Ok(())
     }
 
     /// Splits `plans` into groups (lists of indices, in plan order within a group) whose
@@ -97,24 +170,5 @@ impl PlanTrie {
             g.sort_unstable();
         }
         groups
-    }
-}
-
-/// Index of the child of `level` running `step`, added if missing.
-fn child(level: &mut Vec<TrieNode>, step: &Step) -> usize {
-    match level.iter().position(|n| &n.step == step) {
-        Some(i) => i,
-        None => {
-            level.push(TrieNode { step: step.clone(), ends: Vec::new(), children: Vec::new(), plans_below: 0 });
-            level.len() - 1
-        }
-    }
-}
-
-/// Largest subtree last at every level (stable, so ties keep insertion order).
-fn order(level: &mut [TrieNode]) {
-    level.sort_by_key(|n| n.plans_below);
-    for n in level {
-        order(&mut n.children);
     }
 }

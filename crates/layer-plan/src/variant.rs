@@ -87,7 +87,9 @@ pub enum Variant {
         seed: u64,
         rng: ShuffleRng,
     },
-    /// Run `layer` (default: the centre layer `T / 2`) once per window layer.
+    /// Run `layer` once per window layer; by default the window's centre, layer
+    /// `start + (M - 1) / 2` of a window `[start, start + M)` (the lower of the two middle
+    /// layers when M is even), which for the paper's `start_layer` window is `T / 2`.
     RepeatMiddle {
         window: Window,
         layer: Option<usize>,
@@ -158,9 +160,13 @@ impl Variant {
                 Ok(layer_steps(order))
             })?,
             Variant::RepeatMiddle { window, layer } => {
-                let layer = layer.unwrap_or(num_layers / 2);
-                check_layer("repeated layer", layer, num_layers)?;
-                windowed(*window, num_layers, |w| Ok(layer_steps(w.map(|_| layer))))?
+                if let Some(layer) = layer {
+                    check_layer("repeated layer", *layer, num_layers)?;
+                }
+                windowed(*window, num_layers, |w| {
+                    let repeated = layer.unwrap_or(w.start + (w.len() - 1) / 2);
+                    Ok(layer_steps(w.map(|_| repeated)))
+                })?
             }
             Variant::DoubleRepeat { window } => windowed(*window, num_layers, |w| {
                 Ok(layer_steps(w.flat_map(|i| [i, i])))

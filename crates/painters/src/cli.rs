@@ -93,7 +93,8 @@ pub struct PlanArgs {
     /// A half-open window [A, B) instead of --start-layer.
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub range: Option<Vec<usize>>,
-    /// skip-one: the layer to drop; swap: the first layer; repeat-middle: the layer to repeat.
+    /// skip-one: the layer to drop; swap: the first layer; repeat-middle: the layer to
+    /// repeat (default: the window's centre, the lower middle layer for an even width).
     #[arg(long)]
     pub layer: Option<usize>,
     /// swap: the second layer (default: --layer + 1).

@@ -11,6 +11,7 @@ mod grid;
 pub mod identity;
 pub mod plot;
 mod cmd;
+pub mod output;
 pub mod shard;
 mod store;
 mod summary;

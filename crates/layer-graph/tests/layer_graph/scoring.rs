@@ -1,11 +1,12 @@
 //! Scoring on the real SmolLM2-135M: requests packed with a shared context, and a grid of
 //! plans run as one trie, both against plain one-request-per-row, one-plan-at-a-time
-//! scoring.
+//! scoring; and plans far longer than a thread's stack could recurse over, on a tiny model.
 
+use layer_graph::exec::{Batch, next_token_logprobs, run_plan};
 use layer_graph::scoring::{Score, ScoreOptions, ScoreRequest, score, score_plans};
 use layer_plan::Plan;
 
-use crate::common::{load, models};
+use crate::common::{fixtures, load, models};
 
 /// Multiple-choice-like requests: contexts with several continuations of different
 /// lengths (some one token long), and contexts asked once.
@@ -80,4 +81,25 @@ fn bad_requests_are_refused_with_their_index() {
     let reqs = [ScoreRequest { context: vec![1, 2], continuation: vec![3] }, ScoreRequest { context: vec![1], continuation: vec![] }];
     let e = score(&model, &plan, &reqs, &mut ScoreOptions::new(2), &mut |_| {}).unwrap_err().to_string();
     assert!(e.starts_with("scoring request 1: continuation has 0 tokens"), "{e}");
+}
+
+#[test]
+fn plans_deeper_than_a_small_stack_could_recurse_score_as_the_plain_forward_pass() {
+    // 2000 steps on a 256 KiB stack: a walk recursing once per step would overflow it.
+    let run = || {
+        let model = load(&fixtures().join("tiny/llama"));
+        let plans: Vec<Plan> = ["0 1x2000 2", "0 1x1000 2"].iter().map(|t| Plan::parse(t, 3).unwrap()).collect();
+        let request = ScoreRequest { context: vec![1, 5, 9], continuation: vec![7, 4] };
+        let scores = score_plans(&model, &plans, std::slice::from_ref(&request), &mut ScoreOptions::new(1), &mut |_| {}).unwrap();
+        let tokens: Vec<i64> = request.context.iter().chain(&request.continuation).copied().collect();
+        let batch = Batch::right_padded(std::slice::from_ref(&tokens), model.device());
+        for (plan, scores) in plans.iter().zip(&scores) {
+            let logprobs = next_token_logprobs(&run_plan(&model, &batch, plan, false).unwrap().output, &batch).remove(0);
+            let expected: f64 = logprobs[request.context.len() - 1..].iter().sum();
+            let diff = (scores[0].logprob - expected).abs();
+            println!("{} steps: logprob {:.4}, plain forward {expected:.4}", plan.steps().len(), scores[0].logprob);
+            assert!(diff < 1e-3 * expected.abs().max(1.0), "{} steps: {} vs {expected}", plan.steps().len(), scores[0].logprob);
+        }
+    };
+    std::thread::Builder::new().stack_size(256 << 10).spawn(run).unwrap().join().unwrap();
 }

@@ -1,27 +1,49 @@
 //! Fuzz targets for the plan text parser (`make fuzz` runs each for `FUZZ_SECONDS`).
 //!
 //! Any text, for any layer count, parses or returns an error without panicking; a plan
-//! that parses prints a canonical text that parses back to the same plan; and generated
-//! plans, written in any of the grammar's forms, parse to exactly the plan they spell.
+//! that parses prints a canonical text that parses back to the same plan; generated
+//! plans, written in any of the grammar's forms, parse to exactly the plan they spell;
+//! and grids of generated plans sharing prefixes build tries that walk, count and split
+//! as an executor needs. Layer counts run from 1 to past [`MAX_LAYER_PASSES`]; cases
+//! stay cheap by keeping generated ranges short.
 
 #[path = "../../../../fuzz/harness.rs"]
 mod harness;
 
-use layer_plan::{LayerId, MAX_LAYER_PASSES, Merge, Plan, Step};
+use std::collections::{HashMap, HashSet};
+
+use layer_plan::{LayerId, MAX_LAYER_PASSES, Merge, Plan, PlanTrie, Step};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::{select, subsequence};
+use proptest::sample::{Index, select};
 use proptest::test_runner::TestCaseResult;
 
+use crate::trie::{check_walk, extend};
+
 /// Every text is parsed for each of these layer counts, from none to absurdly many.
-const LAYER_COUNTS: [usize; 9] = [0, 1, 2, 6, 8, 30, 32, 1 << 40, usize::MAX];
+const LAYER_COUNTS: [usize; 11] = [
+    0,
+    1,
+    2,
+    6,
+    8,
+    30,
+    32,
+    4097,
+    MAX_LAYER_PASSES,
+    1 << 40,
+    usize::MAX,
+];
+
+/// The longest range a generated step spells, so that a case stays cheap at any layer count.
+const MAX_RANGE: usize = 64;
 
 /// Pieces of the grammar and near misses, for the mutators.
 #[rustfmt::skip]
 const DICTIONARY: &[&str] = &[
     "[", "]", "|", "..", ".", "x", "x0", "x1", "x3", "0", "1", "11", "29", "30", "31", "32",
     " ", "\n", "\t", "\u{a0}", "\u{3000}", "0..0", "5..3", "[]", "||", "X", "-1", "+1", "é",
-    "\u{663}", "1048576", "1048577", "x1048576", "18446744073709551615",
+    "\u{663}", "4096", "4097", "1048575", "1048576", "1048577", "x1048576", "18446744073709551615",
     "18446744073709551616",
 ];
 
@@ -97,26 +119,36 @@ fn atom(n: usize) -> impl Strategy<Value = Atom> {
     prop_oneof![
         (0..n).prop_map(Atom::Layer),
         (0..n)
-            .prop_flat_map(move |a| (Just(a), a + 1..=n))
+            .prop_flat_map(move |a| (Just(a), a + 1..=n.min(a + MAX_RANGE)))
             .prop_map(|(a, b)| Atom::Range(a, b)),
-        subsequence((0..n).collect::<Vec<_>>(), 1..=n.min(6))
-            .prop_shuffle()
-            .prop_map(Atom::Group),
+        // Distinct members, in the order drawn.
+        vec(0..n, 1..=6).prop_map(|mut members| {
+            let mut seen = HashSet::new();
+            members.retain(|&m| seen.insert(m));
+            Atom::Group(members)
+        }),
     ]
+}
+
+/// Small layer counts, and counts from past 4096 to [`MAX_LAYER_PASSES`].
+fn layer_count() -> impl Strategy<Value = usize> {
+    prop_oneof![1usize..=40, 4097..=MAX_LAYER_PASSES]
+}
+
+fn written(n: usize) -> impl Strategy<Value = Written> {
+    (atom(n), 1usize..=4, any::<bool>()).prop_map(|(atom, times, spell_once)| Written {
+        atom,
+        times,
+        spell_once,
+    })
 }
 
 /// A layer count, the written steps, and the whitespace before, between and after them.
 fn source() -> impl Strategy<Value = (usize, Vec<Written>, Vec<&'static str>, bool)> {
-    (1usize..=40).prop_flat_map(|n| {
-        let written =
-            (atom(n), 1usize..=4, any::<bool>()).prop_map(|(atom, times, spell_once)| Written {
-                atom,
-                times,
-                spell_once,
-            });
+    layer_count().prop_flat_map(|n| {
         (
             Just(n),
-            vec(written, 1..30),
+            vec(written(n), 1..30),
             vec(select(SEPARATORS), 31),
             any::<bool>(),
         )
@@ -173,4 +205,56 @@ fn generated_plans_parse_to_what_they_spell() {
             Ok(())
         },
     );
+}
+
+/// A grid over one layer count: each plan a prefix of a shared base plan (cut anywhere)
+/// followed by its own steps, so that plans share prefixes of every length.
+fn grid() -> impl Strategy<Value = Vec<Plan>> {
+    layer_count().prop_flat_map(|n| {
+        let branch = (any::<Index>(), vec(written(n), 0..4));
+        (vec(written(n), 1..30), vec(branch, 1..10)).prop_map(move |(base, branches)| {
+            let base: Vec<Step> = base.iter().flat_map(steps).collect();
+            let plan = |(cut, tail): (Index, Vec<Written>)| {
+                let mut plan = base[..cut.index(base.len() + 1)].to_vec();
+                plan.extend(tail.iter().flat_map(steps));
+                if plan.is_empty() {
+                    plan.push(base[0].clone());
+                }
+                Plan::new(plan, n).unwrap()
+            };
+            branches.into_iter().map(plan).collect()
+        })
+    })
+}
+
+#[test]
+fn generated_grids_build_tries() {
+    harness::run("generated grids as tries", grid(), |plans| {
+        // The walk: every plan read off its own stream, within peak_kept streams.
+        let trie = check_walk(&plans);
+        // Layer passes: those of every distinct prefix, once.
+        let mut prefixes = HashMap::new();
+        for plan in &plans {
+            let mut path = 0;
+            for step in plan.steps() {
+                path = extend(path, step);
+                prefixes.insert(path, step.layers().len());
+            }
+        }
+        prop_assert_eq!(trie.layer_passes(), prefixes.values().sum::<usize>());
+        // Groups: every plan in one, each within the bound unless alone.
+        let peak = trie.peak_kept();
+        for bound in [1, 2, peak] {
+            let groups = PlanTrie::groups(&plans, bound);
+            let mut all: Vec<usize> = groups.iter().flatten().copied().collect();
+            all.sort_unstable();
+            prop_assert_eq!(all, (0..plans.len()).collect::<Vec<_>>());
+            for g in &groups {
+                let members: Vec<Plan> = g.iter().map(|&i| plans[i].clone()).collect();
+                prop_assert!(g.len() == 1 || PlanTrie::new(&members).peak_kept() <= bound);
+            }
+            prop_assert!(bound < peak || groups.len() == 1);
+        }
+        Ok(())
+    });
 }

@@ -107,7 +107,7 @@ fn every_windowed_variant_on_a_range_window() {
             ("reverse", "0..2 4 3 2 5..8"),
             // python3 -c "import random; random.seed(0); l=list(range(2,5)); random.shuffle(l); print(l)"
             ("shuffle", "0..3 4 3 5..8"),
-            ("repeat-middle", "0..2 4x3 5..8"),
+            ("repeat-middle", "0..2 3x3 5..8"),
             ("double-repeat", "0..2 2x2 3x2 4x2 5..8"),
             ("triple-repeat", "0..2 2x3 3x3 4x3 5..8"),
             ("parallel", "0..2 [2|3|4] 5..8"),
@@ -123,6 +123,49 @@ fn every_windowed_variant_on_a_range_window() {
     // python3 -c "import random; random.seed(7); l=list(range(5,12)); random.shuffle(l); print(l)"
     // [10, 11, 9, 5, 8, 6, 7]
     assert_eq!(compile(window, 30), "0..5 10..12 9 5 8 6..8 12..30");
+}
+
+#[test]
+fn repeat_middle_repeats_the_centre_of_its_window() {
+    // (T, window, repeated layer): the centre start + (M - 1) / 2, the lower middle layer
+    // for an even width M; never T / 2 unless that is the centre.
+    let cases = [
+        (8, [2, 5], 3),
+        (8, [0, 1], 0),
+        (8, [7, 8], 7),
+        (8, [0, 8], 3),
+        (8, [5, 7], 5),
+        (30, [5, 12], 8),
+        (30, [20, 30], 24),
+        (30, [0, 4], 1),
+        (31, [1, 31], 15),
+    ];
+    for (num_layers, [start, end], centre) in cases {
+        let repeat = Variant::RepeatMiddle {
+            window: Window::Range { start, end },
+            layer: None,
+        };
+        let steps = (0..start).chain(std::iter::repeat_n(centre, end - start)).chain(end..num_layers);
+        let expected = Plan::new(steps.map(|i| Step::Layer(layer_plan::LayerId(i))).collect(), num_layers).unwrap();
+        assert_eq!(repeat.compile(num_layers), Ok(expected), "T = {num_layers}, range {start}..{end}");
+    }
+    // The same centre as the start_layer form of the same window: T / 2, for odd and even T.
+    for num_layers in 1..=40 {
+        for s in 0..=(num_layers - 1) / 2 {
+            let window = Window::StartLayer(s).resolve(num_layers).unwrap();
+            let [by_start, by_range] = [
+                Window::StartLayer(s),
+                Window::Range { start: window.start, end: window.end },
+            ]
+            .map(|window| Variant::RepeatMiddle { window, layer: None }.compile(num_layers));
+            if window.is_empty() {
+                continue; // an empty range is an error, an empty start_layer window the baseline
+            }
+            assert_eq!(by_start, by_range, "T = {num_layers}, s = {s}");
+            let middle = by_start.unwrap().steps()[window.start].clone();
+            assert_eq!(middle, Step::Layer(layer_plan::LayerId(num_layers / 2)), "T = {num_layers}, s = {s}");
+        }
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::PlanBackend;
 use crate::cli::EvalCmd;
+use crate::outln;
 
 pub fn run(cmd: EvalCmd) -> Result<()> {
     let data = super::data_dir(&cmd.data);
@@ -17,7 +18,7 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
     }
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
-    println!("model {} | plan {plan} | data {}", cmd.model.model.display(), data.display());
+    outln!("model {} | plan {plan} | data {}", cmd.model.model.display(), data.display())?;
     let mut results = Vec::new();
     for task in &cmd.tasks {
         let bar = ProgressBar::new(0).with_style(
@@ -37,7 +38,7 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
         if let Some(out) = &cmd.out {
             write_items(out, &result)?;
         }
-        print_result(&result);
+        print_result(&result)?;
         results.push(result);
     }
     if let Some(out) = &cmd.out {
@@ -57,9 +58,10 @@ fn write_items(out: &std::path::Path, result: &TaskResult) -> Result<()> {
     crate::atomic::write(&out.join(format!("{}.jsonl", result.task)), lines.as_bytes())
 }
 
-fn print_result(result: &TaskResult) {
+fn print_result(result: &TaskResult) -> Result<()> {
     for m in &result.metrics {
         let stderr = m.stderr.map(|s| format!("± {s:.4}")).unwrap_or_default();
-        println!("{:>16} {:>3}-shot n={:<6} {:<12} {:<16} {:.4} {stderr}", result.task, result.num_fewshot, result.n, m.name, m.filter, m.value);
+        outln!("{:>16} {:>3}-shot n={:<6} {:<12} {:<16} {:.4} {stderr}", result.task, result.num_fewshot, result.n, m.name, m.filter, m.value)?;
     }
+    Ok(())
 }

@@ -4,6 +4,7 @@ use anyhow::Result;
 use layer_graph::exec::{GenerateOptions, generate};
 
 use crate::cli::GenerateCmd;
+use crate::outln;
 
 pub fn run(cmd: GenerateCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
@@ -11,6 +12,6 @@ pub fn run(cmd: GenerateCmd) -> Result<()> {
     let prompt = model.tokenizer().encode(&cmd.prompt)?;
     let opts = GenerateOptions { max_tokens: cmd.max_tokens, until: cmd.until, kv: super::kv_mode(cmd.kv) };
     let generation = generate(&model, &[prompt], &plan, &opts)?.remove(0);
-    println!("{}", generation.text);
+    outln!("{}", generation.text)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use anyhow::Result;
 use layer_graph::exec::{Batch, next_token_logprobs, run_plan};
 
 use crate::cli::LogprobsCmd;
+use crate::outln;
 
 pub fn run(cmd: LogprobsCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
@@ -22,15 +23,15 @@ pub fn run(cmd: LogprobsCmd) -> Result<()> {
             logprobs: &'a [f64],
             sum: f64,
         }
-        println!("{}", serde_json::to_string(&Output { tokens: &ids, logprobs: &logprobs, sum })?);
+        outln!("{}", serde_json::to_string(&Output { tokens: &ids, logprobs: &logprobs, sum })?)?;
         return Ok(());
     }
-    println!("plan: {plan}");
-    println!("{:>5} {:>8}  {:<20} {:>10}", "pos", "id", "token", "logprob");
+    outln!("plan: {plan}")?;
+    outln!("{:>5} {:>8}  {:<20} {:>10}", "pos", "id", "token", "logprob")?;
     for (i, &id) in ids.iter().enumerate() {
         let lp = if i == 0 { "-".to_string() } else { format!("{:.4}", logprobs[i - 1]) };
-        println!("{i:>5} {id:>8}  {:<20} {lp:>10}", format!("{:?}", model.tokenizer().token(id)));
+        outln!("{i:>5} {id:>8}  {:<20} {lp:>10}", format!("{:?}", model.tokenizer().token(id)))?;
     }
-    println!("sum of {} log-probs: {sum:.4}", logprobs.len());
+    outln!("sum of {} log-probs: {sum:.4}", logprobs.len())?;
     Ok(())
 }

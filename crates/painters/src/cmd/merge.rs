@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::MergeCmd;
 use crate::store::Store;
+use crate::outln;
 
 pub fn run(cmd: MergeCmd) -> Result<()> {
     let grid = super::read_grid(&cmd.experiment, cmd.data)?;
@@ -31,13 +32,13 @@ pub fn run(cmd: MergeCmd) -> Result<()> {
     }
     grid.write_resolved(&out)?;
     grid.write_summary(&out, &store)?;
-    println!(
+    outln!(
         "{}: {} cells x {} tasks ({} results copied from {} shard directories) -> summary.csv, medians.csv",
         out.display(),
         grid.cells.len(),
         grid.tasks().len(),
         copies.len(),
         shards.len()
-    );
+    )?;
     Ok(())
 }

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Command, DataArgs, KvArg, ModelArgs, PlanArgs};
 use crate::experiment::ExperimentFile;
 use crate::grid::Grid;
+use crate::outln;
 use layer_graph::exec::KvMode;
 
 pub fn run(cli: crate::cli::Cli) -> Result<()> {
@@ -37,7 +38,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Similarity(c) => similarity::run(c),
         Command::Plot(c) => {
             for path in crate::plot::plot_results(&c.dir)? {
-                println!("{}", path.display());
+                outln!("{}", path.display())?;
             }
             Ok(())
         }

@@ -5,20 +5,21 @@ use anyhow::Result;
 
 use crate::cli::PlanCmd;
 use crate::experiment::ExperimentFile;
+use crate::outln;
 
 pub fn run(cmd: PlanCmd) -> Result<()> {
     let Some(path) = &cmd.experiment else {
         let layers = cmd.layers.expect("clap requires --layers without an experiment file");
-        println!("{}", super::resolve_plan(&cmd.plan, layers)?);
+        outln!("{}", super::resolve_plan(&cmd.plan, layers)?)?;
         return Ok(());
     };
     let file = ExperimentFile::read(path)?;
     let layers = cmd.layers.map_or_else(|| file.num_layers(), Ok)?;
     let cells = file.cells(layers)?;
-    println!("{:<36} {:>3} {:>7}  plan", "cell", "M", "passes");
+    outln!("{:<36} {:>3} {:>7}  plan", "cell", "M", "passes")?;
     for c in &cells {
         let m = c.affected_layers.map_or("-".into(), |m| m.to_string());
-        println!("{:<36} {m:>3} {:>7}  {}", c.label, c.plan.layer_passes(), c.plan);
+        outln!("{:<36} {m:>3} {:>7}  {}", c.label, c.plan.layer_passes(), c.plan)?;
     }
     let plans: Vec<layer_plan::Plan> = cells.iter().map(|c| c.plan.clone()).collect();
     let passes: usize = plans.iter().map(|p| p.layer_passes()).sum();
@@ -31,13 +32,13 @@ pub fn run(cmd: PlanCmd) -> Result<()> {
         shared as f64 / passes as f64
     );
     match items {
-        Some(items) => println!(
+        Some(items) => outln!(
             "{} cells x {} tasks; cost ~ {} layer-passes over {items} items ({per_item})",
             cells.len(),
             tasks.len(),
             shared * items
-        ),
-        None => println!("{} cells x {} tasks; {per_item}", cells.len(), tasks.len()),
+        )?,
+        None => outln!("{} cells x {} tasks; {per_item}", cells.len(), tasks.len())?,
     }
     Ok(())
 }

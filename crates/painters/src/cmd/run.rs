@@ -19,6 +19,7 @@ use crate::backend::PlanBackend;
 use crate::cli::{KvArg, ModelArgs, RunCmd};
 use crate::grid::Grid;
 use crate::store::{Claim, FollowerLog, Store};
+use crate::outln;
 
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).expect("a valid progress template").progress_chars("=> ")
@@ -67,15 +68,15 @@ pub fn run(cmd: RunCmd) -> Result<()> {
     };
     let tasks = grid.tasks().len();
     match cmd.shard {
-        Some(shard) => println!(
+        Some(shard) => outln!(
             "{}: shard {shard}: {} of {} cells x {tasks} tasks in store/ ({computed} results computed here); `painters merge` writes the summary",
             out.display(),
             cells.len(),
             grid.cells.len(),
-        ),
+        )?,
         None => {
             grid.write_summary(&out, &store)?;
-            println!("{}: {} cells x {tasks} tasks -> summary.csv, medians.csv ({computed} results computed here)", out.display(), grid.cells.len());
+            outln!("{}: {} cells x {tasks} tasks -> summary.csv, medians.csv ({computed} results computed here)", out.display(), grid.cells.len())?;
         }
     }
     Ok(())

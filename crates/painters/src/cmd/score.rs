@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use layer_graph::scoring::{ScoreRequest, score};
 
 use crate::cli::ScoreCmd;
+use crate::outln;
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +68,6 @@ pub fn run(cmd: ScoreCmd) -> Result<()> {
         "shared_contexts": options.share_contexts,
         "batch_size": options.batch_size,
     });
-    println!("{summary}");
+    outln!("{summary}")?;
     Ok(())
 }

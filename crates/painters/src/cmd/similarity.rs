@@ -10,6 +10,7 @@ use layer_plan::Plan;
 use tch::{Kind, Tensor};
 
 use crate::cli::{DataArgs, SimilarityCmd};
+use crate::outln;
 
 /// Euclidean norm over the last dimension, kept.
 fn l2(xs: &Tensor) -> Tensor {
@@ -48,6 +49,6 @@ pub fn run(cmd: SimilarityCmd) -> Result<()> {
         }
     }
     crate::atomic::write(&cmd.out.join("similarity.csv"), &csv.into_inner()?)?;
-    println!("{}: {}x{} cosine similarities over {} passages", cmd.out.join("similarity.csv").display(), n, n, texts.len());
+    outln!("{}: {}x{} cosine similarities over {} passages", cmd.out.join("similarity.csv").display(), n, n, texts.len())?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::SlurmCmd;
 use crate::experiment::ExperimentFile;
+use crate::outln;
 
 pub fn run(cmd: SlurmCmd) -> Result<()> {
     let file = ExperimentFile::read(&cmd.experiment)?;
@@ -36,10 +37,10 @@ pub fn run(cmd: SlurmCmd) -> Result<()> {
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).with_context(|| format!("writing {}", path.display()))?;
     }
     let d = dir.display();
-    println!("{d}: shards.sbatch ({} array tasks), merge.sbatch, submit.sh", cmd.shards);
-    println!("submit both:  sh {d}/submit.sh");
-    println!("or by hand:   sbatch --parsable {d}/shards.sbatch    # prints the array job id");
-    println!("              sbatch --dependency=afterok:<array job id> {d}/merge.sbatch");
+    outln!("{d}: shards.sbatch ({} array tasks), merge.sbatch, submit.sh", cmd.shards)?;
+    outln!("submit both:  sh {d}/submit.sh")?;
+    outln!("or by hand:   sbatch --parsable {d}/shards.sbatch    # prints the array job id")?;
+    outln!("              sbatch --dependency=afterok:<array job id> {d}/merge.sbatch")?;
     Ok(())
 }
 

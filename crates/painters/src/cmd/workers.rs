@@ -16,6 +16,7 @@ use crate::cli::RunCmd;
 use crate::grid::Grid;
 use crate::shard::Shard;
 use crate::store::Store;
+use crate::outln;
 
 struct Worker<'a> {
     device: &'a str,
@@ -48,7 +49,7 @@ pub fn run(cmd: &RunCmd, grid: &Grid, out: &Path) -> Result<()> {
         bail!("{}", failures.join("; "));
     }
     grid.write_summary(out, &store)?;
-    println!("{}: {} cells x {} tasks on {count} workers -> summary.csv, medians.csv", out.display(), grid.cells.len(), grid.tasks().len());
+    outln!("{}: {} cells x {} tasks on {count} workers -> summary.csv, medians.csv", out.display(), grid.cells.len(), grid.tasks().len())?;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! Any text parses or fails with an error that names the file, without panicking; a file
 //! that parses expands into cells (the baseline first, labels unique, every plan for the
 //! asked layer count) or fails the same way, for a range of layer counts and for the
-//! file's own `model.layers`.
+//! file's own `model.layers`; the cells' plans build the trie `painters plan` and scoring
+//! build. Layer counts past 4096 are checked while the grid stays cheap to list.
 
 #[path = "../../../../fuzz/harness.rs"]
 mod harness;
@@ -11,16 +12,20 @@ mod harness;
 use std::collections::HashSet;
 use std::path::Path;
 
-use layer_plan::MAX_LAYER_PASSES;
+use layer_plan::{MAX_LAYER_PASSES, PlanTrie};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseResult;
 
-use super::ExperimentFile;
+use super::{ExperimentFile, expand};
 
 const PATH: &str = "fuzz.toml";
 
 /// Layer counts every parsed file is expanded for, besides its own `model.layers`.
-const LAYER_COUNTS: [usize; 5] = [0, 1, 6, 30, 32];
+const LAYER_COUNTS: [usize; 7] = [0, 1, 6, 30, 32, 4097, MAX_LAYER_PASSES];
+
+/// Every cell lists about as many steps as the model has layers: a layer count past 4096
+/// is checked only while cells x layers stays within this, so that a case stays cheap.
+const MAX_LISTED_STEPS: usize = 1 << 21;
 
 /// Keys, values and TOML syntax, for the mutators.
 #[rustfmt::skip]
@@ -33,7 +38,7 @@ const DICTIONARY: &[&str] = &[
     "\"double-repeat\"", "\"parallel\"", "\"looped-parallel\"", "\"explicit\"", "\"arc_easy\"",
     "\"mmlu_anatomy\"", "\"lambada_openai\"", "\"python\"", "\"portable\"", "\"0..30\"",
     "\"[1|2]x3\"", "[0, 16]", "[[0, 8], [4, 12]]", "{ from = 0, to = 9 }", "[1, 2, 3]", "-1",
-    "1e3", "inf", "nan", "true", "0x10", "1979-05-27", "4294967296", "1048577",
+    "1e3", "inf", "nan", "true", "0x10", "1979-05-27", "4294967296", "4097", "1048576", "1048577",
     "9223372036854775808", "18446744073709551615",
 ];
 
@@ -46,19 +51,25 @@ fn check(text: String) -> TestCaseResult {
             return Ok(());
         }
     };
-    // Counts between 4096 and MAX_LAYER_PASSES are valid but slow: every cell lists n steps.
-    let own = file
+    let cells: usize = 1 + file
         .experiment
-        .model
-        .layers
-        .filter(|&n| n <= 4096 || n > MAX_LAYER_PASSES);
-    for n in LAYER_COUNTS.into_iter().chain(own) {
+        .variants
+        .iter()
+        .map(|grid| expand(grid).map_or(0, |specs| specs.len()))
+        .sum::<usize>();
+    let cheap = |n: usize| n <= 4096 || n > MAX_LAYER_PASSES || cells * n <= MAX_LISTED_STEPS;
+    let own = file.experiment.model.layers;
+    for n in LAYER_COUNTS.into_iter().chain(own).filter(|&n| cheap(n)) {
         match file.cells(n) {
             Ok(cells) => {
                 prop_assert_eq!(cells[0].label.as_str(), "baseline");
                 let labels: HashSet<&str> = cells.iter().map(|c| c.label.as_str()).collect();
                 prop_assert_eq!(labels.len(), cells.len());
                 prop_assert!(cells.iter().all(|c| c.plan.num_layers() == n));
+                let plans: Vec<_> = cells.into_iter().map(|c| c.plan).collect();
+                let trie = PlanTrie::new(&plans);
+                let passes: usize = plans.iter().map(|p| p.layer_passes()).sum();
+                prop_assert!(trie.layer_passes() <= passes && trie.peak_kept() >= 1);
             }
             Err(e) => prop_assert!(e.to_string().starts_with(PATH), "{e}"),
         }
