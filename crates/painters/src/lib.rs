@@ -10,8 +10,11 @@ pub mod fetch;
 mod grid;
 pub mod plot;
 mod cmd;
+mod paired;
 pub mod shard;
 mod store;
 mod summary;
+#[cfg(test)]
+mod testing;
 
 pub use cmd::run;
