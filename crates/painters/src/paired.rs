@@ -282,6 +282,7 @@ mod tests {
         //       arc.append(a[0] - b[0])
         //       med.append((a[0] + a[1]) / 2 - (b[0] + b[1]) / 2)
         //   np.percentile(arc, [2.5, 97.5]), np.percentile(med, [2.5, 97.5])
+        // and reverse vs the baseline on ARC-Easy: the same loop with b[0] = 1.
         assert!(close(number(arc, "ci_lower"), -0.18181818181818177) && close(number(arc, "ci_upper"), 1.7142857142857144));
         assert_eq!(rows[arc]["significant"], "false");
         let median = 5;
