@@ -5,11 +5,21 @@
 //!   (baseline) model. Chance is the mean of `1 / number of choices` over the items of a
 //!   multiple-choice task, the majority-class rate for BoolQ (the paper's "max-class"
 //!   guessing), and 0 for GSM8K exact match and LAMBADA accuracy; perplexity has none.
+//! - The standard error of a normalised score by the delta method, counting the full
+//!   model's sampling error as well as the variant's: both are means over the same items,
+//!   `v̄` and `f̄`, and with `r = (v̄ - c) / (f̄ - c)` (chance `c` a constant of the item set)
+//!   `Var(r) ≈ [Var(v̄) + r² Var(f̄) - 2 r Cov(v̄, f̄)] / (f̄ - c)²`, where `Var(v̄) = s_v² / n`,
+//!   `Cov(v̄, f̄) = s_vf / n` with the items' sample (n - 1) variances and covariance. It is
+//!   0 for the full model itself.
 //! - The median across benchmarks (mean of the two middle values for an even count).
 //! - A paired bootstrap CI of the mean difference (variant - baseline), deterministic:
 //!   with `random.Random(seed)`, each resample is `rnd.choices(diffs, k=n)` and the CI
 //!   takes numpy's default (linear) percentiles of the resample means, so Python can
 //!   replay it exactly.
+//! - Bootstrap replicates of normalised scores of several cells on several benchmarks,
+//!   paired over items: one `random.Random(seed)`; each resample draws, benchmark after
+//!   benchmark, `rnd.choices(range(n), k=n)` item indices, and scores the full model and
+//!   every cell on those same items (means summed left to right), so Python replays them.
 //! - McNemar's exact test: two-sided binomial test on the discordant pairs.
 //!
 //! Only arithmetic on scores already computed; nothing here calls a model.
@@ -85,15 +95,25 @@ pub fn paired_scores(
     metric: &str,
     filter: &str,
 ) -> Result<(Vec<f64>, Vec<f64>), StatsError> {
-    if baseline.items.len() != variant.items.len() {
+    paired_item_scores(&baseline.items, &variant.items, metric, filter)
+}
+
+/// [`paired_scores`] of two results' item records.
+pub fn paired_item_scores(
+    baseline: &[ItemRecord],
+    variant: &[ItemRecord],
+    metric: &str,
+    filter: &str,
+) -> Result<(Vec<f64>, Vec<f64>), StatsError> {
+    if baseline.len() != variant.len() {
         return Err(StatsError::Unpaired {
-            a: baseline.items.len(),
-            b: variant.items.len(),
+            a: baseline.len(),
+            b: variant.len(),
         });
     }
-    let mut a = Vec::with_capacity(baseline.items.len());
-    let mut b = Vec::with_capacity(baseline.items.len());
-    for (index, (x, y)) in baseline.items.iter().zip(&variant.items).enumerate() {
+    let mut a = Vec::with_capacity(baseline.len());
+    let mut b = Vec::with_capacity(baseline.len());
+    for (index, (x, y)) in baseline.iter().zip(variant).enumerate() {
         let same_doc = x.doc_id() == y.doc_id() && subject(x) == subject(y);
         match (same_doc, x.score(metric, filter), y.score(metric, filter)) {
             (true, Some(sx), Some(sy)) => {
@@ -154,15 +174,103 @@ pub fn paired_bootstrap(
                 / n as f64
         })
         .collect();
-    means.sort_by(f64::total_cmp);
-    let tail = (1.0 - confidence) / 2.0;
+    // NaN bounds only if the scores themselves are not finite.
+    let (lower, upper) =
+        percentile_interval(&mut means, confidence).unwrap_or((f64::NAN, f64::NAN));
     Ok(PairedBootstrap {
         mean_difference: mean(&diffs),
-        lower: percentile(&means, tail),
-        upper: percentile(&means, 1.0 - tail),
+        lower,
+        upper,
         confidence,
         resamples,
     })
+}
+
+/// The central `confidence` interval of bootstrap `replicates` by numpy's default (linear)
+/// percentiles, leaving out non-finite replicates; `None` if none is finite. Sorts
+/// `replicates`.
+pub fn percentile_interval(replicates: &mut Vec<f64>, confidence: f64) -> Option<(f64, f64)> {
+    replicates.retain(|r| r.is_finite());
+    if replicates.is_empty() {
+        return None;
+    }
+    replicates.sort_by(f64::total_cmp);
+    let tail = (1.0 - confidence) / 2.0;
+    Some((percentile(replicates, tail), percentile(replicates, 1.0 - tail)))
+}
+
+/// The delta-method standard error of the normalised score of `variant`'s per-item scores
+/// against the full model's `full` on the same items (see the module docs); 0 for the
+/// full model itself. `None` under two items or when the full model is at chance.
+pub fn normalised_stderr(
+    full: &[f64],
+    variant: &[f64],
+    chance: f64,
+) -> Result<Option<f64>, StatsError> {
+    check_pairs(full.len(), variant.len())?;
+    let n = full.len();
+    let (f, v) = (mean(full), mean(variant));
+    let span = f - chance;
+    if n < 2 || span == 0.0 {
+        return Ok(None);
+    }
+    // Sample covariance of the items, over n for the variance of a mean.
+    let covariance_of_means = |x: &[f64], mx: f64, y: &[f64], my: f64| {
+        let sum: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+        sum / (n - 1) as f64 / n as f64
+    };
+    let var_v = covariance_of_means(variant, v, variant, v);
+    let var_f = covariance_of_means(full, f, full, f);
+    let cov = covariance_of_means(variant, v, full, f);
+    let r = (v - chance) / span;
+    // Rounding can leave the full model's own variance a hair below 0.
+    let var_r = ((var_v + r * r * var_f - 2.0 * r * cov) / (span * span)).max(0.0);
+    Ok(Some(var_r.sqrt()))
+}
+
+/// One benchmark as [`bootstrap_normalised`] resamples it: its chance level, the full
+/// model's per-item scores and each compared cell's, all on the same items.
+pub struct PairedItems<'a> {
+    pub chance: f64,
+    pub full: &'a [f64],
+    pub cells: Vec<&'a [f64]>,
+}
+
+/// `out[r][t][c]`: cell c's normalised score on benchmark t in paired bootstrap resample r
+/// (draws as the module docs say), the reference being the full model's mean on the same
+/// resampled items; NaN where that mean is at chance.
+pub fn bootstrap_normalised(
+    benchmarks: &[PairedItems],
+    resamples: usize,
+    seed: u64,
+) -> Result<Vec<Vec<Vec<f64>>>, StatsError> {
+    if resamples == 0 {
+        return Err(StatsError::NoResamples);
+    }
+    for b in benchmarks {
+        for cell in &b.cells {
+            check_pairs(b.full.len(), cell.len())?;
+        }
+    }
+    let mut rng = PyRandom::new(seed);
+    let mut drawn = Vec::new();
+    let mut out = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let mut scores = Vec::with_capacity(benchmarks.len());
+        for b in benchmarks {
+            let n = b.full.len();
+            drawn.clear();
+            drawn.extend((0..n).map(|_| py_choice_index(&mut rng, n)));
+            let mean_of = |items: &[f64]| drawn.iter().map(|&i| items[i]).sum::<f64>() / n as f64;
+            let full = mean_of(b.full);
+            let normalised = |cell: &&[f64]| {
+                normalised_score(mean_of(cell), b.chance, full).unwrap_or(f64::NAN)
+            };
+            scores.push(b.cells.iter().map(normalised).collect());
+        }
+        out.push(scores);
+    }
+    Ok(out)
 }
 
 /// numpy's default `percentile` (linear interpolation) of sorted, non-empty values;
@@ -270,6 +378,52 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn normalised_stderr_by_the_delta_method() {
+        // f = [1,1,1,0,1], v = [1,0,1,0,0], c = 0.25: f̄ = 0.8, v̄ = 0.4, r = 0.15 / 0.55;
+        // Var(v̄) = 0.3 / 5 = 0.06, Var(f̄) = 0.2 / 5 = 0.04, Cov = 0.1 / 5 = 0.02;
+        // sqrt((0.06 + r² 0.04 - 2 r 0.02) / 0.55²) = 0.41487274043012007 (numpy:
+        // C = np.cov(v, f, ddof=1) / 5; np.sqrt((C[0,0] + r*r*C[1,1] - 2*r*C[0,1]) / 0.55**2)).
+        let full = [1.0, 1.0, 1.0, 0.0, 1.0];
+        let se = normalised_stderr(&full, &[1.0, 0.0, 1.0, 0.0, 0.0], 0.25).unwrap().unwrap();
+        assert!((se - 0.41487274043012007).abs() < 1e-15, "{se}");
+        // The full model against itself: exactly 0.
+        assert_eq!(normalised_stderr(&full, &full, 0.25), Ok(Some(0.0)));
+        // A variant that loses one item the full model gets: r = 0.6 with 0.387; the
+        // variant's stderr alone over (f̄ - c) would say sqrt(0.3 / 6) / 0.41667 = 0.537.
+        let full = [1.0, 1.0, 1.0, 0.0, 0.0, 1.0];
+        let variant = [1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+        let se = normalised_stderr(&full, &variant, 0.25).unwrap().unwrap();
+        assert!((se - 0.38698837191833063).abs() < 1e-15, "{se}");
+        assert_eq!(normalised_stderr(&[1.0], &[0.0], 0.25), Ok(None));
+        assert_eq!(normalised_stderr(&[1.0, 0.0], &[0.0, 0.0], 0.5), Ok(None));
+        assert_eq!(
+            normalised_stderr(&[1.0, 0.0], &[0.0], 0.5),
+            Err(StatsError::Unpaired { a: 2, b: 1 })
+        );
+    }
+
+    #[test]
+    fn bootstrap_normalised_replays_python() {
+        // random.Random(0); per resample, per benchmark: idx = rnd.choices(range(n), k=n).
+        // Seed 0 draws (over n = 2) 1, 1 | 0, 0 (see metrics::bootstrap tests); with one
+        // benchmark of n = 2: resample 0 is items [1, 1], resample 1 items [0, 0].
+        let full = [1.0, 0.5];
+        let cell = [0.5, 0.25];
+        let b = PairedItems { chance: 0.0, full: &full, cells: vec![&cell, &full] };
+        let reps = bootstrap_normalised(&[b], 2, 0).unwrap();
+        assert_eq!(reps, vec![vec![vec![0.5, 1.0]], vec![vec![0.5, 1.0]]]);
+        // At chance in a resample: NaN, which the interval leaves out.
+        let b = PairedItems { chance: 0.5, full: &full, cells: vec![&cell] };
+        let reps = bootstrap_normalised(&[b], 2, 0).unwrap();
+        assert!(reps[0][0][0].is_nan() && reps[1][0][0] == 0.0);
+        let mut values = vec![f64::NAN, 2.0, 1.0];
+        assert_eq!(percentile_interval(&mut values, 0.5), Some((1.25, 1.75)));
+        assert_eq!(percentile_interval(&mut vec![f64::NAN], 0.5), None);
+        let b = PairedItems { chance: 0.0, full: &full, cells: vec![&cell[..1]] };
+        assert_eq!(bootstrap_normalised(&[b], 2, 0), Err(StatsError::Unpaired { a: 2, b: 1 }));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub enum Command {
     Slurm(SlurmCmd),
     /// Draw the paper's figures from a results directory into DIR/plots (PNG and SVG).
     Plot(PlotCmd),
+    /// Paired comparisons of a results directory's cells with the same M, on the same
+    /// items (bootstrap intervals, McNemar's test), into DIR/paired.csv.
+    Stats(StatsCmd),
     /// Cosine similarity between the hidden states of every pair of layers (paper Fig. 3).
     Similarity(SimilarityCmd),
     /// Benchmark data: `painters data fetch` downloads and verifies the official files.
@@ -358,6 +361,12 @@ fn slurm_mem(text: &str) -> Result<String, String> {
 #[derive(Args)]
 pub struct PlotCmd {
     /// A results directory written by `painters run` (summary.csv, medians.csv).
+    pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct StatsCmd {
+    /// A results directory written by `painters run` (summary.csv, store/).
     pub dir: PathBuf,
 }
 

@@ -293,7 +293,7 @@ fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
 }
 
 /// `kind` plus its arguments: `looped-parallel s=10 K=3`, `swap layer=4`.
-fn label(spec: &VariantSpec) -> String {
+pub(crate) fn label(spec: &VariantSpec) -> String {
     let mut label = spec.name.clone();
     let mut add = |part: String| {
         label.push(' ');

@@ -91,7 +91,7 @@ impl Grid {
             results.push(cell_results);
         }
         let task_names: Vec<String> = self.tasks().iter().map(|t| t.name.clone()).collect();
-        crate::summary::write(out, &self.cells, &task_names, &results, &self.keys)
+        crate::summary::write(out, &self.cells, &task_names, &results, &self.keys, store)
     }
 }
 

@@ -12,8 +12,11 @@ pub mod identity;
 pub mod plot;
 mod cmd;
 pub mod output;
+mod paired;
 pub mod shard;
 mod store;
 mod summary;
+#[cfg(test)]
+mod testing;
 
 pub use cmd::run;

@@ -24,7 +24,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use eval_suite::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest, TaskResult};
+use eval_suite::{BackendError, GenerateRequest, ItemRecord, LanguageModel, LoglikelihoodRequest, TaskResult};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -142,6 +142,14 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
+    }
+
+    /// The per-item records of finished `key`, in doc order.
+    pub fn items(&self, key: &str) -> Result<Vec<ItemRecord>> {
+        let path = self.items_path(key);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let record = |(i, line): (usize, &str)| serde_json::from_str(line).with_context(|| format!("{}:{}: unreadable item record", path.display(), i + 1));
+        text.lines().enumerate().map(record).collect()
     }
 
     /// Writes a finished cell (items first, the metrics file last as its commit mark)

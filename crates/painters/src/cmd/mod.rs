@@ -10,6 +10,7 @@ mod run;
 mod score;
 mod similarity;
 mod slurm;
+mod stats;
 mod workers;
 
 use anyhow::{Context, Result};
@@ -36,6 +37,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Slurm(c) => slurm::run(c),
         Command::Score(c) => score::run(c),
         Command::Similarity(c) => similarity::run(c),
+        Command::Stats(c) => stats::run(c),
         Command::Plot(c) => {
             for path in crate::plot::plot_results(&c.dir)? {
                 outln!("{}", path.display())?;

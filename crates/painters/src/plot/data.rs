@@ -32,6 +32,8 @@ pub(super) struct Median {
     pub times: Option<usize>,
     pub affected: Option<usize>,
     pub median: Option<f64>,
+    /// How many seeds' cells the row averages (1 without a `seeds` column).
+    pub seeds: usize,
 }
 
 /// A square matrix of mean cosine similarities between hidden states.
@@ -77,6 +79,7 @@ impl Results {
                 times: f.optional("times")?,
                 affected: f.optional("affected_layers")?,
                 median: f.optional("median_normalised")?,
+                seeds: if f.has("seeds") { f.required("seeds")? } else { 1 },
             })
         })?;
         let file = dir.join("similarity.csv");

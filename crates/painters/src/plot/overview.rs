@@ -13,6 +13,8 @@ use super::{DrawResult, Figure};
 
 pub(super) struct Overview {
     model: Option<String>,
+    /// Whether medians.csv has seed-averaged rows (older files have only per-seed ones).
+    seed_averaged: bool,
     /// (legend label, colour, median against M)
     lines: Vec<(String, RGBColor, Vec<Point>)>,
 }
@@ -35,6 +37,7 @@ pub(super) fn figure(results: &Results) -> Option<Overview> {
     }
     (!lines.is_empty()).then(|| Overview {
         model: results.model.clone(),
+        seed_averaged: results.medians.iter().any(|m| m.seeds > 1),
         lines,
     })
 }
@@ -82,9 +85,14 @@ impl Figure for Overview {
         entries.push(Entry::new("full model", INK, 2));
         entries.push(Entry::new("random", REFERENCE, 2));
         let seeds = points().map(|p| p.samples).max().unwrap_or(1);
-        let caption = match seeds {
-            1 => Vec::new(),
-            n => vec![
+        let caption = match (seeds, self.seed_averaged) {
+            (1, _) => Vec::new(),
+            (n, true) => vec![
+                format!("Variants run with several ({n}) seeds:"),
+                "median of the seed-averaged scores,".into(),
+                "band ±1 s.d. of the per-seed medians".into(),
+            ],
+            (n, false) => vec![
                 format!("Variants run with several ({n}) seeds:"),
                 "mean over seeds, band ±1 s.d.".into(),
             ],

@@ -114,14 +114,56 @@ pub(super) fn benchmarks(scores: &[Score], kind: &str, times: Option<usize>) -> 
 }
 
 /// The median normalised score against M for one variant, with the baseline at M = 0.
+/// Where seeds were averaged (medians.csv rows with `seeds` > 1) the point is that
+/// median of the seed means, with the per-seed medians' spread as its band.
 pub(super) fn median(medians: &[Median], kind: &str, times: Option<usize>) -> Vec<Point> {
     let mine = |m: &&Median| {
         m.kind == "baseline" || (m.kind == kind && variant_times(&m.kind, m.times) == times)
     };
-    aggregate(
-        medians
-            .iter()
-            .filter(mine)
-            .filter_map(|m| Some((m.affected?, m.median?, None))),
-    )
+    let points = |seed_averaged: bool| {
+        aggregate(
+            medians
+                .iter()
+                .filter(mine)
+                .filter(|m| (m.seeds > 1) == seed_averaged)
+                .filter_map(|m| Some((m.affected?, m.median?, None))),
+        )
+    };
+    let averaged = points(true);
+    let mut per_seed = points(false);
+    for point in &mut per_seed {
+        if let Some(a) = averaged.iter().find(|a| a.x == point.x) {
+            point.y = a.y;
+        }
+    }
+    per_seed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, affected: usize, median: f64, seeds: usize) -> Median {
+        Median { kind: kind.into(), times: None, affected: Some(affected), median: Some(median), seeds }
+    }
+
+    #[test]
+    fn median_line_is_the_seed_averaged_row_where_there_is_one() {
+        let medians = [
+            row("baseline", 0, 1.0, 1),
+            row("shuffle", 4, 0.2, 1),
+            row("shuffle", 4, 0.4, 1),
+            row("shuffle", 4, 0.9, 1),
+            row("shuffle", 4, 0.35, 3),
+            row("shuffle", 8, 0.1, 1),
+            row("skip", 4, 0.7, 1),
+        ];
+        let points = median(&medians, "shuffle", None);
+        let xy: Vec<(f64, f64, usize)> = points.iter().map(|p| (p.x, p.y, p.samples)).collect();
+        // M = 4: the seed-averaged 0.35, not the mean 0.5 of the per-seed medians.
+        assert_eq!(xy, [(0.0, 1.0, 1), (4.0, 0.35, 3), (8.0, 0.1, 1)]);
+        // Its band: the per-seed medians' standard deviation.
+        let sd = ((0.09f64 + 0.01 + 0.16) / 2.0).sqrt();
+        assert!((points[1].err.unwrap() - sd).abs() < 1e-12);
+    }
 }
