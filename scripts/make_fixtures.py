@@ -11,6 +11,14 @@ OUT_DIR/tiny/llama-bf16/      llama saved in bfloat16; golden computed in float3
                               bfloat16-rounded weights
 OUT_DIR/tiny/llama-perturbed/ llama's checkpoint with one weight nudged by 1e-2 and llama's
                               golden file: the parity test must see a large diff here
+OUT_DIR/tiny/llama-bos/       llama's checkpoint with a tokenizer that adds a BOS, as Llama-2's
+                              and Mistral's do, and lm_eval.json: the token ids and answers of
+                              lm-evaluation-harness 0.4.13's own HF backend (HFLM) for a few
+                              requests, with the tokenizer's special tokens ("tokenizer") and
+                              with add_bos_token=False ("never")
+OUT_DIR/tiny/gpt2-eos/        gpt2's checkpoint with a tokenizer whose BOS and EOS are one token
+                              (as GPT-2's), and lm_eval.json for the same requests: prompts and
+                              pairs longer than its 64 positions, truncated as lm-eval truncates
 OUT_DIR/smollm2.json          per-token log-probs of fixed texts under the real SmolLM2
 OUT_DIR/minilm.safetensors    last hidden states of fixed texts under the real MiniLM
 OUT_DIR/smollm2_plans.json    per-token log-probs under the paper's variants, computed by a
@@ -20,14 +28,21 @@ OUT_DIR/smollm2_plans.json    per-token log-probs under the paper's variants, co
 """
 
 import json
+import os
 import random
 import shutil
 import sys
 from pathlib import Path
 
+# lm-eval and transformers read the tiny checkpoints from disk; nothing is downloaded.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
 import torch
+from lm_eval.api.instance import Instance
+from lm_eval.models.huggingface import HFLM
 from safetensors.torch import load_file, save_file
-from tokenizers import Tokenizer, models, pre_tokenizers
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import (
     AutoModel, AutoModelForCausalLM, AutoTokenizer, BertConfig, BertModel, GPT2Config,
     GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM,
@@ -131,6 +146,91 @@ def make_tiny(out: Path) -> None:
     weights = load_file(perturbed / "model.safetensors")
     weights["model.layers.1.mlp.down_proj.weight"][0, 0] += 1e-2
     save_file(weights, perturbed / "model.safetensors", metadata={"format": "pt"})
+
+
+def words(start: int, n: int) -> str:
+    """n distinct-looking words of the word tokenizers, from w3 up (w1, w2 are <s>, </s>)."""
+    return " ".join(f"w{3 + (start + i) % (VOCAB - 3)}" for i in range(n))
+
+
+# Requests for lm-eval's HF backend on the tiny checkpoints, whose models take 64 tokens.
+LOGLIKELIHOOD = [
+    ("w10 w11 w12", " w13"),
+    ("w10 w11 w12 ", "w13 w14"),  # the context's trailing space moves to the continuation
+    ("", "w20 w21"),  # an empty context is the prefix token
+    ("", "<s> w20"),  # ... unless the continuation starts with it
+    ("<s> w30 w31", " w32"),  # a text that starts with BOS gets no other
+    (words(40, 80), " w40 w41"),  # longer than the model: the last 65 tokens, as lm-eval cuts
+]
+ROLLING = ["w5 w6 w7", words(100, 150)]
+GENERATE = [("w50 w51 w52", "w9"), ("<s> w50 w51", "w9"), (words(200, 70), "w9")]  # the last is cut
+MAX_GEN_TOKS = 5
+
+
+def special_word_tokenizer(d: Path, adds_bos: bool) -> None:
+    """The word tokenizer with <s> and </s> as special tokens. With `adds_bos` its
+    post-processor puts <s> first, as Llama-2's and Mistral's tokenizer.json do, and <s> is
+    the BOS; without, </s> is both BOS and EOS, as <|endoftext|> is GPT-2's."""
+    vocab = {"[UNK]": 0, "<s>": 1, "</s>": 2, **{f"w{i}": i for i in range(3, VOCAB)}}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.add_special_tokens(["<s>", "</s>"])
+    if adds_bos:
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
+    tok.save(str(d / "tokenizer.json"))
+    # transformers 5 ignores add_bos_token when tokenizer.json exists; 4.x's Llama tokenizer
+    # reads it. Both agree with the post-processor here.
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>" if adds_bos else "</s>",
+              "eos_token": "</s>", "unk_token": "[UNK]", "add_bos_token": adds_bos}
+    (d / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
+
+
+def lm_eval_answers(d: Path, add_bos_token) -> dict:
+    """lm-eval 0.4.13's HFLM on checkpoint `d`, one request at a time: the token ids it
+    scores or generates from, and its answers."""
+    lm = HFLM(pretrained=str(d), device="cpu", dtype="float32", batch_size=1, add_bos_token=add_bos_token)
+    scored, prompts = [], []
+    score_tokens, model_generate = lm._loglikelihood_tokens, lm._model_generate
+
+    def spy_score(requests, **kwargs):
+        scored.extend([list(context), list(continuation)] for _, context, continuation in requests)
+        return score_tokens(requests, **kwargs)
+
+    def spy_generate(context, **kwargs):
+        prompts.append(context[0].tolist())
+        return model_generate(context, **kwargs)
+
+    lm._loglikelihood_tokens, lm._model_generate = spy_score, spy_generate
+    record = {"max_length": lm.max_length, "loglikelihood": [], "rolling": [], "generate": []}
+    for context, continuation in LOGLIKELIHOOD:
+        scored.clear()
+        [(logprob, is_greedy)] = lm.loglikelihood([Instance("loglikelihood", {}, (context, continuation), 0)])
+        [(context_ids, continuation_ids)] = scored
+        record["loglikelihood"].append({"context": context, "continuation": continuation, "context_ids": context_ids,
+                                        "continuation_ids": continuation_ids, "logprob": logprob, "is_greedy": bool(is_greedy)})
+    for text in ROLLING:
+        scored.clear()
+        [logprob] = lm.loglikelihood_rolling([Instance("loglikelihood_rolling", {}, (text,), 0)])
+        record["rolling"].append({"text": text, "windows": list(scored), "logprob": logprob})
+    for context, until in GENERATE:
+        prompts.clear()
+        kwargs = {"until": [until], "max_gen_toks": MAX_GEN_TOKS, "do_sample": False}
+        [text] = lm.generate_until([Instance("generate_until", {}, (context, kwargs), 0)])
+        [prompt_ids] = prompts
+        record["generate"].append({"context": context, "until": [until], "max_gen_toks": MAX_GEN_TOKS,
+                                   "prompt_ids": prompt_ids, "text": text})
+    return record
+
+
+def make_lm_eval(tiny: Path) -> None:
+    for name, source, adds_bos in [("llama-bos", "llama", True), ("gpt2-eos", "gpt2", False)]:
+        d = tiny / name
+        d.mkdir()
+        for f in ["config.json", "model.safetensors"]:
+            shutil.copy(tiny / source / f, d)
+        special_word_tokenizer(d, adds_bos)
+        answers = {"tokenizer": lm_eval_answers(d, None), "never": lm_eval_answers(d, False)}
+        (d / "lm_eval.json").write_text(json.dumps(answers, indent=1))
 
 
 def make_real(out: Path, models_dir: Path) -> None:
@@ -242,6 +342,7 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "tiny").mkdir(parents=True)
     make_tiny(tmp / "tiny")
+    make_lm_eval(tmp / "tiny")
     make_real(tmp, models_dir)
     make_plans(tmp, models_dir)
     shutil.rmtree(out, ignore_errors=True)

@@ -1,5 +1,6 @@
 //! Device and dtype choices as users type them (`cpu`, `cuda`, `cuda:1`; `f32`, `bf16`,
-//! `f16`), and making CUDA visible to one binary that serves CPU and GPU boxes alike.
+//! `f16`, `auto`), and making CUDA visible to one binary that serves CPU and GPU boxes
+//! alike.
 
 use tch::{Device, Kind};
 
@@ -37,12 +38,23 @@ fn load_cuda_backend() {
     }
 }
 
-/// Parses `f32`, `bf16` or `f16`.
-pub fn parse_dtype(text: &str) -> Result<Kind> {
+/// The dtype a model computes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ComputeDtype {
+    Fixed(Kind),
+    /// The checkpoint's own, as transformers' `dtype="auto"` (lm-evaluation-harness's
+    /// default): config.json's `dtype` (`torch_dtype` before transformers 5), else the
+    /// dtype of the first floating-point tensor stored.
+    Auto,
+}
+
+/// Parses `f32`, `bf16`, `f16` or `auto`.
+pub fn parse_dtype(text: &str) -> Result<ComputeDtype> {
     match text {
-        "f32" | "float32" => Ok(Kind::Float),
-        "bf16" | "bfloat16" => Ok(Kind::BFloat16),
-        "f16" | "float16" => Ok(Kind::Half),
-        _ => Err(Error::Device(text.into(), "unknown dtype, expected f32, bf16 or f16".into())),
+        "f32" | "float32" => Ok(ComputeDtype::Fixed(Kind::Float)),
+        "bf16" | "bfloat16" => Ok(ComputeDtype::Fixed(Kind::BFloat16)),
+        "f16" | "float16" => Ok(ComputeDtype::Fixed(Kind::Half)),
+        "auto" => Ok(ComputeDtype::Auto),
+        _ => Err(Error::Device(text.into(), "unknown dtype, expected f32, bf16, f16 or auto".into())),
     }
 }

@@ -38,6 +38,9 @@ pub enum Error {
     #[error("plan {plan:?} is for {plan_layers} layers, but the model has {model_layers}")]
     PlanMismatch { plan: String, plan_layers: usize, model_layers: usize },
 
+    #[error("{what} is {tokens} tokens, more than this model takes ({reason})")]
+    TooLong { what: String, tokens: usize, reason: String },
+
     #[error("scoring request {index}: {message}")]
     Request { index: usize, message: String },
 

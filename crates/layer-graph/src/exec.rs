@@ -16,7 +16,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::stack::{Attention, KvSlot, LayerStack};
+use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
 
 /// Token sequences padded into one (B, S) batch.
 pub struct Batch {
@@ -83,6 +83,7 @@ pub fn residual_stream(model: &Model, batch: &Batch, plan: &Plan, hidden: Option
     check_plan(stack, plan)?;
     let _guard = tch::no_grad_guard();
     let (b, s) = batch.ids.size2().expect("ids are (B, S)");
+    check_length(stack, s as usize, || "the batch".into())?;
     let attn = if stack.is_causal() && batch.right_padded {
         Attention::causal(b, s, batch.ids.device())
     } else {
@@ -97,6 +98,15 @@ pub(crate) fn check_plan(stack: &dyn LayerStack, plan: &Plan) -> Result<()> {
         Ok(())
     } else {
         Err(Error::PlanMismatch { plan: plan.to_string(), plan_layers: plan.num_layers(), model_layers: stack.num_layers() })
+    }
+}
+
+/// Refuses a sequence of `tokens` that the stack does not take (past a position table or a
+/// sliding window); `what` describes the sequence for the message.
+pub(crate) fn check_length(stack: &dyn LayerStack, tokens: usize, what: impl FnOnce() -> String) -> Result<()> {
+    match stack.length_limit() {
+        Some(LengthLimit { tokens: limit, reason }) if tokens > *limit => Err(Error::TooLong { what: what(), tokens, reason: reason.clone() }),
+        _ => Ok(()),
     }
 }
 
@@ -223,10 +233,14 @@ pub struct Generation {
 
 /// Greedy continuation of each prompt under `plan`, batched with left padding. As in
 /// lm-evaluation-harness, stop strings are looked for in the text with special tokens
-/// (so "<|im_end|>" can stop), and the returned text is decoded without them.
+/// (so "<|im_end|>" can stop), and the returned text is decoded without them. A prompt
+/// plus `max_tokens` must fit the model's length limit (lm-eval truncates prompts so).
 pub fn generate(model: &Model, prompts: &[Vec<i64>], plan: &Plan, opts: &GenerateOptions) -> Result<Vec<Generation>> {
     let stack = model.stack();
     check_plan(stack, plan)?;
+    for (i, prompt) in prompts.iter().enumerate() {
+        check_length(stack, prompt.len() + opts.max_tokens, || format!("prompt {i} ({} tokens) plus up to {} new tokens", prompt.len(), opts.max_tokens))?;
+    }
     let _guard = tch::no_grad_guard();
     let batch = Batch::left_padded(prompts, model.device());
     let mut cache = PlanCache::new(plan, opts.kv);

@@ -19,5 +19,5 @@ mod weights;
 
 pub use error::{Error, Result};
 pub use model::{LoadOptions, Model};
-pub use stack::{Attention, KvSlot, LayerStack};
+pub use stack::{Attention, KvSlot, LayerStack, LengthLimit};
 pub use tokenizer::Tokenizer;

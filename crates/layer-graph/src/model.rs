@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tch::{Device, Kind};
 
-use crate::config::read_config;
+use crate::config::{invalid, read_config};
+use crate::device::ComputeDtype;
 use crate::error::{Error, Result};
 use crate::families::{Bert, Gpt2, GptNeoX, Llama};
 use crate::stack::LayerStack;
@@ -16,12 +17,12 @@ use crate::weights::Weights;
 #[derive(Clone, Copy, Debug)]
 pub struct LoadOptions {
     pub device: Device,
-    pub kind: Kind,
+    pub dtype: ComputeDtype,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { device: Device::Cpu, kind: Kind::Float }
+        Self { device: Device::Cpu, dtype: ComputeDtype::Fixed(Kind::Float) }
     }
 }
 
@@ -35,7 +36,9 @@ pub struct Model {
     model_type: String,
     eos_token_ids: Vec<i64>,
     max_length: usize,
-    options: LoadOptions,
+    device: Device,
+    /// The compute dtype, `auto` resolved.
+    kind: Kind,
 }
 
 /// Says whether an unused checkpoint tensor is a known buffer rather than a mistake.
@@ -50,6 +53,9 @@ struct ModelType {
     n_positions: Option<usize>,
     max_position_embeddings: Option<usize>,
     n_ctx: Option<usize>,
+    /// The checkpoint's dtype: `dtype` from transformers 5 on, `torch_dtype` before.
+    dtype: Option<String>,
+    torch_dtype: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,14 +67,19 @@ enum OneOrMany {
 
 impl Model {
     pub fn load(dir: &Path, options: LoadOptions) -> Result<Self> {
-        let ModelType { model_type, eos_token_id, n_positions, max_position_embeddings, n_ctx } = read_config(dir)?;
+        let ModelType { model_type, eos_token_id, n_positions, max_position_embeddings, n_ctx, dtype, torch_dtype } = read_config(dir)?;
         let max_length = n_positions.or(max_position_embeddings).or(n_ctx).unwrap_or(2048);
         let eos_token_ids = match eos_token_id {
             None => Vec::new(),
             Some(OneOrMany::One(id)) => vec![id],
             Some(OneOrMany::Many(ids)) => ids,
         };
-        let weights = Weights::open(dir, options.kind, options.device)?;
+        let kind = match options.dtype {
+            ComputeDtype::Fixed(kind) => Some(kind),
+            ComputeDtype::Auto => checkpoint_kind(dir, dtype, torch_dtype)?,
+        };
+        let weights = Weights::open(dir, kind, options.device)?;
+        let kind = weights.kind();
         let (stack, ignorable): (Box<dyn LayerStack>, IgnorableTensor) = match model_type.as_str() {
             "llama" | "mistral" | "qwen2" => (Box::new(Llama::load(dir, &weights)?), Llama::ignorable),
             "gpt_neox" => (Box::new(GptNeoX::load(dir, &weights)?), GptNeoX::ignorable),
@@ -85,7 +96,7 @@ impl Model {
                 message: format!("has {} tokens but the model's embedding has {rows} rows: tokenizer and weights do not match", tokenizer.vocab_size()),
             });
         }
-        Ok(Self { stack, tokenizer, _weights: weights, dir: dir.to_owned(), model_type, eos_token_ids, max_length, options })
+        Ok(Self { stack, tokenizer, _weights: weights, dir: dir.to_owned(), model_type, eos_token_ids, max_length, device: options.device, kind })
     }
 
     pub fn stack(&self) -> &dyn LayerStack {
@@ -117,10 +128,26 @@ impl Model {
     }
 
     pub fn device(&self) -> Device {
-        self.options.device
+        self.device
     }
 
+    /// The dtype the model computes in (`auto` resolved).
     pub fn kind(&self) -> Kind {
-        self.options.kind
+        self.kind
+    }
+}
+
+/// config.json's dtype for `auto`, if it names one (else the weights' own is used).
+fn checkpoint_kind(dir: &Path, dtype: Option<String>, torch_dtype: Option<String>) -> Result<Option<Kind>> {
+    let (key, name) = match (dtype, torch_dtype) {
+        (Some(name), _) => ("dtype", name),
+        (None, Some(name)) => ("torch_dtype", name),
+        (None, None) => return Ok(None),
+    };
+    match name.as_str() {
+        "float32" => Ok(Some(Kind::Float)),
+        "bfloat16" => Ok(Some(Kind::BFloat16)),
+        "float16" => Ok(Some(Kind::Half)),
+        _ => Err(invalid(dir, format!("key `{key}` is {name:?}; dtype auto supports float32, bfloat16 and float16"))),
     }
 }

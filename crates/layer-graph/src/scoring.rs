@@ -26,7 +26,7 @@ use layer_plan::{Plan, PlanTrie, Step};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
-use crate::exec::{apply_step, check_plan};
+use crate::exec::{apply_step, check_length, check_plan};
 use crate::model::Model;
 use crate::stack::{Attention, LayerStack};
 
@@ -82,7 +82,7 @@ pub fn score_plans(
     for plan in plans {
         check_plan(stack, plan)?;
     }
-    let mut rows = pack(requests, model.max_length(), options.share_contexts)?;
+    let mut rows = pack(stack, requests, model.max_length(), options.share_contexts)?;
     rows.sort_by_key(|r| std::cmp::Reverse(r.tokens.len()));
     let tries: Vec<(Vec<usize>, PlanTrie)> = PlanTrie::groups(plans, options.max_kept)
         .into_iter()
@@ -163,8 +163,8 @@ impl Row {
 
 /// Rows for `requests`: one per distinct context when sharing (requests whose pair is
 /// longer than the model reads stay alone, truncated as lm-eval truncates), else one
-/// per request.
-fn pack(requests: &[ScoreRequest], max_len: usize, share: bool) -> Result<Vec<Row>> {
+/// per request. A request's input must fit the stack's length limit.
+fn pack(stack: &dyn LayerStack, requests: &[ScoreRequest], max_len: usize, share: bool) -> Result<Vec<Row>> {
     let mut rows: Vec<Row> = Vec::new();
     let mut by_context: HashMap<&[i64], usize> = HashMap::new();
     for (index, r) in requests.iter().enumerate() {
@@ -176,6 +176,7 @@ fn pack(requests: &[ScoreRequest], max_len: usize, share: bool) -> Result<Vec<Ro
             return Err(Error::Request { index, message: "empty context (lm-eval puts the prefix token there)".into() });
         }
         let whole = ctx.len() + cont.len();
+        check_length(stack, (whole - 1).min(max_len), || format!("scoring request {index}'s input"))?;
         if whole > max_len + 1 {
             // lm-eval's input: the pair's last max_len + 1 tokens, without the last.
             let input: Vec<i64> = ctx.iter().chain(cont).copied().skip(whole.saturating_sub(max_len + 1)).take(max_len).collect();

@@ -70,6 +70,16 @@ impl KvSlot {
     }
 }
 
+/// The longest sequence a stack computes as its reference implementation does: a learned
+/// position table ends there, or attention beyond it would slide, which is not implemented.
+#[derive(Clone, Debug)]
+pub struct LengthLimit {
+    pub tokens: usize,
+    /// What sets it, naming the config key: `config.json n_positions = 1024, its position
+    /// table`.
+    pub reason: String,
+}
+
 /// A frozen transformer cut at its residual stream.
 pub trait LayerStack: Send {
     /// Number of transformer blocks, T in the paper.
@@ -78,6 +88,9 @@ pub trait LayerStack: Send {
     fn vocab_size(&self) -> i64;
     /// Whether attention is causal (decoders) or bidirectional (encoders).
     fn is_causal(&self) -> bool;
+    /// The most tokens one sequence may have, if the family has a limit (rotary positions
+    /// with full attention have none).
+    fn length_limit(&self) -> Option<&LengthLimit>;
     /// Token ids (B, T) at `positions` (B, T) -> residual stream (B, T, C).
     fn embed(&self, ids: &Tensor, positions: &Tensor) -> Tensor;
     /// Block `layer` on the residual stream: (B, T, C) -> (B, T, C), i.e. h + delta(h).

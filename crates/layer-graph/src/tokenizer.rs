@@ -1,6 +1,9 @@
 //! The model's own tokenizer from `tokenizer.json`, with the default special-token
 //! settings of `AutoTokenizer(text)`, and padding and truncation turned off (scoring
-//! needs every token; some exports pad to 128 by default).
+//! needs every token; some exports pad to 128 by default). Which special tokens `encode`
+//! adds (a BOS for Llama-2 and Mistral) is up to tokenizer.json's post-processor, as in
+//! transformers 5, which ignores tokenizer_config.json's `add_bos_token` when a
+//! tokenizer.json exists; tokenizer_config.json only names the BOS and EOS tokens.
 
 use std::path::{Path, PathBuf};
 
@@ -39,7 +42,8 @@ impl Tokenizer {
         let config_path = dir.join("tokenizer_config.json");
         let config: TokenizerConfig = match std::fs::read_to_string(&config_path) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Tokenizer { path: config_path.clone(), message: e.to_string() })?,
-            Err(_) => TokenizerConfig::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => TokenizerConfig::default(),
+            Err(source) => return Err(Error::Io { path: config_path, source }),
         };
         let id = |t: Option<SpecialToken>| {
             let content = match t? {

@@ -33,8 +33,11 @@ pub struct Weights {
 }
 
 impl Weights {
-    /// Maps `model.safetensors`, or every shard named by `model.safetensors.index.json`.
-    pub fn open(dir: &Path, kind: Kind, device: Device) -> Result<Self> {
+    /// Maps `model.safetensors`, or every shard named by `model.safetensors.index.json`;
+    /// tensors are handed out in `kind`, else in the dtype of the first floating-point
+    /// tensor stored (by name, in the first file), as transformers' `dtype="auto"` falls
+    /// back to.
+    pub fn open(dir: &Path, kind: Option<Kind>, device: Device) -> Result<Self> {
         let index_path = dir.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index_path.exists() {
             shard_files(&index_path)?.into_iter().map(|f| dir.join(f)).collect()
@@ -50,7 +53,13 @@ impl Weights {
             }
             shards.push(shard);
         }
+        let kind = kind.unwrap_or_else(|| shards.first().map_or(Kind::Float, stored_float_kind));
         Ok(Self { dir: dir.to_owned(), shards, index, taken: RefCell::default(), kind, device })
+    }
+
+    /// The dtype tensors are handed out in.
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -76,18 +85,11 @@ impl Weights {
                 found,
             });
         }
-        let stored = match info.dtype {
-            Dtype::F32 => Kind::Float,
-            Dtype::F16 => Kind::Half,
-            Dtype::BF16 => Kind::BFloat16,
-            other => {
-                return Err(Error::Dtype {
-                    path: shard.path.clone(),
-                    name: name.to_owned(),
-                    dtype: format!("{other:?}"),
-                });
-            }
-        };
+        let stored = float_kind(info.dtype).ok_or_else(|| Error::Dtype {
+            path: shard.path.clone(),
+            name: name.to_owned(),
+            dtype: format!("{:?}", info.dtype),
+        })?;
         self.taken.borrow_mut().insert(name.to_owned());
         let (start, end) = info.data_offsets;
         let bytes = &shard.map[shard.data_start + start..shard.data_start + end];
@@ -132,6 +134,23 @@ impl Weights {
             .collect();
         names.join(", ")
     }
+}
+
+/// The tch kind of a supported stored dtype.
+fn float_kind(dtype: Dtype) -> Option<Kind> {
+    match dtype {
+        Dtype::F32 => Some(Kind::Float),
+        Dtype::F16 => Some(Kind::Half),
+        Dtype::BF16 => Some(Kind::BFloat16),
+        _ => None,
+    }
+}
+
+/// The dtype of the first (by name) floating-point tensor of `shard`; float32 if none.
+fn stored_float_kind(shard: &Shard) -> Kind {
+    let mut names: Vec<&String> = shard.tensors.keys().collect();
+    names.sort();
+    names.into_iter().find_map(|name| float_kind(shard.tensors[name].dtype)).unwrap_or(Kind::Float)
 }
 
 fn contiguous_strides(shape: &[i64]) -> Vec<i64> {

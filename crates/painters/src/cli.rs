@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::backend::AddBos;
+
 #[derive(Parser)]
 #[command(name = "painters", version, about = "Layer-execution experiments on frozen transformers (\"Transformer Layers as Painters\")")]
 pub struct Cli {
@@ -122,7 +124,7 @@ pub struct ModelArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// f32, bf16 or f16.
+    /// f32, bf16, f16 or auto (the checkpoint's own: config.json's torch_dtype).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
 }
@@ -194,6 +196,10 @@ pub struct EvalCmd {
     /// KV cache semantics for parallel groups in generation tasks.
     #[arg(long, value_enum, default_value = "exact")]
     pub kv: KvArg,
+    /// Encode requests with the tokenizer's special tokens (a BOS for Llama-2), as
+    /// lm-eval 0.4.13 does, or never, as the paper's harness did.
+    #[arg(long, value_enum, default_value = "tokenizer")]
+    pub add_bos: AddBos,
     /// Score every request in its own row, as lm-eval does (for benchmarks).
     #[arg(long)]
     pub no_reuse: bool,

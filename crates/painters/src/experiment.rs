@@ -8,9 +8,10 @@
 //! name = "SmolLM2-135M"         # optional: how plots name the model
 //! layers = 30                   # optional; read from dir/config.json when absent
 //! device = "cpu"                # cpu | cuda | cuda:N
-//! dtype = "f32"                 # f32 | bf16 | f16
+//! dtype = "f32"                 # f32 | bf16 | f16 | auto (the checkpoint's own)
 //! batch_size = 8
 //! kv = "exact"                  # exact | paper (parallel groups in generation)
+//! add_bos = "tokenizer"         # tokenizer (lm-eval 0.4.13) | never (the paper's harness)
 //!
 //! [data]
 //! dir = "../shared/data"        # optional; else --data, $PAINTERS_DATA, the default
@@ -44,6 +45,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use layer_plan::{Plan, Variant, VariantSpec};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::AddBos;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
@@ -61,6 +64,9 @@ pub struct ModelSettings {
     pub batch_size: usize,
     #[serde(default = "exact")]
     pub kv: String,
+    /// Which special tokens requests are encoded with (it changes every score).
+    #[serde(default, skip_serializing_if = "AddBos::is_tokenizer")]
+    pub add_bos: AddBos,
 }
 
 fn cpu() -> String {
@@ -374,6 +380,15 @@ mod tests {
         let e = parse(text).and_then(|f| f.cells(30).map(|_| ())).unwrap_err().to_string();
         assert!(!e.contains('\n'), "one line: {e}");
         e
+    }
+
+    #[test]
+    fn add_bos_defaults_to_the_tokenizer_and_bad_values_name_the_key() {
+        assert_eq!(parse(HEAD).unwrap().experiment.model.add_bos, AddBos::Tokenizer);
+        let never = parse("[model]\ndir = \"m\"\nadd_bos = \"never\"\n[[tasks]]\nname = \"piqa\"\n").unwrap();
+        assert_eq!(never.experiment.model.add_bos, AddBos::Never);
+        let e = error("[model]\ndir = \"m\"\nadd_bos = \"always\"\n[[tasks]]\nname = \"piqa\"\n");
+        assert!(e.starts_with("x.toml:3: model.add_bos:") && e.contains("`tokenizer`") && e.contains("`never`"), "{e}");
     }
 
     #[test]

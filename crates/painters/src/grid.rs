@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow};
 use serde::Serialize;
 
+use crate::backend::AddBos;
 use crate::experiment::{Cell, Experiment, ExperimentFile, TaskSettings};
 use crate::identity::{cache_root, model_identity};
 use crate::store::{HARNESS_VERSION, Store, cell_key};
@@ -50,8 +51,11 @@ impl Grid {
         let layers = file.num_layers()?;
         let cells = file.cells(layers)?;
         let model = &file.experiment.model;
-        // Model settings that change scores; their defaults are part of the identity too.
-        let settings = "add_bos=tokenizer";
+        // Model settings that change scores are part of the identity, defaults included.
+        let settings = match model.add_bos {
+            AddBos::Tokenizer => "add_bos=tokenizer",
+            AddBos::Never => "add_bos=never",
+        };
         let model_id = model_identity(&model.dir, &model.dtype, settings, cache_root().as_deref())?;
         let keys = cells.iter().map(|cell| file.experiment.tasks.iter().map(|task| cell_key(&model_id, &cell.plan, task)).collect()).collect();
         Ok(Self { file, layers, cells, model_id, data, keys })
@@ -102,5 +106,30 @@ fn resolved_cell(c: &Cell) -> ResolvedCell<'_> {
         plan_hash: c.plan.hash(),
         affected_layers: c.affected_layers,
         layer_passes: c.plan.layer_passes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tiny llama of the golden fixtures (made by `make fixtures`).
+    fn tiny_llama() -> PathBuf {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny/llama");
+        assert!(dir.join("config.json").exists(), "no fixtures in {}: run `make fixtures`", dir.display());
+        dir
+    }
+
+    fn keys(add_bos: &str) -> (String, Vec<Vec<String>>) {
+        let text = format!("[model]\ndir = {:?}\n{add_bos}[[tasks]]\nname = \"piqa\"\n", tiny_llama());
+        let grid = Grid::resolve(ExperimentFile::parse(Path::new("x.toml"), &text).unwrap(), PathBuf::from("data")).unwrap();
+        (grid.model_id, grid.keys)
+    }
+
+    #[test]
+    fn add_bos_never_keys_cells_of_its_own() {
+        let (_, default_keys) = keys("");
+        assert_eq!(keys("add_bos = \"tokenizer\"\n").1, default_keys);
+        assert_ne!(keys("add_bos = \"never\"\n").1, default_keys);
     }
 }

@@ -13,7 +13,7 @@ use tch::Tensor;
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
 use crate::ops::{LayerNorm, Linear, attend, split_heads};
-use crate::stack::{Attention, KvSlot, LayerStack};
+use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
 use crate::weights::Weights;
 
 #[derive(Deserialize)]
@@ -61,6 +61,8 @@ pub struct Bert {
     embed_norm: LayerNorm,
     blocks: Vec<Block>,
     heads: i64,
+    /// The position table's rows.
+    limit: LengthLimit,
 }
 
 impl Bert {
@@ -112,6 +114,10 @@ impl Bert {
             embed_norm: norm(&format!("{e}.LayerNorm"))?,
             blocks,
             heads,
+            limit: LengthLimit {
+                tokens: cfg.max_position_embeddings as usize,
+                reason: format!("config.json max_position_embeddings = {}, its position table", cfg.max_position_embeddings),
+            },
         })
     }
 
@@ -132,6 +138,10 @@ impl LayerStack for Bert {
 
     fn is_causal(&self) -> bool {
         false
+    }
+
+    fn length_limit(&self) -> Option<&LengthLimit> {
+        Some(&self.limit)
     }
 
     /// Single-segment input: token type 0 everywhere.

@@ -11,7 +11,7 @@ use tch::Tensor;
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
 use crate::ops::{LayerNorm, Linear, attend, split_heads};
-use crate::stack::{Attention, KvSlot, LayerStack};
+use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
 use crate::weights::Weights;
 
 #[derive(Deserialize)]
@@ -48,6 +48,8 @@ pub struct Gpt2 {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     heads: i64,
+    /// The position table's rows.
+    limit: LengthLimit,
 }
 
 impl Gpt2 {
@@ -91,6 +93,7 @@ impl Gpt2 {
             blocks,
             ln_f: norm(&format!("{prefix}ln_f"))?,
             heads,
+            limit: LengthLimit { tokens: cfg.n_positions as usize, reason: format!("config.json n_positions = {}, its position table", cfg.n_positions) },
         })
     }
 
@@ -111,6 +114,10 @@ impl LayerStack for Gpt2 {
 
     fn is_causal(&self) -> bool {
         true
+    }
+
+    fn length_limit(&self) -> Option<&LengthLimit> {
+        Some(&self.limit)
     }
 
     fn embed(&self, ids: &Tensor, positions: &Tensor) -> Tensor {

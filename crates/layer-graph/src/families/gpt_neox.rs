@@ -11,7 +11,7 @@ use tch::Tensor;
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
 use crate::ops::{LayerNorm, Linear, Rotary, attend};
-use crate::stack::{Attention, KvSlot, LayerStack};
+use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
 use crate::weights::Weights;
 
 #[derive(Deserialize)]
@@ -146,6 +146,11 @@ impl LayerStack for GptNeoX {
 
     fn is_causal(&self) -> bool {
         true
+    }
+
+    /// Rotary positions, computed for any position, and full attention: no limit.
+    fn length_limit(&self) -> Option<&LengthLimit> {
+        None
     }
 
     fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Tensor {

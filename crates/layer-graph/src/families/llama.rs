@@ -1,6 +1,8 @@
 //! Llama family: Llama-2/3, Mistral, Qwen2 (q/k/v bias) and SmolLM2. Pre-norm blocks
 //! with RMSNorm, rotary positions (default, linear or llama3 scaling), grouped-query
-//! attention, SwiGLU MLP; tied or separate LM head.
+//! attention, SwiGLU MLP; tied or separate LM head. Sliding-window attention (Mistral,
+//! Qwen2 with `use_sliding_window`) is not implemented: it equals full attention up to
+//! the window, so the window is the model's length limit.
 //!
 //! B batch, T tokens, C hidden, H heads, Hkv kv heads, D head dim, F mlp width, V vocab.
 
@@ -12,7 +14,7 @@ use tch::Tensor;
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
 use crate::ops::{Linear, RmsNorm, Rotary, attend, split_heads};
-use crate::stack::{Attention, KvSlot, LayerStack};
+use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
 use crate::weights::Weights;
 
 #[derive(Deserialize)]
@@ -35,11 +37,28 @@ struct RawConfig {
     rope_theta: Option<f64>,
     rope_scaling: Option<RopeParameters>,
     rope_parameters: Option<RopeParameters>,
+    /// Present (`Some`), the key's value, which may be null (`Some(None)`): transformers'
+    /// Mistral and Qwen2 default an absent key to 4096.
+    #[serde(default, deserialize_with = "present")]
+    sliding_window: Option<Option<i64>>,
+    #[serde(default)]
+    use_sliding_window: bool,
+    max_window_layers: Option<i64>,
+    layer_types: Option<Vec<String>>,
 }
 
 fn silu() -> String {
     "silu".into()
 }
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// transformers' `sliding_window` when config.json has none (Mistral and Qwen2 alike).
+const DEFAULT_SLIDING_WINDOW: i64 = 4096;
+/// transformers' Qwen2 `max_window_layers` when config.json has none.
+const DEFAULT_MAX_WINDOW_LAYERS: i64 = 28;
 
 #[derive(Deserialize, Clone)]
 struct RopeParameters {
@@ -72,6 +91,8 @@ pub struct Llama {
     rotary: Rotary,
     heads: i64,
     kv_heads: i64,
+    /// The sliding window, if any layer has one.
+    limit: Option<LengthLimit>,
 }
 
 impl Llama {
@@ -126,6 +147,7 @@ impl Llama {
         let rope = cfg.rope_parameters.clone().or(cfg.rope_scaling.clone());
         let theta = cfg.rope_theta.or(rope.as_ref().and_then(|r| r.rope_theta)).unwrap_or(10_000.0);
         let inv_freq = scaled_inv_freq(dir, theta, d, rope.as_ref())?;
+        let limit = sliding_window(dir, &cfg)?;
         Ok(Self {
             embed_tokens,
             blocks,
@@ -134,6 +156,7 @@ impl Llama {
             rotary: Rotary { inv_freq, dim: d },
             heads,
             kv_heads,
+            limit,
         })
     }
 
@@ -141,6 +164,25 @@ impl Llama {
     pub fn ignorable(name: &str) -> bool {
         name.ends_with("rotary_emb.inv_freq")
     }
+}
+
+/// The window of sliding-window attention as transformers reads the config, if any layer
+/// attends through one: Mistral's layers all do unless `sliding_window` is null; Qwen2's
+/// only with `use_sliding_window`, those `layer_types` calls "sliding_attention" or else
+/// those from `max_window_layers` on.
+fn sliding_window(dir: &Path, cfg: &RawConfig) -> Result<Option<LengthLimit>> {
+    let slides = match cfg.model_type.as_str() {
+        "mistral" => true,
+        "qwen2" if cfg.use_sliding_window => match &cfg.layer_types {
+            Some(types) => types.iter().any(|t| t == "sliding_attention"),
+            None => cfg.max_window_layers.unwrap_or(DEFAULT_MAX_WINDOW_LAYERS) < cfg.num_hidden_layers,
+        },
+        _ => false,
+    };
+    let Some(window) = cfg.sliding_window.unwrap_or(Some(DEFAULT_SLIDING_WINDOW)).filter(|_| slides) else { return Ok(None) };
+    check_positive(dir, &[("sliding_window", window)])?;
+    let reason = format!("config.json sliding_window = {window}, beyond which attention slides; painters does not implement that");
+    Ok(Some(LengthLimit { tokens: window as usize, reason }))
 }
 
 /// Rotary inverse frequencies with the checkpoint's scaling applied.
@@ -181,6 +223,10 @@ impl LayerStack for Llama {
 
     fn is_causal(&self) -> bool {
         true
+    }
+
+    fn length_limit(&self) -> Option<&LengthLimit> {
+        self.limit.as_ref()
     }
 
     fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Tensor {

@@ -48,3 +48,18 @@ pub fn baseline(model: &Model, batch: &Batch) -> Tensor {
     let plan = Plan::baseline(model.stack().num_layers()).unwrap();
     run_plan(model, batch, &plan, false).unwrap().output
 }
+
+/// A copy of tiny checkpoint `name` whose config.json `edit` changed.
+pub fn tiny_with_config(name: &str, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) -> tempfile::TempDir {
+    let src = fixtures().join("tiny").join(name);
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let path = dir.path().join("config.json");
+    let mut config: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut config);
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    dir
+}

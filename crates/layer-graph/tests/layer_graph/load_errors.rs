@@ -121,3 +121,22 @@ fn non_finite_logits_fail_the_request_instead_of_scoring_it() {
     println!("error: {e}");
     assert!(e.starts_with("scoring request 0: log-probability NaN"), "{e}");
 }
+
+#[test]
+fn unreadable_tokenizer_config_is_reported() {
+    let dir = broken_copy(|b| b.to_vec());
+    std::fs::write(dir.path().join("tokenizer_config.json"), [0xff, 0xfe, b'{']).unwrap();
+    let e = load_error(dir.path());
+    assert!(e.contains("tokenizer_config.json") && e.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn unknown_activation_names_the_key() {
+    for (family, key) in [("llama", "hidden_act"), ("mistral", "hidden_act"), ("gpt_neox", "hidden_act"), ("bert", "hidden_act"), ("gpt2", "activation_function")] {
+        let dir = crate::common::tiny_with_config(family, |c| {
+            c.insert(key.into(), serde_json::json!("swish"));
+        });
+        let e = load_error(dir.path());
+        assert!(e.contains("config.json") && e.contains(&format!("`{key}`")) && e.contains("swish"), "{family}: {e}");
+    }
+}

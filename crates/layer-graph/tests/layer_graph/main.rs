@@ -3,6 +3,7 @@
 //! loader's error messages.
 
 mod common;
+mod lengths;
 mod load_errors;
 mod parity;
 mod plans;

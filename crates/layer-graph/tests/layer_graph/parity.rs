@@ -96,7 +96,7 @@ fn minilm_hidden_states_match_transformers() {
 fn smollm2_runs_in_bf16_and_f16() {
     let golden: Vec<Golden> = serde_json::from_str(&std::fs::read_to_string(fixtures().join("smollm2.json")).unwrap()).unwrap();
     for (name, kind) in [("bf16", tch::Kind::BFloat16), ("f16", tch::Kind::Half)] {
-        let options = layer_graph::LoadOptions { device: Device::Cpu, kind };
+        let options = layer_graph::LoadOptions { device: Device::Cpu, dtype: layer_graph::device::ComputeDtype::Fixed(kind) };
         let model = layer_graph::Model::load(&models().join("smollm2-135m"), options).unwrap();
         let seqs: Vec<Vec<i64>> = golden.iter().map(|g| g.ids.clone()).collect();
         let batch = Batch::right_padded(&seqs, Device::Cpu);
@@ -105,4 +105,33 @@ fn smollm2_runs_in_bf16_and_f16() {
         println!("smollm2 in {name}: mean |per-token logprob diff| vs f32 transformers = {mean_diff:.3}");
         assert!(mean_diff < 0.25, "{name} drifts {mean_diff:.3} nats per token from f32");
     }
+}
+
+#[test]
+fn dtype_auto_is_the_checkpoints_own() {
+    use layer_graph::device::{ComputeDtype, parse_dtype};
+    use layer_graph::{LoadOptions, Model};
+    use tch::Kind;
+
+    assert_eq!(parse_dtype("auto").unwrap(), ComputeDtype::Auto);
+    let auto = LoadOptions { device: Device::Cpu, dtype: ComputeDtype::Auto };
+    let kind = |dir: &std::path::Path| Model::load(dir, auto).map(|m| m.kind()).map_err(|e| e.to_string());
+    // config.json's dtype (transformers 5) or torch_dtype (before)
+    assert_eq!(kind(&fixtures().join("tiny/llama")), Ok(Kind::Float));
+    assert_eq!(kind(&fixtures().join("tiny/llama-bf16")), Ok(Kind::BFloat16));
+    let legacy = crate::common::tiny_with_config("llama", |c| {
+        c.remove("dtype");
+        c.insert("torch_dtype".into(), serde_json::json!("float16"));
+    });
+    assert_eq!(kind(legacy.path()), Ok(Kind::Half));
+    // neither: the stored weights' dtype
+    let unnamed = crate::common::tiny_with_config("llama-bf16", |c| {
+        c.remove("dtype");
+    });
+    assert_eq!(kind(unnamed.path()), Ok(Kind::BFloat16));
+    let unsupported = crate::common::tiny_with_config("llama", |c| {
+        c.insert("dtype".into(), serde_json::json!("float64"));
+    });
+    let e = kind(unsupported.path()).unwrap_err();
+    assert!(e.contains("config.json") && e.contains("`dtype`") && e.contains("float64"), "{e}");
 }

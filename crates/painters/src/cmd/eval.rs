@@ -28,7 +28,7 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
         );
         bar.set_prefix(task.clone());
         let scoring = super::score_options(cmd.batch_size, cmd.no_reuse, cmd.batch_invariant);
-        let mut backend = PlanBackend { model: &model, plan: plan.clone(), scoring, kv: super::kv_mode(cmd.kv), followers: Vec::new(), progress: bar.clone() };
+        let mut backend = PlanBackend { model: &model, plan: plan.clone(), scoring, kv: super::kv_mode(cmd.kv), add_bos: cmd.add_bos, followers: Vec::new(), progress: bar.clone() };
         let result = evaluate(task, &data, &mut backend, &options, &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);

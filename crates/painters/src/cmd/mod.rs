@@ -62,7 +62,7 @@ fn score_options(batch_size: usize, no_reuse: bool, batch_invariant: bool) -> Sc
 fn load_model(args: &ModelArgs) -> Result<Model> {
     let options = LoadOptions {
         device: layer_graph::device::parse_device(&args.device)?,
-        kind: layer_graph::device::parse_dtype(&args.dtype)?,
+        dtype: layer_graph::device::parse_dtype(&args.dtype)?,
     };
     Ok(Model::load(&args.model, options)?)
 }

@@ -162,7 +162,8 @@ impl Runner<'_> {
             0 => cell.label.clone(),
             n => format!("{} (+{n} cells sharing)", cell.label),
         });
-        let mut backend = PlanBackend { model: self.model, plan: cell.plan.clone(), scoring: self.scoring, kv: self.kv, followers, progress: bar.clone() };
+        let add_bos = self.grid.file.experiment.model.add_bos;
+        let mut backend = PlanBackend { model: self.model, plan: cell.plan.clone(), scoring: self.scoring, kv: self.kv, add_bos, followers, progress: bar.clone() };
         let mut resumable = self.store.resumable(claim, &mut backend)?;
         let options = task_options(task, self.chunk_size);
         let result = evaluate(&task.name, &self.grid.data, &mut resumable, &options, &mut |done, total| {

@@ -31,8 +31,9 @@ const MAX_LISTED_STEPS: usize = 1 << 21;
 #[rustfmt::skip]
 const DICTIONARY: &[&str] = &[
     "[model]", "[data]", "[[tasks]]", "[[variants]]", "dir", "layers", "device", "dtype",
-    "batch_size", "kv", "name", "limit", "num_fewshot", "kind", "start_layer", "layer", "seed",
-    "times", "range", "with", "rng", "plan", "slices", "from", "to", " = ", "=", "\"", "'",
+    "batch_size", "kv", "add_bos", "\"never\"", "\"auto\"", "name", "limit", "num_fewshot", "kind",
+    "start_layer", "layer", "seed", "times", "range", "with", "rng", "plan", "slices", "from", "to",
+    " = ", "=", "\"", "'",
     "'''", "{", "}", "[", "]", ",", ".", "#", "\n", " ", "\"baseline\"", "\"skip\"",
     "\"skip-one\"", "\"swap\"", "\"reverse\"", "\"shuffle\"", "\"repeat-middle\"",
     "\"double-repeat\"", "\"parallel\"", "\"looped-parallel\"", "\"explicit\"", "\"arc_easy\"",
