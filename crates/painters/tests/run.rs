@@ -200,6 +200,20 @@ fn a_checkpoint_differing_in_one_weight_computes_its_own_cells() {
     assert_eq!(keys(&out).len(), 8, "the changed checkpoint's cells have keys of their own");
 }
 
+#[test]
+fn missing_data_is_refused_before_the_model_loads_with_how_to_get_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = experiment(tmp.path(), 1, "13");
+    let out = tmp.path().join("out");
+    let done = bin(&["run", s(&exp), "--out", s(&out), "--data", s(&tmp.path().join("no-data"))]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    println!("{}", stderr.trim());
+    assert!(!done.status.success());
+    // The task's own check names the experiment file and task: it runs before the model loads.
+    assert!(stderr.contains(&format!("{}: tasks[0] (hellaswag): ", s(&exp))) && stderr.contains("`painters data fetch` downloads"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
 /// The files of a complete grid.
 const OUTPUTS: [&str; 3] = ["resolved.toml", "summary.csv", "medians.csv"];
 

@@ -183,7 +183,9 @@ fn missing_file() {
     assert_eq!(e.line, None);
     assert_eq!(
         shown(&tmp, &e),
-        "lambada/lambada_test.jsonl: cannot read: No such file or directory (os error 2)"
+        "lambada/lambada_test.jsonl: cannot read: No such file or directory (os error 2); \
+         `painters data fetch` downloads the official files into the default data directory \
+         (or give --data DIR / $PAINTERS_DATA with them)"
     );
     assert!(Path::new(&e.path).ends_with("lambada/lambada_test.jsonl"));
 }

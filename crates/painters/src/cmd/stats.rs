@@ -5,9 +5,9 @@
 use anyhow::Result;
 
 use crate::cli::StatsCmd;
+use crate::outln;
 
 pub fn run(cmd: StatsCmd) -> Result<()> {
     let rows = crate::paired::write(&cmd.dir)?;
-    println!("{}: {rows} rows", cmd.dir.join("paired.csv").display());
-    Ok(())
+    outln!("{}: {rows} rows", cmd.dir.join("paired.csv").display())
 }
