@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the paper's main variants on SmolLM2-135M, computed here into a fresh
 # results directory (OUT; resumable: rerun after an interruption and it continues), its
-# similarity map and figures, then a check that its summary.csv equals the committed
+# similarity map, paired statistics (paired.csv) and figures, then a check that its summary.csv equals the committed
 # reference results/smollm2-demo/summary.csv byte for byte.
 #
 #   BIN   the painters binary          OUT   results directory (default target/demo/smollm2-demo)
@@ -28,6 +28,7 @@ fi
 
 "$BIN" run "$EXP" --out "$OUT" "${data_args[@]}"
 "$BIN" similarity --model models/smollm2-135m "${data_args[@]}" --limit 20 --out "$OUT"
+"$BIN" stats "$OUT"
 "$BIN" plot "$OUT"
 
 if cmp -s "$OUT/summary.csv" "$REFERENCE"; then
