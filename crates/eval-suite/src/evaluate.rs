@@ -51,7 +51,11 @@ pub fn check_data(task: &str, data_dir: &Path, options: &EvalOptions) -> Result<
 }
 
 /// `task`'s docs, at least one, and its number of few-shot examples.
-fn prepare(task: &str, data_dir: &Path, options: &EvalOptions) -> Result<(TaskId, Prepared, usize), EvalError> {
+fn prepare(
+    task: &str,
+    data_dir: &Path,
+    options: &EvalOptions,
+) -> Result<(TaskId, Prepared, usize), EvalError> {
     let id = TaskId::parse(task)?;
     let (prepared, num_fewshot) = id.prepare(task, data_dir, options.num_fewshot, options.limit)?;
     if prepared.len() == 0 {

@@ -196,7 +196,10 @@ pub fn percentile_interval(replicates: &mut Vec<f64>, confidence: f64) -> Option
     }
     replicates.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
-    Some((percentile(replicates, tail), percentile(replicates, 1.0 - tail)))
+    Some((
+        percentile(replicates, tail),
+        percentile(replicates, 1.0 - tail),
+    ))
 }
 
 /// The delta-method standard error of the normalised score of `variant`'s per-item scores
@@ -263,9 +266,8 @@ pub fn bootstrap_normalised(
             drawn.extend((0..n).map(|_| py_choice_index(&mut rng, n)));
             let mean_of = |items: &[f64]| drawn.iter().map(|&i| items[i]).sum::<f64>() / n as f64;
             let full = mean_of(b.full);
-            let normalised = |cell: &&[f64]| {
-                normalised_score(mean_of(cell), b.chance, full).unwrap_or(f64::NAN)
-            };
+            let normalised =
+                |cell: &&[f64]| normalised_score(mean_of(cell), b.chance, full).unwrap_or(f64::NAN);
             scores.push(b.cells.iter().map(normalised).collect());
         }
         out.push(scores);
@@ -387,7 +389,9 @@ mod tests {
         // sqrt((0.06 + r² 0.04 - 2 r 0.02) / 0.55²) = 0.41487274043012007 (numpy:
         // C = np.cov(v, f, ddof=1) / 5; np.sqrt((C[0,0] + r*r*C[1,1] - 2*r*C[0,1]) / 0.55**2)).
         let full = [1.0, 1.0, 1.0, 0.0, 1.0];
-        let se = normalised_stderr(&full, &[1.0, 0.0, 1.0, 0.0, 0.0], 0.25).unwrap().unwrap();
+        let se = normalised_stderr(&full, &[1.0, 0.0, 1.0, 0.0, 0.0], 0.25)
+            .unwrap()
+            .unwrap();
         assert!((se - 0.41487274043012007).abs() < 1e-15, "{se}");
         // The full model against itself: exactly 0.
         assert_eq!(normalised_stderr(&full, &full, 0.25), Ok(Some(0.0)));
@@ -412,18 +416,33 @@ mod tests {
         // benchmark of n = 2: resample 0 is items [1, 1], resample 1 items [0, 0].
         let full = [1.0, 0.5];
         let cell = [0.5, 0.25];
-        let b = PairedItems { chance: 0.0, full: &full, cells: vec![&cell, &full] };
+        let b = PairedItems {
+            chance: 0.0,
+            full: &full,
+            cells: vec![&cell, &full],
+        };
         let reps = bootstrap_normalised(&[b], 2, 0).unwrap();
         assert_eq!(reps, vec![vec![vec![0.5, 1.0]], vec![vec![0.5, 1.0]]]);
         // At chance in a resample: NaN, which the interval leaves out.
-        let b = PairedItems { chance: 0.5, full: &full, cells: vec![&cell] };
+        let b = PairedItems {
+            chance: 0.5,
+            full: &full,
+            cells: vec![&cell],
+        };
         let reps = bootstrap_normalised(&[b], 2, 0).unwrap();
         assert!(reps[0][0][0].is_nan() && reps[1][0][0] == 0.0);
         let mut values = vec![f64::NAN, 2.0, 1.0];
         assert_eq!(percentile_interval(&mut values, 0.5), Some((1.25, 1.75)));
         assert_eq!(percentile_interval(&mut vec![f64::NAN], 0.5), None);
-        let b = PairedItems { chance: 0.0, full: &full, cells: vec![&cell[..1]] };
-        assert_eq!(bootstrap_normalised(&[b], 2, 0), Err(StatsError::Unpaired { a: 2, b: 1 }));
+        let b = PairedItems {
+            chance: 0.0,
+            full: &full,
+            cells: vec![&cell[..1]],
+        };
+        assert_eq!(
+            bootstrap_normalised(&[b], 2, 0),
+            Err(StatsError::Unpaired { a: 2, b: 1 })
+        );
     }
 
     #[test]

@@ -12,18 +12,35 @@ pub fn parse_device(text: &str) -> Result<Device> {
     let index = match text {
         "cpu" => return Ok(Device::Cpu),
         "cuda" => 0,
-        _ => match text.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
+        _ => match text
+            .strip_prefix("cuda:")
+            .and_then(|i| i.parse::<usize>().ok())
+        {
             Some(i) => i,
-            None => return Err(Error::Device(text.into(), "expected cpu, cuda or cuda:N".into())),
+            None => {
+                return Err(Error::Device(
+                    text.into(),
+                    "expected cpu, cuda or cuda:N".into(),
+                ));
+            }
         },
     };
     load_cuda_backend();
     let count = tch::Cuda::device_count() as usize;
     if count == 0 {
-        return Err(Error::Device(text.into(), "no CUDA device is visible to libtorch here; use --device cpu".into()));
+        return Err(Error::Device(
+            text.into(),
+            "no CUDA device is visible to libtorch here; use --device cpu".into(),
+        ));
     }
     if index >= count {
-        return Err(Error::Device(text.into(), format!("this machine has {count} CUDA device(s), valid: cuda:0..=cuda:{}", count - 1)));
+        return Err(Error::Device(
+            text.into(),
+            format!(
+                "this machine has {count} CUDA device(s), valid: cuda:0..=cuda:{}",
+                count - 1
+            ),
+        ));
     }
     Ok(Device::Cuda(index))
 }
@@ -55,6 +72,9 @@ pub fn parse_dtype(text: &str) -> Result<ComputeDtype> {
         "bf16" | "bfloat16" => Ok(ComputeDtype::Fixed(Kind::BFloat16)),
         "f16" | "float16" => Ok(ComputeDtype::Fixed(Kind::Half)),
         "auto" => Ok(ComputeDtype::Auto),
-        _ => Err(Error::Device(text.into(), "unknown dtype, expected f32, bf16, f16 or auto".into())),
+        _ => Err(Error::Device(
+            text.into(),
+            "unknown dtype, expected f32, bf16, f16 or auto".into(),
+        )),
     }
 }

@@ -44,12 +44,23 @@ impl Batch {
 
     fn padded(seqs: &[Vec<i64>], device: Device, left: bool) -> Self {
         let s = seqs.iter().map(Vec::len).max().unwrap_or(0);
-        let (mut ids, mut valid) = (Vec::with_capacity(seqs.len() * s), Vec::with_capacity(seqs.len() * s));
+        let (mut ids, mut valid) = (
+            Vec::with_capacity(seqs.len() * s),
+            Vec::with_capacity(seqs.len() * s),
+        );
         for seq in seqs {
             let pad = s - seq.len();
             let (before, after) = if left { (pad, 0) } else { (0, pad) };
-            ids.extend(std::iter::repeat_n(0, before).chain(seq.iter().copied()).chain(std::iter::repeat_n(0, after)));
-            valid.extend(std::iter::repeat_n(false, before).chain(std::iter::repeat_n(true, seq.len())).chain(std::iter::repeat_n(false, after)));
+            ids.extend(
+                std::iter::repeat_n(0, before)
+                    .chain(seq.iter().copied())
+                    .chain(std::iter::repeat_n(0, after)),
+            );
+            valid.extend(
+                std::iter::repeat_n(false, before)
+                    .chain(std::iter::repeat_n(true, seq.len()))
+                    .chain(std::iter::repeat_n(false, after)),
+            );
         }
         let shape = [seqs.len() as i64, s as i64];
         Self {
@@ -78,7 +89,12 @@ pub fn run_plan(model: &Model, batch: &Batch, plan: &Plan, keep_hidden: bool) ->
 
 /// The residual stream (B, S, C) after the plan's last step, before the head; with
 /// `hidden`, also every earlier one (after the embedding and after each step).
-pub fn residual_stream(model: &Model, batch: &Batch, plan: &Plan, hidden: Option<&mut Vec<Tensor>>) -> Result<Tensor> {
+pub fn residual_stream(
+    model: &Model,
+    batch: &Batch,
+    plan: &Plan,
+    hidden: Option<&mut Vec<Tensor>>,
+) -> Result<Tensor> {
     let stack = model.stack();
     check_plan(stack, plan)?;
     let _guard = tch::no_grad_guard();
@@ -97,15 +113,30 @@ pub(crate) fn check_plan(stack: &dyn LayerStack, plan: &Plan) -> Result<()> {
     if plan.num_layers() == stack.num_layers() {
         Ok(())
     } else {
-        Err(Error::PlanMismatch { plan: plan.to_string(), plan_layers: plan.num_layers(), model_layers: stack.num_layers() })
+        Err(Error::PlanMismatch {
+            plan: plan.to_string(),
+            plan_layers: plan.num_layers(),
+            model_layers: stack.num_layers(),
+        })
     }
 }
 
 /// Refuses a sequence of `tokens` that the stack does not take (past a position table or a
 /// sliding window); `what` describes the sequence for the message.
-pub(crate) fn check_length(stack: &dyn LayerStack, tokens: usize, what: impl FnOnce() -> String) -> Result<()> {
+pub(crate) fn check_length(
+    stack: &dyn LayerStack,
+    tokens: usize,
+    what: impl FnOnce() -> String,
+) -> Result<()> {
     match stack.length_limit() {
-        Some(LengthLimit { tokens: limit, reason }) if tokens > *limit => Err(Error::TooLong { what: what(), tokens, reason: reason.clone() }),
+        Some(LengthLimit {
+            tokens: limit,
+            reason,
+        }) if tokens > *limit => Err(Error::TooLong {
+            what: what(),
+            tokens,
+            reason: reason.clone(),
+        }),
         _ => Ok(()),
     }
 }
@@ -131,7 +162,11 @@ impl PlanCache {
             (Step::Parallel { layers, .. }, KvMode::Exact) => layers.len(),
             _ => 1,
         };
-        let slots = plan.steps().iter().map(|step| (0..per_step(step)).map(|_| KvSlot::default()).collect()).collect();
+        let slots = plan
+            .steps()
+            .iter()
+            .map(|step| (0..per_step(step)).map(|_| KvSlot::default()).collect())
+            .collect();
         Self { mode, slots }
     }
 }
@@ -148,7 +183,9 @@ fn run_steps(
         h.push(xs.shallow_clone());
     }
     for (i, step) in plan.steps().iter().enumerate() {
-        let slots = cache.as_deref_mut().map(|c| (c.mode, c.slots[i].as_mut_slice()));
+        let slots = cache
+            .as_deref_mut()
+            .map(|c| (c.mode, c.slots[i].as_mut_slice()));
         xs = apply_step(stack, step, &xs, attn, slots);
         if let Some(h) = hidden.as_deref_mut() {
             h.push(xs.shallow_clone());
@@ -159,16 +196,32 @@ fn run_steps(
 
 /// One plan step on the residual stream (B, T, C), with the step's KV slots when
 /// generating.
-pub(crate) fn apply_step(stack: &dyn LayerStack, step: &Step, xs: &Tensor, attn: &Attention, slots: Option<(KvMode, &mut [KvSlot])>) -> Tensor {
+pub(crate) fn apply_step(
+    stack: &dyn LayerStack,
+    step: &Step,
+    xs: &Tensor,
+    attn: &Attention,
+    slots: Option<(KvMode, &mut [KvSlot])>,
+) -> Tensor {
     match step {
         Step::Layer(id) => stack.layer(id.0, xs, attn, slots.map(|(_, s)| &mut s[0])),
-        Step::Parallel { layers, merge: Merge::Mean } => {
+        Step::Parallel {
+            layers,
+            merge: Merge::Mean,
+        } => {
             let outs: Vec<Tensor> = match slots {
-                None => layers.iter().map(|l| stack.layer(l.0, xs, attn, None)).collect(),
-                Some((KvMode::Exact, slots)) => {
-                    layers.iter().zip(slots.iter_mut()).map(|(l, slot)| stack.layer(l.0, xs, attn, Some(slot))).collect()
+                None => layers
+                    .iter()
+                    .map(|l| stack.layer(l.0, xs, attn, None))
+                    .collect(),
+                Some((KvMode::Exact, slots)) => layers
+                    .iter()
+                    .zip(slots.iter_mut())
+                    .map(|(l, slot)| stack.layer(l.0, xs, attn, Some(slot)))
+                    .collect(),
+                Some((KvMode::Paper, slots)) => {
+                    parallel_paper_kv(stack, layers, xs, attn, &mut slots[0])
                 }
-                Some((KvMode::Paper, slots)) => parallel_paper_kv(stack, layers, xs, attn, &mut slots[0]),
             };
             Tensor::stack(&outs, 0).mean_dim(0, false, None)
         }
@@ -177,16 +230,30 @@ pub(crate) fn apply_step(stack: &dyn LayerStack, step: &Step, xs: &Tensor, attn:
 
 /// Each member attends over the shared (averaged) past plus its own new keys; the slot
 /// then keeps the members' mean.
-fn parallel_paper_kv(stack: &dyn LayerStack, layers: &[layer_plan::LayerId], xs: &Tensor, attn: &Attention, shared: &mut KvSlot) -> Vec<Tensor> {
+fn parallel_paper_kv(
+    stack: &dyn LayerStack,
+    layers: &[layer_plan::LayerId],
+    xs: &Tensor,
+    attn: &Attention,
+    shared: &mut KvSlot,
+) -> Vec<Tensor> {
     let (mut keys, mut values, mut outs) = (Vec::new(), Vec::new(), Vec::new());
     for l in layers {
-        let mut own = KvSlot { kv: shared.kv.as_ref().map(|(k, v)| (k.shallow_clone(), v.shallow_clone())) };
+        let mut own = KvSlot {
+            kv: shared
+                .kv
+                .as_ref()
+                .map(|(k, v)| (k.shallow_clone(), v.shallow_clone())),
+        };
         outs.push(stack.layer(l.0, xs, attn, Some(&mut own)));
         let (k, v) = own.kv.expect("a layer run with a slot fills it");
         keys.push(k);
         values.push(v);
     }
-    shared.kv = Some((Tensor::stack(&keys, 0).mean_dim(0, false, None), Tensor::stack(&values, 0).mean_dim(0, false, None)));
+    shared.kv = Some((
+        Tensor::stack(&keys, 0).mean_dim(0, false, None),
+        Tensor::stack(&values, 0).mean_dim(0, false, None),
+    ));
     outs
 }
 
@@ -200,7 +267,11 @@ pub fn next_token_logprobs(logits: &Tensor, batch: &Batch) -> Vec<Vec<f64>> {
     }
     let logp = logits.narrow(1, 0, s - 1).log_softmax(-1, Kind::Float); // (B, S-1, V)
     let targets = batch.ids.narrow(1, 1, s - 1).unsqueeze(-1); // (B, S-1, 1)
-    let picked = logp.gather(-1, &targets, false).squeeze_dim(-1).to_kind(Kind::Double).to_device(Device::Cpu);
+    let picked = logp
+        .gather(-1, &targets, false)
+        .squeeze_dim(-1)
+        .to_kind(Kind::Double)
+        .to_device(Device::Cpu);
     batch
         .lengths
         .iter()
@@ -235,25 +306,50 @@ pub struct Generation {
 /// lm-evaluation-harness, stop strings are looked for in the text with special tokens
 /// (so "<|im_end|>" can stop), and the returned text is decoded without them. A prompt
 /// plus `max_tokens` must fit the model's length limit (lm-eval truncates prompts so).
-pub fn generate(model: &Model, prompts: &[Vec<i64>], plan: &Plan, opts: &GenerateOptions) -> Result<Vec<Generation>> {
+pub fn generate(
+    model: &Model,
+    prompts: &[Vec<i64>],
+    plan: &Plan,
+    opts: &GenerateOptions,
+) -> Result<Vec<Generation>> {
     let stack = model.stack();
     check_plan(stack, plan)?;
     for (i, prompt) in prompts.iter().enumerate() {
-        check_length(stack, prompt.len() + opts.max_tokens, || format!("prompt {i} ({} tokens) plus up to {} new tokens", prompt.len(), opts.max_tokens))?;
+        check_length(stack, prompt.len() + opts.max_tokens, || {
+            format!(
+                "prompt {i} ({} tokens) plus up to {} new tokens",
+                prompt.len(),
+                opts.max_tokens
+            )
+        })?;
     }
     let _guard = tch::no_grad_guard();
     let batch = Batch::left_padded(prompts, model.device());
     let mut cache = PlanCache::new(plan, opts.kv);
     let mut valid = batch.valid.shallow_clone();
     let mut ids = batch.ids.shallow_clone();
-    let mut out: Vec<Generation> = prompts.iter().map(|_| Generation { ids: Vec::new(), text: String::new() }).collect();
+    let mut out: Vec<Generation> = prompts
+        .iter()
+        .map(|_| Generation {
+            ids: Vec::new(),
+            text: String::new(),
+        })
+        .collect();
     let mut done = vec![false; prompts.len()];
     for _ in 0..opts.max_tokens {
         let t = ids.size()[1];
         let attn = Attention::new(&valid, t, stack.is_causal());
-        let xs = run_steps(stack, stack.embed(&ids, &attn.positions), &attn, plan, Some(&mut cache), None);
+        let xs = run_steps(
+            stack,
+            stack.embed(&ids, &attn.positions),
+            &attn,
+            plan,
+            Some(&mut cache),
+            None,
+        );
         let next = stack.head(&xs.narrow(1, t - 1, 1)).argmax(-1, false); // (B, 1)
-        let tokens = Vec::<i64>::try_from(next.view([-1]).to_device(Device::Cpu)).expect("token ids are int64");
+        let tokens = Vec::<i64>::try_from(next.view([-1]).to_device(Device::Cpu))
+            .expect("token ids are int64");
         for (b, &token) in tokens.iter().enumerate() {
             if done[b] {
                 continue;
@@ -261,17 +357,29 @@ pub fn generate(model: &Model, prompts: &[Vec<i64>], plan: &Plan, opts: &Generat
             let g = &mut out[b];
             g.ids.push(token);
             let raw = model.tokenizer().decode(&g.ids, false)?;
-            done[b] = opts.until.iter().any(|u| raw.contains(u.as_str())) || model.eos_token_ids().contains(&token);
+            done[b] = opts.until.iter().any(|u| raw.contains(u.as_str()))
+                || model.eos_token_ids().contains(&token);
         }
         if done.iter().all(|&d| d) {
             break;
         }
         ids = next;
-        valid = Tensor::cat(&[valid, Tensor::ones([prompts.len() as i64, 1], (Kind::Bool, model.device()))], 1);
+        valid = Tensor::cat(
+            &[
+                valid,
+                Tensor::ones([prompts.len() as i64, 1], (Kind::Bool, model.device())),
+            ],
+            1,
+        );
     }
     for g in &mut out {
         let text = model.tokenizer().decode(&g.ids, true)?;
-        let cut = opts.until.iter().filter_map(|u| text.find(u.as_str())).min().unwrap_or(text.len());
+        let cut = opts
+            .until
+            .iter()
+            .filter_map(|u| text.find(u.as_str()))
+            .min()
+            .unwrap_or(text.len());
         g.text = text[..cut].to_string();
     }
     Ok(out)

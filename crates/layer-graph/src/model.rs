@@ -22,7 +22,10 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { device: Device::Cpu, dtype: ComputeDtype::Fixed(Kind::Float) }
+        Self {
+            device: Device::Cpu,
+            dtype: ComputeDtype::Fixed(Kind::Float),
+        }
     }
 }
 
@@ -67,8 +70,19 @@ enum OneOrMany {
 
 impl Model {
     pub fn load(dir: &Path, options: LoadOptions) -> Result<Self> {
-        let ModelType { model_type, eos_token_id, n_positions, max_position_embeddings, n_ctx, dtype, torch_dtype } = read_config(dir)?;
-        let max_length = n_positions.or(max_position_embeddings).or(n_ctx).unwrap_or(2048);
+        let ModelType {
+            model_type,
+            eos_token_id,
+            n_positions,
+            max_position_embeddings,
+            n_ctx,
+            dtype,
+            torch_dtype,
+        } = read_config(dir)?;
+        let max_length = n_positions
+            .or(max_position_embeddings)
+            .or(n_ctx)
+            .unwrap_or(2048);
         let eos_token_ids = match eos_token_id {
             None => Vec::new(),
             Some(OneOrMany::One(id)) => vec![id],
@@ -81,11 +95,18 @@ impl Model {
         let weights = Weights::open(dir, kind, options.device)?;
         let kind = weights.kind();
         let (stack, ignorable): (Box<dyn LayerStack>, IgnorableTensor) = match model_type.as_str() {
-            "llama" | "mistral" | "qwen2" => (Box::new(Llama::load(dir, &weights)?), Llama::ignorable),
+            "llama" | "mistral" | "qwen2" => {
+                (Box::new(Llama::load(dir, &weights)?), Llama::ignorable)
+            }
             "gpt_neox" => (Box::new(GptNeoX::load(dir, &weights)?), GptNeoX::ignorable),
             "gpt2" => (Box::new(Gpt2::load(dir, &weights)?), Gpt2::ignorable),
             "bert" => (Box::new(Bert::load(dir, &weights)?), Bert::ignorable),
-            _ => return Err(Error::UnsupportedFamily { path: dir.join("config.json"), found: model_type }),
+            _ => {
+                return Err(Error::UnsupportedFamily {
+                    path: dir.join("config.json"),
+                    found: model_type,
+                });
+            }
         };
         weights.check_all_taken(ignorable)?;
         let tokenizer = Tokenizer::from_dir(dir)?;
@@ -93,10 +114,23 @@ impl Model {
         if tokenizer.vocab_size() as i64 > rows {
             return Err(Error::Tokenizer {
                 path: tokenizer.path().to_owned(),
-                message: format!("has {} tokens but the model's embedding has {rows} rows: tokenizer and weights do not match", tokenizer.vocab_size()),
+                message: format!(
+                    "has {} tokens but the model's embedding has {rows} rows: tokenizer and weights do not match",
+                    tokenizer.vocab_size()
+                ),
             });
         }
-        Ok(Self { stack, tokenizer, _weights: weights, dir: dir.to_owned(), model_type, eos_token_ids, max_length, device: options.device, kind })
+        Ok(Self {
+            stack,
+            tokenizer,
+            _weights: weights,
+            dir: dir.to_owned(),
+            model_type,
+            eos_token_ids,
+            max_length,
+            device: options.device,
+            kind,
+        })
     }
 
     pub fn stack(&self) -> &dyn LayerStack {
@@ -138,7 +172,11 @@ impl Model {
 }
 
 /// config.json's dtype for `auto`, if it names one (else the weights' own is used).
-fn checkpoint_kind(dir: &Path, dtype: Option<String>, torch_dtype: Option<String>) -> Result<Option<Kind>> {
+fn checkpoint_kind(
+    dir: &Path,
+    dtype: Option<String>,
+    torch_dtype: Option<String>,
+) -> Result<Option<Kind>> {
     let (key, name) = match (dtype, torch_dtype) {
         (Some(name), _) => ("dtype", name),
         (None, Some(name)) => ("torch_dtype", name),
@@ -148,6 +186,9 @@ fn checkpoint_kind(dir: &Path, dtype: Option<String>, torch_dtype: Option<String
         "float32" => Ok(Some(Kind::Float)),
         "bfloat16" => Ok(Some(Kind::BFloat16)),
         "float16" => Ok(Some(Kind::Half)),
-        _ => Err(invalid(dir, format!("key `{key}` is {name:?}; dtype auto supports float32, bfloat16 and float16"))),
+        _ => Err(invalid(
+            dir,
+            format!("key `{key}` is {name:?}; dtype auto supports float32, bfloat16 and float16"),
+        )),
     }
 }

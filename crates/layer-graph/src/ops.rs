@@ -19,7 +19,11 @@ impl Linear {
     pub fn load(w: &Weights, name: &str, out: i64, inp: i64, bias: bool) -> Result<Self> {
         Ok(Self {
             weight: w.get(&format!("{name}.weight"), &[out, inp])?,
-            bias: if bias { Some(w.get(&format!("{name}.bias"), &[out])?) } else { None },
+            bias: if bias {
+                Some(w.get(&format!("{name}.bias"), &[out])?)
+            } else {
+                None
+            },
         })
     }
 
@@ -39,11 +43,18 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// `{name}.weight` and `{name}.bias`, both (C).
     pub fn load(w: &Weights, name: &str, c: i64, eps: f64) -> Result<Self> {
-        Ok(Self { weight: w.get(&format!("{name}.weight"), &[c])?, bias: w.get(&format!("{name}.bias"), &[c])?, eps })
+        Ok(Self {
+            weight: w.get(&format!("{name}.weight"), &[c])?,
+            bias: w.get(&format!("{name}.bias"), &[c])?,
+            eps,
+        })
     }
 
     pub fn forward(&self, xs: &Tensor) -> Tensor {
-        let c = *xs.size().last().expect("hidden states have a channel dimension");
+        let c = *xs
+            .size()
+            .last()
+            .expect("hidden states have a channel dimension");
         xs.layer_norm([c], Some(&self.weight), Some(&self.bias), self.eps, false)
     }
 }
@@ -74,7 +85,9 @@ pub struct Rotary {
 impl Rotary {
     /// 1 / base^(2i / dim), computed in float32 as the reference does.
     pub fn inv_freq(base: f64, dim: i64) -> Tensor {
-        let exponents = Tensor::arange_start_step(0, dim, 2, (Kind::Int64, tch::Device::Cpu)).to_kind(Kind::Float) / dim as f64;
+        let exponents = Tensor::arange_start_step(0, dim, 2, (Kind::Int64, tch::Device::Cpu))
+            .to_kind(Kind::Float)
+            / dim as f64;
         Tensor::pow_scalar(base, &exponents).reciprocal()
     }
 
@@ -96,20 +109,31 @@ impl Rotary {
         let half = self.dim / 2;
         let rotated = Tensor::cat(&[-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);
         let out = rot * cos + rotated * sin;
-        if self.dim == d { out } else { Tensor::cat(&[out, xs.narrow(-1, self.dim, d - self.dim)], -1) }
+        if self.dim == d {
+            out
+        } else {
+            Tensor::cat(&[out, xs.narrow(-1, self.dim, d - self.dim)], -1)
+        }
     }
 }
 
 /// Scaled dot-product attention of q (B, H, T, D) over k, v (B, Hkv, T, D) appended to
 /// the slot, if any; returns (B, T, H * D).
-pub fn attend(q: &Tensor, k: Tensor, v: Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor {
+pub fn attend(
+    q: &Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn: &Attention,
+    kv: Option<&mut KvSlot>,
+) -> Tensor {
     let (k, v) = match kv {
         Some(slot) => slot.append(k, v),
         None => (k, v),
     };
     let gqa = q.size()[1] != k.size()[1];
     let causal = attn.mask.is_none();
-    let out = Tensor::scaled_dot_product_attention(q, &k, &v, attn.mask.as_ref(), 0.0, causal, None, gqa);
+    let out =
+        Tensor::scaled_dot_product_attention(q, &k, &v, attn.mask.as_ref(), 0.0, causal, None, gqa);
     let (b, h, t, d) = out.size4().expect("attention output is 4-d");
     out.transpose(1, 2).reshape([b, t, h * d])
 }

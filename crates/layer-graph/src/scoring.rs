@@ -58,13 +58,29 @@ pub struct ScoreOptions {
 
 impl ScoreOptions {
     pub fn new(batch_size: usize) -> Self {
-        Self { batch_size, share_contexts: true, max_kept: 16 }
+        Self {
+            batch_size,
+            share_contexts: true,
+            max_kept: 16,
+        }
     }
 }
 
 /// Scores every request under `plan`; `progress(requests_scored_so_far)` after each batch.
-pub fn score(model: &Model, plan: &Plan, requests: &[ScoreRequest], options: &mut ScoreOptions, progress: &mut dyn FnMut(usize)) -> Result<Vec<Score>> {
-    let mut scores = score_plans(model, std::slice::from_ref(plan), requests, options, progress)?;
+pub fn score(
+    model: &Model,
+    plan: &Plan,
+    requests: &[ScoreRequest],
+    options: &mut ScoreOptions,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Score>> {
+    let mut scores = score_plans(
+        model,
+        std::slice::from_ref(plan),
+        requests,
+        options,
+        progress,
+    )?;
     Ok(scores.pop().expect("one plan, one result"))
 }
 
@@ -91,7 +107,16 @@ pub fn score_plans(
             (group, PlanTrie::new(&members))
         })
         .collect();
-    let mut scores = vec![vec![Score { logprob: 0.0, is_greedy: true }; requests.len()]; plans.len()];
+    let mut scores = vec![
+        vec![
+            Score {
+                logprob: 0.0,
+                is_greedy: true
+            };
+            requests.len()
+        ];
+        plans.len()
+    ];
     let _guard = tch::no_grad_guard();
     let (mut at, mut done) = (0, 0);
     while at < rows.len() {
@@ -100,8 +125,12 @@ pub fn score_plans(
             let batch = PackedBatch::new(chunk, model.device());
             let xs = stack.embed(&batch.ids, &batch.attention.positions); // (B, S, C)
             for (group, trie) in &tries {
-                let run = |step: &Step, input: &Tensor| apply_step(stack, step, input, &batch.attention, None);
-                trie.walk(xs.shallow_clone(), run, |p, ys| batch.read(stack, ys, &mut scores[group[p]]))?;
+                let run = |step: &Step, input: &Tensor| {
+                    apply_step(stack, step, input, &batch.attention, None)
+                };
+                trie.walk(xs.shallow_clone(), run, |p, ys| {
+                    batch.read(stack, ys, &mut scores[group[p]])
+                })?;
             }
             Ok(())
         });
@@ -109,7 +138,11 @@ pub fn score_plans(
             Some(result) => result?,
             None if chunk.len() > 1 => {
                 options.batch_size = chunk.len() / 2;
-                eprintln!("out of device memory at {} rows per batch; going on with {}", chunk.len(), options.batch_size);
+                eprintln!(
+                    "out of device memory at {} rows per batch; going on with {}",
+                    chunk.len(),
+                    options.batch_size
+                );
                 continue;
             }
             None => return Err(Error::OutOfMemory),
@@ -131,7 +164,11 @@ fn catch_out_of_memory<T>(f: impl FnOnce() -> T) -> Option<T> {
     match result {
         Ok(value) => Some(value),
         Err(panic) => {
-            let message = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied()).unwrap_or("");
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or(panic.downcast_ref::<&str>().copied())
+                .unwrap_or("");
             if message.contains("out of memory") {
                 None
             } else {
@@ -164,25 +201,56 @@ impl Row {
 /// Rows for `requests`: one per distinct context when sharing (requests whose pair is
 /// longer than the model reads stay alone, truncated as lm-eval truncates), else one
 /// per request. A request's input must fit the stack's length limit.
-fn pack(stack: &dyn LayerStack, requests: &[ScoreRequest], max_len: usize, share: bool) -> Result<Vec<Row>> {
+fn pack(
+    stack: &dyn LayerStack,
+    requests: &[ScoreRequest],
+    max_len: usize,
+    share: bool,
+) -> Result<Vec<Row>> {
     let mut rows: Vec<Row> = Vec::new();
     let mut by_context: HashMap<&[i64], usize> = HashMap::new();
     for (index, r) in requests.iter().enumerate() {
         let (ctx, cont) = (&r.context, &r.continuation);
         if cont.is_empty() || cont.len() > max_len {
-            return Err(Error::Request { index, message: format!("continuation has {} tokens, expected 1..={max_len}", cont.len()) });
+            return Err(Error::Request {
+                index,
+                message: format!(
+                    "continuation has {} tokens, expected 1..={max_len}",
+                    cont.len()
+                ),
+            });
         }
         if ctx.is_empty() {
-            return Err(Error::Request { index, message: "empty context (lm-eval puts the prefix token there)".into() });
+            return Err(Error::Request {
+                index,
+                message: "empty context (lm-eval puts the prefix token there)".into(),
+            });
         }
         let whole = ctx.len() + cont.len();
-        check_length(stack, (whole - 1).min(max_len), || format!("scoring request {index}'s input"))?;
+        check_length(stack, (whole - 1).min(max_len), || {
+            format!("scoring request {index}'s input")
+        })?;
         if whole > max_len + 1 {
             // lm-eval's input: the pair's last max_len + 1 tokens, without the last.
-            let input: Vec<i64> = ctx.iter().chain(cont).copied().skip(whole.saturating_sub(max_len + 1)).take(max_len).collect();
+            let input: Vec<i64> = ctx
+                .iter()
+                .chain(cont)
+                .copied()
+                .skip(whole.saturating_sub(max_len + 1))
+                .take(max_len)
+                .collect();
             let first = input.len() as i64 - cont.len() as i64;
-            let reads = cont.iter().enumerate().map(|(k, &t)| (first + k as i64, t)).collect();
-            rows.push(Row { positions: (0..input.len() as i64).collect(), branch: vec![0; input.len()], tokens: input, reads: vec![(index, reads)] });
+            let reads = cont
+                .iter()
+                .enumerate()
+                .map(|(k, &t)| (first + k as i64, t))
+                .collect();
+            rows.push(Row {
+                positions: (0..input.len() as i64).collect(),
+                branch: vec![0; input.len()],
+                tokens: input,
+                reads: vec![(index, reads)],
+            });
             continue;
         }
         let row = match by_context.get(ctx.as_slice()) {
@@ -191,7 +259,12 @@ fn pack(stack: &dyn LayerStack, requests: &[ScoreRequest], max_len: usize, share
             _ => {
                 by_context.insert(ctx, rows.len());
                 let n = ctx.len() as i64;
-                rows.push(Row { tokens: ctx.clone(), positions: (0..n).collect(), branch: vec![0; ctx.len()], reads: Vec::new() });
+                rows.push(Row {
+                    tokens: ctx.clone(),
+                    positions: (0..n).collect(),
+                    branch: vec![0; ctx.len()],
+                    reads: Vec::new(),
+                });
                 rows.len() - 1
             }
         };
@@ -201,9 +274,15 @@ fn pack(stack: &dyn LayerStack, requests: &[ScoreRequest], max_len: usize, share
         // The first continuation token is read at the context's last slot, the rest at
         // the branch's own slots.
         let mut reads = vec![(ctx_end - 1, cont[0])];
-        reads.extend(cont[1..].iter().enumerate().map(|(j, &t)| (start + j as i64, t)));
+        reads.extend(
+            cont[1..]
+                .iter()
+                .enumerate()
+                .map(|(j, &t)| (start + j as i64, t)),
+        );
         row.tokens.extend_from_slice(&cont[..cont.len() - 1]);
-        row.positions.extend((0..cont.len() as i64 - 1).map(|j| ctx_end + j));
+        row.positions
+            .extend((0..cont.len() as i64 - 1).map(|j| ctx_end + j));
         row.branch.extend(std::iter::repeat_n(k, cont.len() - 1));
         row.reads.push((index, reads));
     }
@@ -224,9 +303,19 @@ struct PackedBatch<'a> {
 
 impl<'a> PackedBatch<'a> {
     fn new(rows: &'a [Row], device: Device) -> Self {
-        let (b, s) = (rows.len() as i64, rows.iter().map(|r| r.tokens.len()).max().unwrap_or(0) as i64);
+        let (b, s) = (
+            rows.len() as i64,
+            rows.iter().map(|r| r.tokens.len()).max().unwrap_or(0) as i64,
+        );
         let pad = |f: &dyn Fn(&Row) -> &[i64], fill: i64| -> Tensor {
-            let flat: Vec<i64> = rows.iter().flat_map(|r| f(r).iter().copied().chain(std::iter::repeat_n(fill, s as usize - r.tokens.len()))).collect();
+            let flat: Vec<i64> = rows
+                .iter()
+                .flat_map(|r| {
+                    f(r).iter()
+                        .copied()
+                        .chain(std::iter::repeat_n(fill, s as usize - r.tokens.len()))
+                })
+                .collect();
             Tensor::from_slice(&flat).view([b, s]).to_device(device)
         };
         let ids = pad(&|r| &r.tokens, 0);
@@ -237,10 +326,20 @@ impl<'a> PackedBatch<'a> {
             let (query, key) = (branch.view([b, s, 1]), branch.view([b, 1, s]));
             let slot = Tensor::arange(s, (Kind::Int64, device));
             let causal = slot.view([1, 1, s]).le_tensor(&slot.view([1, s, 1]));
-            let same_branch = key.eq(0).logical_and(&query.ge(0)).logical_or(&key.eq_tensor(&query));
+            let same_branch = key
+                .eq(0)
+                .logical_and(&query.ge(0))
+                .logical_or(&key.eq_tensor(&query));
             let itself = slot.view([1, 1, s]).eq_tensor(&slot.view([1, s, 1]));
-            let mask = causal.logical_and(&same_branch).logical_or(&itself).unsqueeze(1); // (B, 1, S, S)
-            Attention { positions, mask: Some(mask), rotary: OnceCell::new() }
+            let mask = causal
+                .logical_and(&same_branch)
+                .logical_or(&itself)
+                .unsqueeze(1); // (B, 1, S, S)
+            Attention {
+                positions,
+                mask: Some(mask),
+                rotary: OnceCell::new(),
+            }
         } else {
             Attention::causal(b, s, device)
         };
@@ -253,23 +352,50 @@ impl<'a> PackedBatch<'a> {
             }
         }
         let on = |v: &[i64]| Tensor::from_slice(v).to_device(device);
-        Self { rows, ids, attention, read_rows: on(&read_rows), read_slots: on(&read_slots), targets: on(&targets) }
+        Self {
+            rows,
+            ids,
+            attention,
+            read_rows: on(&read_rows),
+            read_slots: on(&read_slots),
+            targets: on(&targets),
+        }
     }
 
     /// Reads this batch's requests off the final residual stream `xs` (B, S, C) into
     /// `scores` (indexed by request).
     fn read(&self, stack: &dyn LayerStack, xs: &Tensor, scores: &mut [Score]) -> Result<()> {
         let picked = xs.index(&[Some(&self.read_rows), Some(&self.read_slots)]); // (N, C)
-        let logp = stack.head(&picked.unsqueeze(0)).squeeze_dim(0).log_softmax(-1, Kind::Float); // (N, V)
-        let token_logp = Vec::<f64>::try_from(logp.gather(-1, &self.targets.unsqueeze(-1), false).view([-1]).to_kind(Kind::Double).to_device(Device::Cpu))?;
-        let greedy = Vec::<bool>::try_from(logp.argmax(-1, false).eq_tensor(&self.targets).to_device(Device::Cpu))?;
+        let logp = stack
+            .head(&picked.unsqueeze(0))
+            .squeeze_dim(0)
+            .log_softmax(-1, Kind::Float); // (N, V)
+        let token_logp = Vec::<f64>::try_from(
+            logp.gather(-1, &self.targets.unsqueeze(-1), false)
+                .view([-1])
+                .to_kind(Kind::Double)
+                .to_device(Device::Cpu),
+        )?;
+        let greedy = Vec::<bool>::try_from(
+            logp.argmax(-1, false)
+                .eq_tensor(&self.targets)
+                .to_device(Device::Cpu),
+        )?;
         let mut at = 0;
         for (request, reads) in self.rows.iter().flat_map(|r| &r.reads) {
             let n = reads.len();
             if let Some(bad) = token_logp[at..at + n].iter().find(|lp| !lp.is_finite()) {
-                return Err(Error::Request { index: *request, message: format!("log-probability {bad} (the model produced non-finite logits)") });
+                return Err(Error::Request {
+                    index: *request,
+                    message: format!(
+                        "log-probability {bad} (the model produced non-finite logits)"
+                    ),
+                });
             }
-            scores[*request] = Score { logprob: token_logp[at..at + n].iter().sum(), is_greedy: greedy[at..at + n].iter().all(|&g| g) };
+            scores[*request] = Score {
+                logprob: token_logp[at..at + n].iter().sum(),
+                is_greedy: greedy[at..at + n].iter().all(|&g| g),
+            };
             at += n;
         }
         Ok(())

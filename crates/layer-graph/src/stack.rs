@@ -31,7 +31,9 @@ impl Attention {
     pub fn new(valid: &Tensor, t: i64, causal: bool) -> Self {
         let (b, s) = valid.size2().expect("valid is (B, S)");
         let device = valid.device();
-        let positions = (valid.cumsum(1, Kind::Int64) - 1).clamp_min(0).narrow(1, s - t, t); // (B, T)
+        let positions = (valid.cumsum(1, Kind::Int64) - 1)
+            .clamp_min(0)
+            .narrow(1, s - t, t); // (B, T)
         let mut mask = valid.view([b, 1, 1, s]).expand([b, 1, t, s], true);
         let query_at = Tensor::arange_start(s - t, s, (Kind::Int64, device)).view([t, 1]); // (T, 1)
         let key_at = Tensor::arange(s, (Kind::Int64, device)).view([1, s]); // (1, S)
@@ -39,14 +41,24 @@ impl Attention {
             mask = mask.logical_and(&key_at.le_tensor(&query_at).view([1, 1, t, s]));
         }
         let mask = mask.logical_or(&key_at.eq_tensor(&query_at).view([1, 1, t, s]));
-        Self { positions, mask: Some(mask), rotary: OnceCell::new() }
+        Self {
+            positions,
+            mask: Some(mask),
+            rotary: OnceCell::new(),
+        }
     }
 
     /// Plain causal attention for a (B, S) batch whose padding, if any, comes after the
     /// real tokens of each row, with no cache.
     pub fn causal(b: i64, s: i64, device: tch::Device) -> Self {
-        let positions = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0).expand([b, s], true);
-        Self { positions, mask: None, rotary: OnceCell::new() }
+        let positions = Tensor::arange(s, (Kind::Int64, device))
+            .unsqueeze(0)
+            .expand([b, s], true);
+        Self {
+            positions,
+            mask: None,
+            rotary: OnceCell::new(),
+        }
     }
 }
 
@@ -96,7 +108,8 @@ pub trait LayerStack: Send {
     /// Block `layer` on the residual stream: (B, T, C) -> (B, T, C), i.e. h + delta(h).
     /// With `kv`, this execution's keys and values are appended to that slot and
     /// attention covers the slot's earlier keys too.
-    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor;
+    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>)
+    -> Tensor;
     /// Residual stream (B, T, C) -> logits (B, T, V) at every position. Encoders without
     /// an LM head return the final hidden states (B, T, C).
     fn head(&self, xs: &Tensor) -> Tensor;

@@ -33,17 +33,28 @@ struct TokenizerConfig {
 impl Tokenizer {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join("tokenizer.json");
-        let mut inner = tokenizers::Tokenizer::from_file(&path)
-            .map_err(|e| Error::Tokenizer { path: path.clone(), message: e.to_string() })?;
+        let mut inner = tokenizers::Tokenizer::from_file(&path).map_err(|e| Error::Tokenizer {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         inner.with_padding(None);
-        inner
-            .with_truncation(None)
-            .map_err(|e| Error::Tokenizer { path: path.clone(), message: e.to_string() })?;
+        inner.with_truncation(None).map_err(|e| Error::Tokenizer {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         let config_path = dir.join("tokenizer_config.json");
         let config: TokenizerConfig = match std::fs::read_to_string(&config_path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Tokenizer { path: config_path.clone(), message: e.to_string() })?,
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Tokenizer {
+                path: config_path.clone(),
+                message: e.to_string(),
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => TokenizerConfig::default(),
-            Err(source) => return Err(Error::Io { path: config_path, source }),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: config_path,
+                    source,
+                });
+            }
         };
         let id = |t: Option<SpecialToken>| {
             let content = match t? {
@@ -52,7 +63,12 @@ impl Tokenizer {
             inner.token_to_id(&content).map(i64::from)
         };
         let (bos, eos) = (id(config.bos_token), id(config.eos_token));
-        Ok(Self { inner, path, bos, eos })
+        Ok(Self {
+            inner,
+            path,
+            bos,
+            eos,
+        })
     }
 
     /// The beginning-of-sequence token from `tokenizer_config.json`, if any.
@@ -79,19 +95,30 @@ impl Tokenizer {
         let encoding = self
             .inner
             .encode(text, special)
-            .map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
+            .map_err(|e| Error::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
         Ok(encoding.get_ids().iter().map(|&id| id as i64).collect())
     }
 
     /// The text of one token id, as `convert_ids_to_tokens` shows it.
     pub fn token(&self, id: i64) -> String {
-        u32::try_from(id).ok().and_then(|id| self.inner.id_to_token(id)).unwrap_or_else(|| format!("<{id}>"))
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| self.inner.id_to_token(id))
+            .unwrap_or_else(|| format!("<{id}>"))
     }
 
     /// Text of `ids`; `skip_special` drops special tokens such as end-of-sequence.
     pub fn decode(&self, ids: &[i64], skip_special: bool) -> Result<String> {
         let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
-        self.inner.decode(&ids, skip_special).map_err(|e| Error::Tokenizer { path: self.path.clone(), message: e.to_string() })
+        self.inner
+            .decode(&ids, skip_special)
+            .map_err(|e| Error::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// Size of the vocabulary with added tokens.

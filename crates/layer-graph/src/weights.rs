@@ -40,7 +40,10 @@ impl Weights {
     pub fn open(dir: &Path, kind: Option<Kind>, device: Device) -> Result<Self> {
         let index_path = dir.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index_path.exists() {
-            shard_files(&index_path)?.into_iter().map(|f| dir.join(f)).collect()
+            shard_files(&index_path)?
+                .into_iter()
+                .map(|f| dir.join(f))
+                .collect()
         } else {
             vec![dir.join("model.safetensors")]
         };
@@ -54,7 +57,14 @@ impl Weights {
             shards.push(shard);
         }
         let kind = kind.unwrap_or_else(|| shards.first().map_or(Kind::Float, stored_float_kind));
-        Ok(Self { dir: dir.to_owned(), shards, index, taken: RefCell::default(), kind, device })
+        Ok(Self {
+            dir: dir.to_owned(),
+            shards,
+            index,
+            taken: RefCell::default(),
+            kind,
+            device,
+        })
     }
 
     /// The dtype tensors are handed out in.
@@ -68,13 +78,15 @@ impl Weights {
 
     /// The tensor `name`, which must have exactly `shape`, in the model's dtype and device.
     pub fn get(&self, name: &str, shape: &[i64]) -> Result<Tensor> {
-        let shard = self.index.get(name).map(|&i| &self.shards[i]).ok_or_else(|| {
-            Error::MissingTensor {
+        let shard = self
+            .index
+            .get(name)
+            .map(|&i| &self.shards[i])
+            .ok_or_else(|| Error::MissingTensor {
                 dir: self.dir.clone(),
                 name: name.to_owned(),
                 files: self.file_names(),
-            }
-        })?;
+            })?;
         let info = &shard.tensors[name];
         let found: Vec<i64> = info.shape.iter().map(|&d| d as i64).collect();
         if found != shape {
@@ -113,8 +125,11 @@ impl Weights {
     /// (buffers such as rotary caches or attention-bias masks that some exports carry).
     pub fn check_all_taken(&self, ignorable: impl Fn(&str) -> bool) -> Result<()> {
         let taken = self.taken.borrow();
-        let mut left: Vec<&String> =
-            self.index.keys().filter(|n| !taken.contains(*n) && !ignorable(n)).collect();
+        let mut left: Vec<&String> = self
+            .index
+            .keys()
+            .filter(|n| !taken.contains(*n) && !ignorable(n))
+            .collect();
         left.sort();
         match left.first() {
             None => Ok(()),
@@ -130,7 +145,13 @@ impl Weights {
         let names: Vec<String> = self
             .shards
             .iter()
-            .map(|s| s.path.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .map(|s| {
+                s.path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         names.join(", ")
     }
@@ -150,7 +171,10 @@ fn float_kind(dtype: Dtype) -> Option<Kind> {
 fn stored_float_kind(shard: &Shard) -> Kind {
     let mut names: Vec<&String> = shard.tensors.keys().collect();
     names.sort();
-    names.into_iter().find_map(|name| float_kind(shard.tensors[name].dtype)).unwrap_or(Kind::Float)
+    names
+        .into_iter()
+        .find_map(|name| float_kind(shard.tensors[name].dtype))
+        .unwrap_or(Kind::Float)
 }
 
 fn contiguous_strides(shape: &[i64]) -> Vec<i64> {
@@ -162,13 +186,31 @@ fn contiguous_strides(shape: &[i64]) -> Vec<i64> {
 }
 
 fn map_shard(path: PathBuf) -> Result<Shard> {
-    let file = std::fs::File::open(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+    let file = std::fs::File::open(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
     // SAFETY: checkpoints are not modified while a model is loaded (documented limit).
-    let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io { path: path.clone(), source })?;
-    let (header_len, metadata) = SafeTensors::read_metadata(&map)
-        .map_err(|e| Error::Safetensors { path: path.clone(), reason: e.to_string() })?;
-    let tensors = metadata.tensors().into_iter().map(|(name, info)| (name, info.clone())).collect();
-    Ok(Shard { path, map, data_start: 8 + header_len, tensors })
+    let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let (header_len, metadata) =
+        SafeTensors::read_metadata(&map).map_err(|e| Error::Safetensors {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    let tensors = metadata
+        .tensors()
+        .into_iter()
+        .map(|(name, info)| (name, info.clone()))
+        .collect();
+    Ok(Shard {
+        path,
+        map,
+        data_start: 8 + header_len,
+        tensors,
+    })
 }
 
 fn shard_files(index_path: &Path) -> Result<BTreeSet<String>> {
@@ -176,8 +218,10 @@ fn shard_files(index_path: &Path) -> Result<BTreeSet<String>> {
     struct Index {
         weight_map: HashMap<String, String>,
     }
-    let text = std::fs::read_to_string(index_path)
-        .map_err(|source| Error::Io { path: index_path.to_owned(), source })?;
+    let text = std::fs::read_to_string(index_path).map_err(|source| Error::Io {
+        path: index_path.to_owned(),
+        source,
+    })?;
     let index: Index = serde_json::from_str(&text).map_err(|e| Error::Config {
         path: index_path.to_owned(),
         message: format!("not a safetensors index: {e}"),

@@ -36,7 +36,10 @@ pub struct PlanTrie {
 
 impl PlanTrie {
     pub fn new(plans: &[Plan]) -> Self {
-        let mut trie = PlanTrie { nodes: Vec::new(), roots: Vec::new() };
+        let mut trie = PlanTrie {
+            nodes: Vec::new(),
+            roots: Vec::new(),
+        };
         for (index, plan) in plans.iter().enumerate() {
             trie.insert(index, plan.steps());
         }
@@ -70,7 +73,12 @@ impl PlanTrie {
             return c;
         }
         let c = self.nodes.len();
-        self.nodes.push(TrieNode { step: step.clone(), ends: Vec::new(), children: Vec::new(), plans_below: 0 });
+        self.nodes.push(TrieNode {
+            step: step.clone(),
+            ends: Vec::new(),
+            children: Vec::new(),
+            plans_below: 0,
+        });
         match parent {
             Some(p) => self.nodes[p].children.push(c),
             None => self.roots.push(c),
@@ -100,7 +108,12 @@ impl PlanTrie {
         // parent's stream while later siblings still need it.
         let level = |children: &[usize], subtree: &[usize]| {
             let last = children.len().saturating_sub(1);
-            children.iter().enumerate().map(|(i, &c)| subtree[c] + usize::from(i < last)).max().unwrap_or(0)
+            children
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| subtree[c] + usize::from(i < last))
+                .max()
+                .unwrap_or(0)
         };
         // Children come after their parent, so going backwards sees every subtree first.
         let mut subtree = vec![0; self.nodes.len()];

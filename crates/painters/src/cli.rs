@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::backend::AddBos;
 
 #[derive(Parser)]
-#[command(name = "painters", version, about = "Layer-execution experiments on frozen transformers (\"Transformer Layers as Painters\")")]
+#[command(
+    name = "painters",
+    version,
+    about = "Layer-execution experiments on frozen transformers (\"Transformer Layers as Painters\")"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -286,7 +290,12 @@ fn worker_device(text: &str) -> Result<String, String> {
     match text.trim() {
         "cpu" => Ok("cpu".into()),
         t if t.parse::<usize>().is_ok() => Ok(format!("cuda:{t}")),
-        t if t.strip_prefix("cuda:").is_some_and(|i| i.parse::<usize>().is_ok()) => Ok(t.into()),
+        t if t
+            .strip_prefix("cuda:")
+            .is_some_and(|i| i.parse::<usize>().is_ok()) =>
+        {
+            Ok(t.into())
+        }
         _ => Err("expected cpu, a CUDA device index N or cuda:N".into()),
     }
 }
@@ -345,8 +354,14 @@ pub struct SlurmCmd {
 
 /// Slurm's time formats: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`.
 fn slurm_time(text: &str) -> Result<String, String> {
-    let (days, clock) = text.split_once('-').map_or((None, text), |(d, c)| (Some(d), c));
-    let numbers = |parts: &[&str]| parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let (days, clock) = text
+        .split_once('-')
+        .map_or((None, text), |(d, c)| (Some(d), c));
+    let numbers = |parts: &[&str]| {
+        parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
     let fields: Vec<&str> = clock.split(':').collect();
     if numbers(&fields) && fields.len() <= 3 && days.is_none_or(|d| numbers(&[d])) {
         Ok(text.into())
@@ -357,7 +372,10 @@ fn slurm_time(text: &str) -> Result<String, String> {
 
 fn slurm_mem(text: &str) -> Result<String, String> {
     let digits = text.trim_end_matches(['K', 'M', 'G', 'T']);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && text.len() - digits.len() <= 1 {
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && text.len() - digits.len() <= 1
+    {
         Ok(text.into())
     } else {
         Err("expected megabytes, or a number with one of K, M, G, T (e.g. 32G)".into())

@@ -182,7 +182,8 @@ pub struct ExperimentFile {
 
 impl ExperimentFile {
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         Self::parse(path, &text)
     }
 
@@ -193,14 +194,26 @@ impl ExperimentFile {
         let experiment: Experiment = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
-            let line = inner.span().map(|s| line_of(s.start)).map(|l| format!(":{l}")).unwrap_or_default();
-            anyhow!("{}{line}: {key}: {}", path.display(), inner.message().trim())
+            let line = inner
+                .span()
+                .map(|s| line_of(s.start))
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            anyhow!(
+                "{}{line}: {key}: {}",
+                path.display(),
+                inner.message().trim()
+            )
         })?;
         if experiment.tasks.is_empty() {
-            bail!("{}: tasks: at least one [[tasks]] table is needed", path.display());
+            bail!(
+                "{}: tasks: at least one [[tasks]] table is needed",
+                path.display()
+            );
         }
         for (i, task) in experiment.tasks.iter().enumerate() {
-            eval_suite::check_task(&task.name).map_err(|e| anyhow!("{}: tasks[{i}].name: {e}", path.display()))?;
+            eval_suite::check_task(&task.name)
+                .map_err(|e| anyhow!("{}: tasks[{i}].name: {e}", path.display()))?;
         }
         let variant_lines = text
             .lines()
@@ -208,7 +221,11 @@ impl ExperimentFile {
             .filter(|(_, l)| l.trim_start().starts_with("[[variants]]"))
             .map(|(i, _)| i + 1)
             .collect();
-        Ok(Self { path: path.to_owned(), experiment, variant_lines })
+        Ok(Self {
+            path: path.to_owned(),
+            experiment,
+            variant_lines,
+        })
     }
 
     /// The model's layer count: `[model] layers`, else its config.json.
@@ -218,9 +235,14 @@ impl ExperimentFile {
         }
         let config = self.experiment.model.dir.join("config.json");
         let text = std::fs::read_to_string(&config).with_context(|| {
-            format!("{}: model.layers is not set and {} cannot be read", self.path.display(), config.display())
+            format!(
+                "{}: model.layers is not set and {} cannot be read",
+                self.path.display(),
+                config.display()
+            )
         })?;
-        let value: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}", config.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}", config.display()))?;
         ["num_hidden_layers", "n_layer"]
             .iter()
             .find_map(|k| value.get(k).and_then(serde_json::Value::as_u64))
@@ -231,11 +253,19 @@ impl ExperimentFile {
     /// Every cell of the grid for a model of `num_layers` layers: the baseline, then each
     /// `[[variants]]` table's product in file order.
     pub fn cells(&self, num_layers: usize) -> Result<Vec<Cell>> {
-        let baseline = VariantSpec { name: "baseline".into(), ..VariantSpec::default() };
-        let baseline = compile("baseline".into(), baseline, num_layers).map_err(|e| anyhow!("{}: baseline: {e}", self.path.display()))?;
+        let baseline = VariantSpec {
+            name: "baseline".into(),
+            ..VariantSpec::default()
+        };
+        let baseline = compile("baseline".into(), baseline, num_layers)
+            .map_err(|e| anyhow!("{}: baseline: {e}", self.path.display()))?;
         let mut cells = vec![baseline];
         for (i, grid) in self.experiment.variants.iter().enumerate() {
-            let at = format!("{}:{}: variants[{i}]", self.path.display(), self.variant_lines.get(i).copied().unwrap_or(0));
+            let at = format!(
+                "{}:{}: variants[{i}]",
+                self.path.display(),
+                self.variant_lines.get(i).copied().unwrap_or(0)
+            );
             for spec in expand(grid).map_err(|e| anyhow!("{at}: {e}"))? {
                 let label = label(&spec);
                 let cell = compile(label, spec, num_layers).map_err(|e| anyhow!("{at}: {e}"))?;
@@ -250,7 +280,10 @@ impl ExperimentFile {
 }
 
 fn toml_error(path: &Path, e: &toml::de::Error, line_of: impl Fn(usize) -> usize) -> anyhow::Error {
-    let line = e.span().map(|s: Range<usize>| format!(":{}", line_of(s.start))).unwrap_or_default();
+    let line = e
+        .span()
+        .map(|s: Range<usize>| format!(":{}", line_of(s.start)))
+        .unwrap_or_default();
     anyhow!("{}{line}: {}", path.display(), e.message().trim())
 }
 
@@ -258,7 +291,12 @@ fn compile(label: String, spec: VariantSpec, num_layers: usize) -> Result<Cell> 
     let variant = Variant::try_from(spec.clone())?;
     let plan = variant.compile(num_layers)?;
     let affected_layers = variant.affected_layers(num_layers)?;
-    Ok(Cell { label, spec, plan, affected_layers })
+    Ok(Cell {
+        label,
+        spec,
+        plan,
+        affected_layers,
+    })
 }
 
 /// The most cells one `[[variants]]` table may expand to; guards against typos like
@@ -268,12 +306,23 @@ const MAX_GRID_CELLS: u64 = 10_000;
 /// The product of a grid table's lists, as variant specs.
 fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
     let lists = [&grid.start_layer, &grid.layer, &grid.seed, &grid.times];
-    let size = lists.into_iter().try_fold(1u64, |n, v| n.checked_mul(v.as_ref().map_or(1, Values::len)));
+    let size = lists.into_iter().try_fold(1u64, |n, v| {
+        n.checked_mul(v.as_ref().map_or(1, Values::len))
+    });
     if size.is_none_or(|n| n > MAX_GRID_CELLS) {
         bail!("the grid expands to more than {MAX_GRID_CELLS} cells");
     }
-    let values = |v: &Option<Values>| v.as_ref().map(|v| v.expand().into_iter().map(Some).collect()).unwrap_or_else(|| vec![None]);
-    let rng = grid.rng.as_deref().map(str::parse).transpose().map_err(|e: layer_plan::PlanError| anyhow!("rng: {e}"))?;
+    let values = |v: &Option<Values>| {
+        v.as_ref()
+            .map(|v| v.expand().into_iter().map(Some).collect())
+            .unwrap_or_else(|| vec![None])
+    };
+    let rng = grid
+        .rng
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: layer_plan::PlanError| anyhow!("rng: {e}"))?;
     let mut specs = Vec::new();
     for start_layer in values(&grid.start_layer) {
         for layer in values(&grid.layer) {
@@ -347,11 +396,16 @@ mod tests {
         ExperimentFile::parse(Path::new("x.toml"), text)
     }
 
-    const HEAD: &str = "[model]\ndir = \"m\"\nlayers = 30\n\n[[tasks]]\nname = \"arc_easy\"\nlimit = 5\n";
+    const HEAD: &str =
+        "[model]\ndir = \"m\"\nlayers = 30\n\n[[tasks]]\nname = \"arc_easy\"\nlimit = 5\n";
 
     fn labels(text: &str) -> Vec<String> {
         let file = parse(&format!("{HEAD}{text}")).unwrap();
-        file.cells(30).unwrap().into_iter().map(|c| format!("{} | {}", c.label, c.plan)).collect()
+        file.cells(30)
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{} | {}", c.label, c.plan))
+            .collect()
     }
 
     #[test]
@@ -362,60 +416,97 @@ mod tests {
              [[variants]]\nkind = \"shuffle\"\nstart_layer = 12\nseed = [0, 1]\n\
              [[variants]]\nkind = \"explicit\"\nplan = \"0..10 [10|11] 12..30\"\n",
         );
-        assert_eq!(cells, [
-            "baseline | 0..30",
-            "skip s=13 | 0..14 17..30",
-            "skip s=14 | 0..15 16..30",
-            "looped-parallel s=10 K=1 | 0..11 [11|12|13|14|15|16|17|18|19] 20..30",
-            "looped-parallel s=10 K=3 | 0..11 [11|12|13|14|15|16|17|18|19]x3 20..30",
-            // CPython: random.seed(0); random.shuffle([13, 14, 15, 16, 17]) -> [15, 14, 13, 17, 16]
-            "shuffle s=12 seed=0 | 0..13 15 14 13 17 16 18..30",
-            // random.seed(1) -> [15, 16, 17, 13, 14]
-            "shuffle s=12 seed=1 | 0..13 15..18 13..15 18..30",
-            "explicit plan=\"0..10 [10|11] 12..30\" | 0..10 [10|11] 12..30",
-        ]);
+        assert_eq!(
+            cells,
+            [
+                "baseline | 0..30",
+                "skip s=13 | 0..14 17..30",
+                "skip s=14 | 0..15 16..30",
+                "looped-parallel s=10 K=1 | 0..11 [11|12|13|14|15|16|17|18|19] 20..30",
+                "looped-parallel s=10 K=3 | 0..11 [11|12|13|14|15|16|17|18|19]x3 20..30",
+                // CPython: random.seed(0); random.shuffle([13, 14, 15, 16, 17]) -> [15, 14, 13, 17, 16]
+                "shuffle s=12 seed=0 | 0..13 15 14 13 17 16 18..30",
+                // random.seed(1) -> [15, 16, 17, 13, 14]
+                "shuffle s=12 seed=1 | 0..13 15..18 13..15 18..30",
+                "explicit plan=\"0..10 [10|11] 12..30\" | 0..10 [10|11] 12..30",
+            ]
+        );
     }
 
     fn error(text: &str) -> String {
-        let e = parse(text).and_then(|f| f.cells(30).map(|_| ())).unwrap_err().to_string();
+        let e = parse(text)
+            .and_then(|f| f.cells(30).map(|_| ()))
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains('\n'), "one line: {e}");
         e
     }
 
     #[test]
     fn add_bos_defaults_to_the_tokenizer_and_bad_values_name_the_key() {
-        assert_eq!(parse(HEAD).unwrap().experiment.model.add_bos, AddBos::Tokenizer);
-        let never = parse("[model]\ndir = \"m\"\nadd_bos = \"never\"\n[[tasks]]\nname = \"piqa\"\n").unwrap();
+        assert_eq!(
+            parse(HEAD).unwrap().experiment.model.add_bos,
+            AddBos::Tokenizer
+        );
+        let never =
+            parse("[model]\ndir = \"m\"\nadd_bos = \"never\"\n[[tasks]]\nname = \"piqa\"\n")
+                .unwrap();
         assert_eq!(never.experiment.model.add_bos, AddBos::Never);
         let e = error("[model]\ndir = \"m\"\nadd_bos = \"always\"\n[[tasks]]\nname = \"piqa\"\n");
-        assert!(e.starts_with("x.toml:3: model.add_bos:") && e.contains("`tokenizer`") && e.contains("`never`"), "{e}");
+        assert!(
+            e.starts_with("x.toml:3: model.add_bos:")
+                && e.contains("`tokenizer`")
+                && e.contains("`never`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let e = error(&format!("{HEAD}[[variants]]\nkind = \"skip\"\nstart_layr = 3\n"));
-        assert!(e.starts_with("x.toml:10: variants[0]") && e.contains("start_layr"), "{e}");
+        let e = error(&format!(
+            "{HEAD}[[variants]]\nkind = \"skip\"\nstart_layr = 3\n"
+        ));
+        assert!(
+            e.starts_with("x.toml:10: variants[0]") && e.contains("start_layr"),
+            "{e}"
+        );
     }
 
     #[test]
     fn wrong_type_names_the_key() {
         let e = error("[model]\ndir = \"m\"\nbatch_size = \"eight\"\n[[tasks]]\nname = \"piqa\"\n");
-        assert!(e.starts_with("x.toml:3: model.batch_size") && e.contains("string"), "{e}");
+        assert!(
+            e.starts_with("x.toml:3: model.batch_size") && e.contains("string"),
+            "{e}"
+        );
     }
 
     #[test]
     fn impossible_window_names_the_table_and_range() {
-        let e = error(&format!("{HEAD}[[variants]]\nkind = \"skip\"\nstart_layer = [3, 15]\n"));
-        assert!(e.starts_with("x.toml:8: variants[0]") && e.contains("15") && e.contains("0..=14"), "{e}");
+        let e = error(&format!(
+            "{HEAD}[[variants]]\nkind = \"skip\"\nstart_layer = [3, 15]\n"
+        ));
+        assert!(
+            e.starts_with("x.toml:8: variants[0]") && e.contains("15") && e.contains("0..=14"),
+            "{e}"
+        );
     }
 
     #[test]
     fn zero_layers_and_oversized_grids_are_errors() {
         let file = parse(HEAD).unwrap();
         let e = file.cells(0).unwrap_err().to_string();
-        assert!(e.starts_with("x.toml: baseline") && e.contains("0 layers"), "{e}");
-        let e = error(&format!("{HEAD}[[variants]]\nkind = \"shuffle\"\nstart_layer = 3\nseed = {{ from = 0, to = 18446744073709551615 }}\n"));
-        assert!(e.starts_with("x.toml:8: variants[0]") && e.contains("more than 10000 cells"), "{e}");
+        assert!(
+            e.starts_with("x.toml: baseline") && e.contains("0 layers"),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{HEAD}[[variants]]\nkind = \"shuffle\"\nstart_layer = 3\nseed = {{ from = 0, to = 18446744073709551615 }}\n"
+        ));
+        assert!(
+            e.starts_with("x.toml:8: variants[0]") && e.contains("more than 10000 cells"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -427,6 +518,9 @@ mod tests {
         let e = error("[model]\ndir = \"m\"\ntasks = []\n");
         assert!(e.starts_with("x.toml"), "{e}");
         let e = error("[model]\ndir = \"m\"\n[[tasks]]\nname = \"hellaswg\"\n");
-        assert!(e.starts_with("x.toml: tasks[0].name") && e.contains("hellaswag"), "{e}");
+        assert!(
+            e.starts_with("x.toml: tasks[0].name") && e.contains("hellaswag"),
+            "{e}"
+        );
     }
 }

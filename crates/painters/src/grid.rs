@@ -57,8 +57,24 @@ impl Grid {
             AddBos::Never => "add_bos=never",
         };
         let model_id = model_identity(&model.dir, &model.dtype, settings, cache_root().as_deref())?;
-        let keys = cells.iter().map(|cell| file.experiment.tasks.iter().map(|task| cell_key(&model_id, &cell.plan, task)).collect()).collect();
-        Ok(Self { file, layers, cells, model_id, data, keys })
+        let keys = cells
+            .iter()
+            .map(|cell| {
+                file.experiment
+                    .tasks
+                    .iter()
+                    .map(|task| cell_key(&model_id, &cell.plan, task))
+                    .collect()
+            })
+            .collect();
+        Ok(Self {
+            file,
+            layers,
+            cells,
+            model_id,
+            data,
+            keys,
+        })
     }
 
     pub fn tasks(&self) -> &[TaskSettings] {
@@ -67,7 +83,11 @@ impl Grid {
 
     /// `cell "skip s=13", task hellaswag`, for messages.
     pub fn describe(&self, c: usize, t: usize) -> String {
-        format!("cell {:?}, task {}", self.cells[c].label, self.tasks()[t].name)
+        format!(
+            "cell {:?}, task {}",
+            self.cells[c].label,
+            self.tasks()[t].name
+        )
     }
 
     /// The expanded grid, the model's identity and the harness version.
@@ -80,7 +100,10 @@ impl Grid {
             experiment: &self.file.experiment,
             cells: self.cells.iter().map(resolved_cell).collect(),
         };
-        crate::atomic::write(&out.join("resolved.toml"), toml::to_string(&resolved)?.as_bytes())
+        crate::atomic::write(
+            &out.join("resolved.toml"),
+            toml::to_string(&resolved)?.as_bytes(),
+        )
     }
 
     /// summary.csv and medians.csv from `store`, which must hold every cell's results.
@@ -89,7 +112,14 @@ impl Grid {
         for (c, row) in self.keys.iter().enumerate() {
             let mut cell_results = Vec::new();
             for (t, key) in row.iter().enumerate() {
-                let stored = store.load(key)?.ok_or_else(|| anyhow!("{}: no result for {} in {}", self.file.path.display(), self.describe(c, t), out.display()))?;
+                let stored = store.load(key)?.ok_or_else(|| {
+                    anyhow!(
+                        "{}: no result for {} in {}",
+                        self.file.path.display(),
+                        self.describe(c, t),
+                        out.display()
+                    )
+                })?;
                 cell_results.push(stored);
             }
             results.push(cell_results);
@@ -116,13 +146,24 @@ mod tests {
     /// The tiny llama of the golden fixtures (made by `make fixtures`).
     fn tiny_llama() -> PathBuf {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny/llama");
-        assert!(dir.join("config.json").exists(), "no fixtures in {}: run `make fixtures`", dir.display());
+        assert!(
+            dir.join("config.json").exists(),
+            "no fixtures in {}: run `make fixtures`",
+            dir.display()
+        );
         dir
     }
 
     fn keys(add_bos: &str) -> (String, Vec<Vec<String>>) {
-        let text = format!("[model]\ndir = {:?}\n{add_bos}[[tasks]]\nname = \"piqa\"\n", tiny_llama());
-        let grid = Grid::resolve(ExperimentFile::parse(Path::new("x.toml"), &text).unwrap(), PathBuf::from("data")).unwrap();
+        let text = format!(
+            "[model]\ndir = {:?}\n{add_bos}[[tasks]]\nname = \"piqa\"\n",
+            tiny_llama()
+        );
+        let grid = Grid::resolve(
+            ExperimentFile::parse(Path::new("x.toml"), &text).unwrap(),
+            PathBuf::from("data"),
+        )
+        .unwrap();
         (grid.model_id, grid.keys)
     }
 

@@ -5,14 +5,14 @@
 mod atomic;
 pub mod backend;
 pub mod cli;
+mod cmd;
 pub mod experiment;
 pub mod fetch;
 mod grid;
 pub mod identity;
-pub mod plot;
-mod cmd;
 pub mod output;
 mod paired;
+pub mod plot;
 pub mod shard;
 mod store;
 mod summary;

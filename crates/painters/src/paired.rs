@@ -22,7 +22,10 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use eval_suite::ItemRecord;
 use eval_suite::metrics::mean;
-use eval_suite::stats::{PairedItems, bootstrap_normalised, mcnemar_exact, median, normalised_score, paired_item_scores, percentile_interval};
+use eval_suite::stats::{
+    PairedItems, bootstrap_normalised, mcnemar_exact, median, normalised_score, paired_item_scores,
+    percentile_interval,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -78,9 +81,14 @@ struct PairRow<'a> {
 /// Writes `dir/paired.csv`; returns its number of rows.
 pub fn write(dir: &Path) -> Result<usize> {
     let rows = crate::summary::read(dir)?;
-    let (benchmarks, cells) = grid(&rows).with_context(|| dir.join("summary.csv").display().to_string())?;
+    let (benchmarks, cells) =
+        grid(&rows).with_context(|| dir.join("summary.csv").display().to_string())?;
     let store = Store::open_existing(dir)?;
-    let baseline_items = cells[0].keys.iter().map(|key| store.items(key)).collect::<Result<Vec<_>>>()?;
+    let baseline_items = cells[0]
+        .keys
+        .iter()
+        .map(|key| store.items(key))
+        .collect::<Result<Vec<_>>>()?;
     let full = item_scores(&store, &benchmarks, &baseline_items, &cells[0])?;
     let mut groups: BTreeMap<usize, Vec<&Cell>> = BTreeMap::new();
     for cell in &cells[1..] {
@@ -89,12 +97,18 @@ pub fn write(dir: &Path) -> Result<usize> {
         }
     }
     if groups.is_empty() {
-        bail!("{}: no cell affects any layers: nothing to compare", dir.join("summary.csv").display());
+        bail!(
+            "{}: no cell affects any layers: nothing to compare",
+            dir.join("summary.csv").display()
+        );
     }
     let blocks = groups
         .par_iter()
         .map(|(&m, members)| {
-            let mut scores = members.iter().map(|cell| item_scores(&store, &benchmarks, &baseline_items, cell)).collect::<Result<Vec<_>>>()?;
+            let mut scores = members
+                .iter()
+                .map(|cell| item_scores(&store, &benchmarks, &baseline_items, cell))
+                .collect::<Result<Vec<_>>>()?;
             scores.push(full.clone());
             let mut compared = members.clone();
             compared.push(&cells[0]);
@@ -114,54 +128,112 @@ pub fn write(dir: &Path) -> Result<usize> {
 fn grid<'a>(rows: &'a [Row]) -> Result<(Vec<Benchmark<'a>>, Vec<Cell<'a>>)> {
     let mut order: Vec<&'a str> = Vec::new();
     let mut by_cell: HashMap<&'a str, Vec<&'a Row>> = HashMap::new();
-    for row in rows.iter().filter(|r| (r.metric.as_str(), r.filter.as_str()) == headline(&r.task)) {
+    for row in rows
+        .iter()
+        .filter(|r| (r.metric.as_str(), r.filter.as_str()) == headline(&r.task))
+    {
         let entry = by_cell.entry(&row.variant).or_insert_with(|| {
             order.push(&row.variant);
             Vec::new()
         });
         entry.push(row);
     }
-    let Some(baseline) = order.first().map(|label| &by_cell[label]) else { bail!("no rows") };
+    let Some(baseline) = order.first().map(|label| &by_cell[label]) else {
+        bail!("no rows")
+    };
     if baseline[0].kind != "baseline" {
-        bail!("the first cell is {:?}, not the baseline", baseline[0].variant);
+        bail!(
+            "the first cell is {:?}, not the baseline",
+            baseline[0].variant
+        );
     }
     let benchmarks: Vec<Benchmark> = baseline
         .iter()
         .filter(|r| r.normalised.is_some())
-        .filter_map(|r| Some(Benchmark { task: &r.task, metric: &r.metric, filter: &r.filter, chance: r.chance?, informative: r.informative }))
+        .filter_map(|r| {
+            Some(Benchmark {
+                task: &r.task,
+                metric: &r.metric,
+                filter: &r.filter,
+                chance: r.chance?,
+                informative: r.informative,
+            })
+        })
         .collect();
     let cell = |&label: &&'a str| -> Result<Cell<'a>> {
         let rows = &by_cell[label];
-        let key = |b: &Benchmark| rows.iter().find(|r| r.task == b.task).map(|r| r.store_key.as_str());
-        let keys = benchmarks.iter().map(|b| key(b).with_context(|| format!("cell {label:?} has no {} row", b.task))).collect::<Result<_>>()?;
-        Ok(Cell { label, affected: rows[0].affected_layers, keys })
+        let key = |b: &Benchmark| {
+            rows.iter()
+                .find(|r| r.task == b.task)
+                .map(|r| r.store_key.as_str())
+        };
+        let keys = benchmarks
+            .iter()
+            .map(|b| key(b).with_context(|| format!("cell {label:?} has no {} row", b.task)))
+            .collect::<Result<_>>()?;
+        Ok(Cell {
+            label,
+            affected: rows[0].affected_layers,
+            keys,
+        })
     };
     let cells = order.iter().map(cell).collect::<Result<_>>()?;
     Ok((benchmarks, cells))
 }
 
 /// `cell`'s per-item scores on each benchmark, checked to be on the baseline's items.
-fn item_scores(store: &Store, benchmarks: &[Benchmark], baseline_items: &[Vec<ItemRecord>], cell: &Cell) -> Result<Vec<Vec<f64>>> {
+fn item_scores(
+    store: &Store,
+    benchmarks: &[Benchmark],
+    baseline_items: &[Vec<ItemRecord>],
+    cell: &Cell,
+) -> Result<Vec<Vec<f64>>> {
     let scores = |((b, full), key): ((&Benchmark, &Vec<ItemRecord>), &&str)| -> Result<Vec<f64>> {
         let items = store.items(key)?;
-        let (_, scores) = paired_item_scores(full, &items, b.metric, b.filter).with_context(|| format!("cell {:?}, task {}: store/{key}.jsonl against the baseline's items", cell.label, b.task))?;
+        let (_, scores) =
+            paired_item_scores(full, &items, b.metric, b.filter).with_context(|| {
+                format!(
+                    "cell {:?}, task {}: store/{key}.jsonl against the baseline's items",
+                    cell.label, b.task
+                )
+            })?;
         Ok(scores)
     };
-    benchmarks.iter().zip(baseline_items).zip(&cell.keys).map(scores).collect()
+    benchmarks
+        .iter()
+        .zip(baseline_items)
+        .zip(&cell.keys)
+        .map(scores)
+        .collect()
 }
 
 /// The rows of every pair of `cells` (all with M = `m`; the baseline last), whose
 /// per-item scores are `scores[cell][benchmark]`; `full` is the baseline's.
-fn compare<'a>(benchmarks: &[Benchmark<'a>], full: &[Vec<f64>], cells: &[&Cell<'a>], scores: &[Vec<Vec<f64>>], m: usize) -> Result<Vec<PairRow<'a>>> {
+fn compare<'a>(
+    benchmarks: &[Benchmark<'a>],
+    full: &[Vec<f64>],
+    cells: &[&Cell<'a>],
+    scores: &[Vec<Vec<f64>>],
+    m: usize,
+) -> Result<Vec<PairRow<'a>>> {
     let paired: Vec<PairedItems> = benchmarks
         .iter()
         .enumerate()
-        .map(|(t, b)| PairedItems { chance: b.chance, full: &full[t], cells: scores.iter().map(|s| s[t].as_slice()).collect() })
+        .map(|(t, b)| PairedItems {
+            chance: b.chance,
+            full: &full[t],
+            cells: scores.iter().map(|s| s[t].as_slice()).collect(),
+        })
         .collect();
     // replicates[r][t][c]
     let replicates = bootstrap_normalised(&paired, RESAMPLES, SEED)?;
-    let point = |c: usize, t: usize| normalised_score(mean(&scores[c][t]), benchmarks[t].chance, mean(&full[t])).unwrap_or(f64::NAN);
-    let informative: Vec<usize> = (0..benchmarks.len()).filter(|&t| benchmarks[t].informative).collect();
+    let point = |c: usize, t: usize| {
+        normalised_score(mean(&scores[c][t]), benchmarks[t].chance, mean(&full[t]))
+            .unwrap_or(f64::NAN)
+    };
+    let informative: Vec<usize> = (0..benchmarks.len())
+        .filter(|&t| benchmarks[t].informative)
+        .collect();
     // The median over the informative benchmarks; NaN if any score is undefined.
     let median_of = |score: &dyn Fn(usize) -> f64| {
         let values: Vec<f64> = informative.iter().map(|&t| score(t)).collect();
@@ -173,7 +245,12 @@ fn compare<'a>(benchmarks: &[Benchmark<'a>], full: &[Vec<f64>], cells: &[&Cell<'
     let mut rows = Vec::new();
     for a in 0..cells.len() {
         for b in a + 1..cells.len() {
-            let row = |task, metric, filter, n, (normalised_a, normalised_b): (f64, f64), mut diffs: Vec<f64>| {
+            let row = |task,
+                       metric,
+                       filter,
+                       n,
+                       (normalised_a, normalised_b): (f64, f64),
+                       mut diffs: Vec<f64>| {
                 let ci = percentile_interval(&mut diffs, CONFIDENCE);
                 PairRow {
                     cell_a: cells[a].label,
@@ -196,18 +273,32 @@ fn compare<'a>(benchmarks: &[Benchmark<'a>], full: &[Vec<f64>], cells: &[&Cell<'
             };
             for (t, bench) in benchmarks.iter().enumerate() {
                 let diffs = replicates.iter().map(|r| r[t][a] - r[t][b]).collect();
-                let mut pair_row = row(bench.task, bench.metric, bench.filter, full[t].len(), (point(a, t), point(b, t)), diffs);
+                let mut pair_row = row(
+                    bench.task,
+                    bench.metric,
+                    bench.filter,
+                    full[t].len(),
+                    (point(a, t), point(b, t)),
+                    diffs,
+                );
                 let right_or_wrong = |s: &[f64]| s.iter().all(|&x| x == 0.0 || x == 1.0);
                 if right_or_wrong(&scores[a][t]) && right_or_wrong(&scores[b][t]) {
                     let test = mcnemar_exact(&scores[a][t], &scores[b][t])?;
-                    (pair_row.mcnemar_b, pair_row.mcnemar_c, pair_row.mcnemar_p) = (Some(test.baseline_only), Some(test.variant_only), Some(test.p_value));
+                    (pair_row.mcnemar_b, pair_row.mcnemar_c, pair_row.mcnemar_p) = (
+                        Some(test.baseline_only),
+                        Some(test.variant_only),
+                        Some(test.p_value),
+                    );
                 }
                 rows.push(pair_row);
             }
             if !informative.is_empty() {
                 let n = informative.iter().map(|&t| full[t].len()).sum();
                 let medians = (median_of(&|t| point(a, t)), median_of(&|t| point(b, t)));
-                let diffs = replicates.iter().map(|r| median_of(&|t| r[t][a]) - median_of(&|t| r[t][b])).collect();
+                let diffs = replicates
+                    .iter()
+                    .map(|r| median_of(&|t| r[t][a]) - median_of(&|t| r[t][b]))
+                    .collect();
                 rows.push(row("median", "", "", n, medians, diffs));
             }
         }
@@ -242,9 +333,22 @@ mod tests {
         results_dir(dir.path(), variants, &["arc_easy", "piqa"], scores);
         assert_eq!(super::write(dir.path()).unwrap(), 12);
         let rows = csv_rows(&dir.path().join("paired.csv"));
-        let pairs: Vec<String> = rows.iter().map(|r| format!("{} | {} | {} | {}", r["affected_layers"], r["cell_a"], r["cell_b"], r["task"])).collect();
+        let pairs: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} | {} | {} | {}",
+                    r["affected_layers"], r["cell_a"], r["cell_b"], r["task"]
+                )
+            })
+            .collect();
         let mut expected = Vec::new();
-        for (m, a, b) in [(3, "parallel s=4", "baseline"), (5, "skip s=3", "reverse s=3"), (5, "skip s=3", "baseline"), (5, "reverse s=3", "baseline")] {
+        for (m, a, b) in [
+            (3, "parallel s=4", "baseline"),
+            (5, "skip s=3", "reverse s=3"),
+            (5, "skip s=3", "baseline"),
+            (5, "reverse s=3", "baseline"),
+        ] {
             for task in ["arc_easy", "piqa", "median"] {
                 expected.push(format!("{m} | {a} | {b} | {task}"));
             }
@@ -257,10 +361,22 @@ mod tests {
         // Items skip gets and reverse misses: 2, 3, 4, 9; the other way: 5. McNemar:
         // 2 * P(X <= 1 | n = 5) = 2 * 6 / 32.
         let arc = 3;
-        assert_eq!((rows[arc]["metric"].as_str(), rows[arc]["n"].as_str()), ("acc_norm", "10"));
-        assert!(close(number(arc, "normalised_a"), 0.35 / 0.55) && close(number(arc, "normalised_b"), 0.05 / 0.55));
+        assert_eq!(
+            (rows[arc]["metric"].as_str(), rows[arc]["n"].as_str()),
+            ("acc_norm", "10")
+        );
+        assert!(
+            close(number(arc, "normalised_a"), 0.35 / 0.55)
+                && close(number(arc, "normalised_b"), 0.05 / 0.55)
+        );
         assert!(close(number(arc, "difference"), 0.3 / 0.55));
-        assert_eq!((rows[arc]["mcnemar_b"].as_str(), rows[arc]["mcnemar_c"].as_str()), ("4", "1"));
+        assert_eq!(
+            (
+                rows[arc]["mcnemar_b"].as_str(),
+                rows[arc]["mcnemar_c"].as_str()
+            ),
+            ("4", "1")
+        );
         assert_eq!(number(arc, "mcnemar_p"), 0.375);
         // The intervals, replayed in Python (numpy 2; the script's sums run left to right):
         //   import random, numpy as np
@@ -283,19 +399,46 @@ mod tests {
         //       med.append((a[0] + a[1]) / 2 - (b[0] + b[1]) / 2)
         //   np.percentile(arc, [2.5, 97.5]), np.percentile(med, [2.5, 97.5])
         // and reverse vs the baseline on ARC-Easy: the same loop with b[0] = 1.
-        assert!(close(number(arc, "ci_lower"), -0.18181818181818177) && close(number(arc, "ci_upper"), 1.7142857142857144));
+        assert!(
+            close(number(arc, "ci_lower"), -0.18181818181818177)
+                && close(number(arc, "ci_upper"), 1.7142857142857144)
+        );
         assert_eq!(rows[arc]["significant"], "false");
         let median = 5;
-        assert_eq!((rows[median]["metric"].as_str(), rows[median]["n"].as_str(), rows[median]["mcnemar_p"].as_str()), ("", "20", ""));
+        assert_eq!(
+            (
+                rows[median]["metric"].as_str(),
+                rows[median]["n"].as_str(),
+                rows[median]["mcnemar_p"].as_str()
+            ),
+            ("", "20", "")
+        );
         // Medians of two benchmarks: their means. piqa: (0.4 - 0.25) / 0.45, (0.6 - 0.25) / 0.45.
-        let (a, b) = ((0.35 / 0.55 + 0.15 / 0.45) / 2.0, (0.05 / 0.55 + 0.35 / 0.45) / 2.0);
-        assert!(close(number(median, "normalised_a"), a) && close(number(median, "normalised_b"), b));
-        assert!(close(number(median, "ci_lower"), -0.4666666666666667) && close(number(median, "ci_upper"), 0.7142857142857144));
+        let (a, b) = (
+            (0.35 / 0.55 + 0.15 / 0.45) / 2.0,
+            (0.05 / 0.55 + 0.35 / 0.45) / 2.0,
+        );
+        assert!(
+            close(number(median, "normalised_a"), a) && close(number(median, "normalised_b"), b)
+        );
+        assert!(
+            close(number(median, "ci_lower"), -0.4666666666666667)
+                && close(number(median, "ci_upper"), 0.7142857142857144)
+        );
         // reverse vs the baseline on ARC-Easy: the same draws; significant.
         let against_full = 9;
         assert_eq!(number(against_full, "normalised_b"), 1.0);
-        assert!(close(number(against_full, "ci_lower"), -1.5555555555555556) && close(number(against_full, "ci_upper"), -0.4));
+        assert!(
+            close(number(against_full, "ci_lower"), -1.5555555555555556)
+                && close(number(against_full, "ci_upper"), -0.4)
+        );
         assert_eq!(rows[against_full]["significant"], "true");
-        assert_eq!((rows[against_full]["mcnemar_b"].as_str(), rows[against_full]["mcnemar_c"].as_str()), ("0", "5"));
+        assert_eq!(
+            (
+                rows[against_full]["mcnemar_b"].as_str(),
+                rows[against_full]["mcnemar_c"].as_str()
+            ),
+            ("0", "5")
+        );
     }
 }

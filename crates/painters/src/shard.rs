@@ -27,11 +27,19 @@ impl FromStr for Shard {
 
     /// `I/N`, as `--shard` takes it; the error says what the valid values are.
     fn from_str(text: &str) -> Result<Self, String> {
-        let parsed = text.split_once('/').and_then(|(i, n)| Some((i.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+        let parsed = text.split_once('/').and_then(|(i, n)| {
+            Some((
+                i.trim().parse::<usize>().ok()?,
+                n.trim().parse::<usize>().ok()?,
+            ))
+        });
         match parsed {
             None => Err("expected I/N, the shard index I out of N shards (e.g. 0/4)".into()),
             Some((_, 0)) => Err("N must be at least 1".into()),
-            Some((index, count)) if index >= count => Err(format!("shard index {index} is out of range: with N = {count}, I is in 0..={}", count - 1)),
+            Some((index, count)) if index >= count => Err(format!(
+                "shard index {index} is out of range: with N = {count}, I is in 0..={}",
+                count - 1
+            )),
             Some((index, count)) => Ok(Shard { index, count }),
         }
     }
@@ -52,7 +60,9 @@ pub fn units(cells: &[Cell]) -> usize {
 pub fn cells_of(cells: &[Cell], shard: Shard) -> Vec<usize> {
     let (unit, costs) = unit_of(cells);
     let owner = assign(&costs, shard.count);
-    (0..cells.len()).filter(|&c| owner[unit[c]] == shard.index).collect()
+    (0..cells.len())
+        .filter(|&c| owner[unit[c]] == shard.index)
+        .collect()
 }
 
 /// Each cell's unit (distinct plans numbered in order of first appearance) and each
@@ -79,7 +89,9 @@ fn assign(costs: &[usize], count: usize) -> Vec<usize> {
     let mut load = vec![0usize; count];
     let mut owner = vec![0; costs.len()];
     for u in order {
-        let lightest = (0..count).min_by_key(|&s| load[s]).expect("at least one shard");
+        let lightest = (0..count)
+            .min_by_key(|&s| load[s])
+            .expect("at least one shard");
         load[lightest] += costs[u];
         owner[u] = lightest;
     }
@@ -92,26 +104,42 @@ mod tests {
     use crate::experiment::ExperimentFile;
 
     fn cells(variants: &str) -> Vec<Cell> {
-        let text = format!("[model]\ndir = \"m\"\nlayers = 30\n[[tasks]]\nname = \"piqa\"\n{variants}");
-        ExperimentFile::parse(std::path::Path::new("x.toml"), &text).unwrap().cells(30).unwrap()
+        let text =
+            format!("[model]\ndir = \"m\"\nlayers = 30\n[[tasks]]\nname = \"piqa\"\n{variants}");
+        ExperimentFile::parse(std::path::Path::new("x.toml"), &text)
+            .unwrap()
+            .cells(30)
+            .unwrap()
     }
 
     #[test]
     fn shards_parse_with_the_valid_range_in_errors() {
         assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
         assert_eq!("0/1".parse(), Ok(Shard { index: 0, count: 1 }));
-        assert_eq!("4/4".parse::<Shard>().unwrap_err(), "shard index 4 is out of range: with N = 4, I is in 0..=3");
+        assert_eq!(
+            "4/4".parse::<Shard>().unwrap_err(),
+            "shard index 4 is out of range: with N = 4, I is in 0..=3"
+        );
         assert_eq!("0/0".parse::<Shard>().unwrap_err(), "N must be at least 1");
         for bad in ["", "3", "a/4", "1/b", "-1/4", "1/4/5"] {
-            assert!(bad.parse::<Shard>().unwrap_err().starts_with("expected I/N"), "{bad}");
+            assert!(
+                bad.parse::<Shard>()
+                    .unwrap_err()
+                    .starts_with("expected I/N"),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn every_cell_lands_in_exactly_one_shard() {
-        let grid = cells("[[variants]]\nkind = \"skip\"\nstart_layer = { from = 0, to = 14 }\n[[variants]]\nkind = \"looped-parallel\"\nstart_layer = [6, 10]\ntimes = [1, 2, 3]\n");
+        let grid = cells(
+            "[[variants]]\nkind = \"skip\"\nstart_layer = { from = 0, to = 14 }\n[[variants]]\nkind = \"looped-parallel\"\nstart_layer = [6, 10]\ntimes = [1, 2, 3]\n",
+        );
         for count in 1..=7 {
-            let mut seen: Vec<usize> = (0..count).flat_map(|index| cells_of(&grid, Shard { index, count })).collect();
+            let mut seen: Vec<usize> = (0..count)
+                .flat_map(|index| cells_of(&grid, Shard { index, count }))
+                .collect();
             seen.sort();
             assert_eq!(seen, (0..grid.len()).collect::<Vec<_>>(), "{count} shards");
         }
@@ -120,20 +148,45 @@ mod tests {
     #[test]
     fn cost_is_balanced_longest_first() {
         // No load exceeds the lightest by more than the largest unit.
-        let grid = cells("[[variants]]\nkind = \"looped-parallel\"\nstart_layer = { from = 0, to = 14 }\ntimes = [1, 3]\n");
-        let cost = |shard| cells_of(&grid, shard).iter().map(|&c| grid[c].plan.layer_passes()).sum::<usize>();
-        let loads: Vec<usize> = (0..4).map(|index| cost(Shard { index, count: 4 })).collect();
+        let grid = cells(
+            "[[variants]]\nkind = \"looped-parallel\"\nstart_layer = { from = 0, to = 14 }\ntimes = [1, 3]\n",
+        );
+        let cost = |shard| {
+            cells_of(&grid, shard)
+                .iter()
+                .map(|&c| grid[c].plan.layer_passes())
+                .sum::<usize>()
+        };
+        let loads: Vec<usize> = (0..4)
+            .map(|index| cost(Shard { index, count: 4 }))
+            .collect();
         let largest = grid.iter().map(|c| c.plan.layer_passes()).max().unwrap();
-        assert!(loads.iter().max().unwrap() - loads.iter().min().unwrap() <= largest, "{loads:?}");
+        assert!(
+            loads.iter().max().unwrap() - loads.iter().min().unwrap() <= largest,
+            "{loads:?}"
+        );
         assert_eq!(assign(&[5, 9, 1, 9, 4], 2), vec![0, 0, 1, 1, 1]);
     }
 
     #[test]
     fn cells_with_one_plan_share_a_shard() {
         // parallel s=10 and looped-parallel s=10 K=1 compile to the same plan.
-        let grid = cells("[[variants]]\nkind = \"parallel\"\nstart_layer = 10\n[[variants]]\nkind = \"looped-parallel\"\nstart_layer = 10\ntimes = [1, 2]\n");
+        let grid = cells(
+            "[[variants]]\nkind = \"parallel\"\nstart_layer = 10\n[[variants]]\nkind = \"looped-parallel\"\nstart_layer = 10\ntimes = [1, 2]\n",
+        );
         assert_eq!(units(&grid), 3);
-        let holder = (0..3).find(|&index| cells_of(&grid, Shard { index, count: 3 }).contains(&1)).unwrap();
-        assert!(cells_of(&grid, Shard { index: holder, count: 3 }).contains(&2));
+        let holder = (0..3)
+            .find(|&index| cells_of(&grid, Shard { index, count: 3 }).contains(&1))
+            .unwrap();
+        assert!(
+            cells_of(
+                &grid,
+                Shard {
+                    index: holder,
+                    count: 3
+                }
+            )
+            .contains(&2)
+        );
     }
 }

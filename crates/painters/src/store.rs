@@ -24,7 +24,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use eval_suite::{BackendError, GenerateRequest, ItemRecord, LanguageModel, LoglikelihoodRequest, TaskResult};
+use eval_suite::{
+    BackendError, GenerateRequest, ItemRecord, LanguageModel, LoglikelihoodRequest, TaskResult,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -34,8 +36,12 @@ pub const HARNESS_VERSION: &str = "painters-0.2/lm-eval-0.4.13";
 /// Errs if `results_dir/resolved.toml` names a harness version other than this one.
 fn check_harness(results_dir: &Path) -> Result<()> {
     let path = results_dir.join("resolved.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
-    let written = toml::from_str::<toml::Table>(&text).ok().and_then(|t| t.get("harness")?.as_str().map(str::to_string));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let written = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("harness")?.as_str().map(str::to_string));
     match written {
         Some(v) if v == HARNESS_VERSION => Ok(()),
         v => anyhow::bail!(
@@ -51,8 +57,16 @@ fn hex(digest: impl AsRef<[u8]>) -> String {
 }
 
 /// Key of one (plan, task) cell.
-pub fn cell_key(model_id: &str, plan: &layer_plan::Plan, task: &crate::experiment::TaskSettings) -> String {
-    let text = format!("{HARNESS_VERSION}\n{model_id}\n{}:{plan}\n{}", plan.num_layers(), serde_json::to_string(task).expect("task settings serialise"));
+pub fn cell_key(
+    model_id: &str,
+    plan: &layer_plan::Plan,
+    task: &crate::experiment::TaskSettings,
+) -> String {
+    let text = format!(
+        "{HARNESS_VERSION}\n{model_id}\n{}:{plan}\n{}",
+        plan.num_layers(),
+        serde_json::to_string(task).expect("task settings serialise")
+    );
     hex(Sha256::digest(text.as_bytes()))[..16].to_string()
 }
 
@@ -83,7 +97,11 @@ impl Store {
     pub fn open_existing(results_dir: &Path) -> Result<Self> {
         check_harness(results_dir)?;
         let dir = results_dir.join("store");
-        anyhow::ensure!(dir.is_dir(), "{} is not a results directory (it has no store/)", results_dir.display());
+        anyhow::ensure!(
+            dir.is_dir(),
+            "{} is not a results directory (it has no store/)",
+            results_dir.display()
+        );
         Ok(Self { dir })
     }
 
@@ -105,7 +123,12 @@ impl Store {
     /// `wait` (which blocks until it is free).
     pub fn claim(&self, key: &str, wait: bool) -> Result<Option<Claim>> {
         let path = self.lock_path(key);
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
         let locked = match wait {
             true => file.lock().map(|()| true),
             false => match file.try_lock() {
@@ -122,14 +145,21 @@ impl Store {
             let _ = std::fs::remove_file(&path);
             return Ok(None);
         }
-        Ok(Some(Claim { key: key.to_owned(), _file: file }))
+        Ok(Some(Claim {
+            key: key.to_owned(),
+            _file: file,
+        }))
     }
 
     /// Copies finished `key` from `other` (items first, the metrics file last, as
     /// [`Store::save`] writes them).
     pub fn import(&self, other: &Store, key: &str) -> Result<()> {
-        for (from, to) in [(other.items_path(key), self.items_path(key)), (other.result_path(key), self.result_path(key))] {
-            let bytes = std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+        for (from, to) in [
+            (other.items_path(key), self.items_path(key)),
+            (other.result_path(key), self.result_path(key)),
+        ] {
+            let bytes =
+                std::fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
             crate::atomic::write(&to, &bytes)?;
         }
         Ok(())
@@ -138,7 +168,9 @@ impl Store {
     pub fn load(&self, key: &str) -> Result<Option<StoredResult>> {
         let path = self.result_path(key);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("{}: unreadable stored result", path.display()))?)),
+            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
+                format!("{}: unreadable stored result", path.display())
+            })?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -147,8 +179,12 @@ impl Store {
     /// The per-item records of finished `key`, in doc order.
     pub fn items(&self, key: &str) -> Result<Vec<ItemRecord>> {
         let path = self.items_path(key);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let record = |(i, line): (usize, &str)| serde_json::from_str(line).with_context(|| format!("{}:{}: unreadable item record", path.display(), i + 1));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let record = |(i, line): (usize, &str)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: unreadable item record", path.display(), i + 1))
+        };
         text.lines().enumerate().map(record).collect()
     }
 
@@ -156,7 +192,16 @@ impl Store {
     /// and drops its partial log and lock file.
     pub fn save(&self, claim: &Claim, mut result: TaskResult) -> Result<()> {
         let key = claim.key.as_str();
-        let chance = result.metrics.iter().map(|m| (m.name.clone(), eval_suite::stats::chance_level(&result, &m.name))).collect();
+        let chance = result
+            .metrics
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    eval_suite::stats::chance_level(&result, &m.name),
+                )
+            })
+            .collect();
         let mut lines = String::new();
         for item in &result.items {
             lines.push_str(&serde_json::to_string(item)?);
@@ -165,7 +210,10 @@ impl Store {
         crate::atomic::write(&self.items_path(key), lines.as_bytes())?;
         result.items.clear();
         let stored = StoredResult { result, chance };
-        crate::atomic::write(&self.result_path(key), serde_json::to_string_pretty(&stored)?.as_bytes())?;
+        crate::atomic::write(
+            &self.result_path(key),
+            serde_json::to_string_pretty(&stored)?.as_bytes(),
+        )?;
         for done in [self.partial_path(key), self.lock_path(key)] {
             let _ = std::fs::remove_file(done);
         }
@@ -182,7 +230,11 @@ impl Store {
 
     /// A backend that replays the answers a killed run already logged for `key` and
     /// logs every new chunk of answers before returning it.
-    pub fn resumable<'a>(&self, claim: &Claim, inner: &'a mut dyn LanguageModel) -> Result<Resumable<'a>> {
+    pub fn resumable<'a>(
+        &self,
+        claim: &Claim,
+        inner: &'a mut dyn LanguageModel,
+    ) -> Result<Resumable<'a>> {
         let (log, logged) = self.open_log(&claim.key)?;
         Ok(Resumable { inner, logged, log })
     }
@@ -192,9 +244,15 @@ impl Store {
     /// its turn comes the cell replays them instead of recomputing. `None` if the cell is
     /// finished or another process holds it; the log keeps the cell's claim until dropped.
     pub fn follower(&self, key: &str) -> Result<Option<FollowerLog>> {
-        let Some(claim) = self.claim(key, false)? else { return Ok(None) };
+        let Some(claim) = self.claim(key, false)? else {
+            return Ok(None);
+        };
         let (log, logged) = self.open_log(key)?;
-        Ok(Some(FollowerLog { logged: logged.into_iter().map(|c| c.requests).collect(), log, _claim: claim }))
+        Ok(Some(FollowerLog {
+            logged: logged.into_iter().map(|c| c.requests).collect(),
+            log,
+            _claim: claim,
+        }))
     }
 
     /// Opens `key`'s partial log for appending, after reading the chunks it holds and
@@ -217,7 +275,10 @@ impl Store {
             text.push('\n');
         }
         crate::atomic::write(&path, text.as_bytes())?;
-        let file = OpenOptions::new().append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
         Ok((ChunkLog(file), logged))
     }
 }
@@ -235,7 +296,9 @@ struct ChunkLog(File);
 impl ChunkLog {
     fn append(&mut self, chunk: &Chunk) -> Result<(), BackendError> {
         let line = serde_json::to_string(chunk).map_err(BackendError::new)?;
-        writeln!(self.0, "{line}").and_then(|()| self.0.sync_data()).map_err(BackendError::new)
+        writeln!(self.0, "{line}")
+            .and_then(|()| self.0.sync_data())
+            .map_err(BackendError::new)
     }
 }
 
@@ -257,11 +320,22 @@ impl FollowerLog {
         !self.logged.contains(&digest_of(texts.iter().cloned()))
     }
 
-    pub fn append(&mut self, requests: &[LoglikelihoodRequest], answers: Vec<(f64, bool)>) -> Result<(), BackendError> {
-        self.record(loglikelihood_digest(requests), Answers::Loglikelihood(answers))
+    pub fn append(
+        &mut self,
+        requests: &[LoglikelihoodRequest],
+        answers: Vec<(f64, bool)>,
+    ) -> Result<(), BackendError> {
+        self.record(
+            loglikelihood_digest(requests),
+            Answers::Loglikelihood(answers),
+        )
     }
 
-    pub fn append_rolling(&mut self, texts: &[String], answers: Vec<f64>) -> Result<(), BackendError> {
+    pub fn append_rolling(
+        &mut self,
+        texts: &[String],
+        answers: Vec<f64>,
+    ) -> Result<(), BackendError> {
         self.record(digest_of(texts.iter().cloned()), Answers::Rolling(answers))
     }
 
@@ -297,13 +371,20 @@ pub struct Resumable<'a> {
 impl Resumable<'_> {
     /// The logged answers of this call if the same requests were answered before, else
     /// `compute`'s, logged.
-    fn answer(&mut self, requests: String, compute: impl FnOnce(&mut dyn LanguageModel) -> Result<Answers, BackendError>) -> Result<Answers, BackendError> {
+    fn answer(
+        &mut self,
+        requests: String,
+        compute: impl FnOnce(&mut dyn LanguageModel) -> Result<Answers, BackendError>,
+    ) -> Result<Answers, BackendError> {
         match self.logged.pop_front() {
             Some(chunk) if chunk.requests == requests => return Ok(chunk.answers),
             // The requests changed: nothing logged from here on is valid.
             _ => self.logged.clear(),
         }
-        let chunk = Chunk { requests, answers: compute(self.inner)? };
+        let chunk = Chunk {
+            requests,
+            answers: compute(self.inner)?,
+        };
         self.log.append(&chunk)?;
         Ok(chunk.answers)
     }
@@ -319,7 +400,10 @@ fn digest_of(parts: impl Iterator<Item = String>) -> String {
 }
 
 fn loglikelihood_digest(reqs: &[LoglikelihoodRequest]) -> String {
-    digest_of(reqs.iter().flat_map(|r| [r.context.clone(), r.continuation.clone()]))
+    digest_of(
+        reqs.iter()
+            .flat_map(|r| [r.context.clone(), r.continuation.clone()]),
+    )
 }
 
 fn mismatch() -> BackendError {
@@ -327,7 +411,10 @@ fn mismatch() -> BackendError {
 }
 
 impl LanguageModel for Resumable<'_> {
-    fn loglikelihood(&mut self, reqs: &[LoglikelihoodRequest]) -> Result<Vec<(f64, bool)>, BackendError> {
+    fn loglikelihood(
+        &mut self,
+        reqs: &[LoglikelihoodRequest],
+    ) -> Result<Vec<(f64, bool)>, BackendError> {
         let key = loglikelihood_digest(reqs);
         match self.answer(key, |lm| lm.loglikelihood(reqs).map(Answers::Loglikelihood))? {
             Answers::Loglikelihood(a) => Ok(a),
@@ -337,14 +424,22 @@ impl LanguageModel for Resumable<'_> {
 
     fn loglikelihood_rolling(&mut self, texts: &[String]) -> Result<Vec<f64>, BackendError> {
         let key = digest_of(texts.iter().cloned());
-        match self.answer(key, |lm| lm.loglikelihood_rolling(texts).map(Answers::Rolling))? {
+        match self.answer(key, |lm| {
+            lm.loglikelihood_rolling(texts).map(Answers::Rolling)
+        })? {
             Answers::Rolling(a) => Ok(a),
             _ => Err(mismatch()),
         }
     }
 
     fn generate_until(&mut self, reqs: &[GenerateRequest]) -> Result<Vec<String>, BackendError> {
-        let key = digest_of(reqs.iter().flat_map(|r| [r.context.clone(), r.until.join("\u{1}"), r.max_tokens.to_string()]));
+        let key = digest_of(reqs.iter().flat_map(|r| {
+            [
+                r.context.clone(),
+                r.until.join("\u{1}"),
+                r.max_tokens.to_string(),
+            ]
+        }));
         match self.answer(key, |lm| lm.generate_until(reqs).map(Answers::Generate))? {
             Answers::Generate(a) => Ok(a),
             _ => Err(mismatch()),

@@ -74,7 +74,13 @@ struct MedianRow<'a> {
 
 impl<'a> MedianRow<'a> {
     /// The median of `scores`, one per benchmark, for the cell(s) of `spec`.
-    fn new(variant: &'a str, spec: &'a VariantSpec, affected_layers: Option<usize>, scores: &[f64], seeds: usize) -> Self {
+    fn new(
+        variant: &'a str,
+        spec: &'a VariantSpec,
+        affected_layers: Option<usize>,
+        scores: &[f64],
+        seeds: usize,
+    ) -> Self {
         MedianRow {
             variant,
             kind: &spec.name,
@@ -92,7 +98,14 @@ impl<'a> MedianRow<'a> {
 
 /// `results[c][t]` is cell c's result on task t, stored under `keys[c][t]` in `store`
 /// (which has its items); cell 0 is the baseline.
-pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<StoredResult>], keys: &[Vec<String>], store: &Store) -> Result<()> {
+pub fn write(
+    dir: &Path,
+    cells: &[Cell],
+    tasks: &[String],
+    results: &[Vec<StoredResult>],
+    keys: &[Vec<String>],
+    store: &Store,
+) -> Result<()> {
     // Full-model value, chance and whether the full model beats chance, per (task, metric, filter).
     let mut reference = HashMap::new();
     for (t, stored) in results[0].iter().enumerate() {
@@ -100,10 +113,16 @@ pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<Stored
             let chance = chance_of(stored, &m.name);
             // Significantly above chance: more than 1.96 standard errors.
             let informative = chance.is_some_and(|c| m.value - c > 1.96 * m.stderr.unwrap_or(0.0));
-            reference.insert((t, m.name.clone(), m.filter.clone()), (m.value, chance, informative));
+            reference.insert(
+                (t, m.name.clone(), m.filter.clone()),
+                (m.value, chance, informative),
+            );
         }
     }
-    let full_items = keys[0].iter().map(|key| store.items(key)).collect::<Result<Vec<_>>>()?;
+    let full_items = keys[0]
+        .iter()
+        .map(|key| store.items(key))
+        .collect::<Result<Vec<_>>>()?;
     let mut summary = csv::Writer::from_writer(Vec::new());
     let mut medians = csv::Writer::from_writer(Vec::new());
     // `counted[c][t]`: cell c's normalised headline score on task t where medians count it.
@@ -111,17 +130,27 @@ pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<Stored
     for (c, ((cell, cell_results), cell_keys)) in cells.iter().zip(results).zip(keys).enumerate() {
         let mut cell_counted = Vec::new();
         for (t, stored) in cell_results.iter().enumerate() {
-            let own_items = if c == 0 { None } else { Some(store.items(&cell_keys[t])?) };
+            let own_items = if c == 0 {
+                None
+            } else {
+                Some(store.items(&cell_keys[t])?)
+            };
             let items = own_items.as_deref().unwrap_or(&full_items[t]);
             let mut headline_score = None;
             for m in &stored.result.metrics {
-                let &(full, chance, informative) = &reference[&(t, m.name.clone(), m.filter.clone())];
+                let &(full, chance, informative) =
+                    &reference[&(t, m.name.clone(), m.filter.clone())];
                 let span = chance.map(|c| full - c).filter(|s| *s != 0.0);
                 let normalised = chance.zip(span).map(|(c, s)| (m.value - c) / s);
                 let normalised_stderr = match chance.filter(|_| normalised.is_some()) {
                     Some(chance) => {
                         let (f, v) = paired_item_scores(&full_items[t], items, &m.name, &m.filter)
-                            .with_context(|| format!("store/{}.jsonl against the baseline's store/{}.jsonl", cell_keys[t], keys[0][t]))?;
+                            .with_context(|| {
+                                format!(
+                                    "store/{}.jsonl against the baseline's store/{}.jsonl",
+                                    cell_keys[t], keys[0][t]
+                                )
+                            })?;
                         eval_suite::stats::normalised_stderr(&f, &v, chance)?
                     }
                     None => None,
@@ -157,17 +186,38 @@ pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<Stored
             cell_counted.push(headline_score);
         }
         let scores: Vec<f64> = cell_counted.iter().flatten().copied().collect();
-        medians.serialize(MedianRow::new(&cell.label, &cell.spec, cell.affected_layers, &scores, 1))?;
+        medians.serialize(MedianRow::new(
+            &cell.label,
+            &cell.spec,
+            cell.affected_layers,
+            &scores,
+            1,
+        ))?;
         counted.push(cell_counted);
     }
     for (spec, members) in seed_groups(cells) {
         // Per task, the mean over seeds where every seed's score counts (they all do or none).
         let means: Vec<f64> = (0..tasks.len())
-            .filter_map(|t| members.iter().map(|&c| counted[c][t]).collect::<Option<Vec<f64>>>())
+            .filter_map(|t| {
+                members
+                    .iter()
+                    .map(|&c| counted[c][t])
+                    .collect::<Option<Vec<f64>>>()
+            })
             .map(|scores| eval_suite::metrics::mean(&scores))
             .collect();
-        let label = format!("{} ({} seeds)", crate::experiment::label(&spec), members.len());
-        medians.serialize(MedianRow::new(&label, &spec, cells[members[0]].affected_layers, &means, members.len()))?;
+        let label = format!(
+            "{} ({} seeds)",
+            crate::experiment::label(&spec),
+            members.len()
+        );
+        medians.serialize(MedianRow::new(
+            &label,
+            &spec,
+            cells[members[0]].affected_layers,
+            &means,
+            members.len(),
+        ))?;
     }
     crate::atomic::write(&dir.join("summary.csv"), &summary.into_inner()?)?;
     crate::atomic::write(&dir.join("medians.csv"), &medians.into_inner()?)?;
@@ -178,8 +228,15 @@ pub fn write(dir: &Path, cells: &[Cell], tasks: &[String], results: &[Vec<Stored
 /// without a seed and its cells' indices, in grid order.
 fn seed_groups(cells: &[Cell]) -> Vec<(VariantSpec, Vec<usize>)> {
     let mut groups: Vec<(VariantSpec, Vec<usize>)> = Vec::new();
-    for (c, cell) in cells.iter().enumerate().filter(|(_, cell)| cell.spec.seed.is_some()) {
-        let spec = VariantSpec { seed: None, ..cell.spec.clone() };
+    for (c, cell) in cells
+        .iter()
+        .enumerate()
+        .filter(|(_, cell)| cell.spec.seed.is_some())
+    {
+        let spec = VariantSpec {
+            seed: None,
+            ..cell.spec.clone()
+        };
         match groups.iter_mut().find(|(s, _)| *s == spec) {
             Some((_, members)) => members.push(c),
             None => groups.push((spec, vec![c])),
@@ -192,13 +249,23 @@ fn seed_groups(cells: &[Cell]) -> Vec<(VariantSpec, Vec<usize>)> {
 /// summary.csv of results directory `dir`, as [`write`] wrote it.
 pub fn read(dir: &Path) -> Result<Vec<Row>> {
     let path = dir.join("summary.csv");
-    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
     let rows = reader.deserialize().collect::<Result<Vec<Row>, _>>();
-    rows.with_context(|| format!("{}: not a summary.csv as painters writes it", path.display()))
+    rows.with_context(|| {
+        format!(
+            "{}: not a summary.csv as painters writes it",
+            path.display()
+        )
+    })
 }
 
 fn chance_of(stored: &StoredResult, metric: &str) -> Option<f64> {
-    stored.chance.iter().find(|(m, _)| m == metric).and_then(|(_, c)| *c)
+    stored
+        .chance
+        .iter()
+        .find(|(m, _)| m == metric)
+        .and_then(|(_, c)| *c)
 }
 
 #[cfg(test)]
@@ -212,15 +279,27 @@ mod tests {
             "baseline" => vec![1.0, 1.0, 1.0, 0.0, 0.0, 1.0],
             _ => vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0],
         };
-        results_dir(dir.path(), "[[variants]]\nkind = \"skip\"\nstart_layer = 3\n", &["arc_easy"], scores);
+        results_dir(
+            dir.path(),
+            "[[variants]]\nkind = \"skip\"\nstart_layer = 3\n",
+            &["arc_easy"],
+            scores,
+        );
         let rows = csv_rows(&dir.path().join("summary.csv"));
         let se = |variant: &str| {
-            let row = rows.iter().find(|r| r["variant"] == variant && r["metric"] == "acc_norm").unwrap();
+            let row = rows
+                .iter()
+                .find(|r| r["variant"] == variant && r["metric"] == "acc_norm")
+                .unwrap();
             row["normalised_stderr"].parse::<f64>().unwrap()
         };
         // The delta method's 0.38698837191833063 (derived in eval_suite::stats' tests);
         // the variant's stderr alone over (f - c) would be 0.5367. The baseline: 0.
-        assert!((se("skip s=3") - 0.38698837191833063).abs() < 1e-15, "{}", se("skip s=3"));
+        assert!(
+            (se("skip s=3") - 0.38698837191833063).abs() < 1e-15,
+            "{}",
+            se("skip s=3")
+        );
         assert_eq!(se("baseline"), 0.0);
     }
 
@@ -243,8 +322,19 @@ mod tests {
                         [[variants]]\nkind = \"shuffle\"\nstart_layer = 4\nseed = 0\n";
         results_dir(dir.path(), variants, &tasks, scores);
         let rows = csv_rows(&dir.path().join("medians.csv"));
-        let columns = ["variant", "start_layer", "affected_layers", "seed", "median_normalised", "benchmarks", "seeds"];
-        let table: Vec<Vec<&str>> = rows.iter().map(|r| columns.iter().map(|c| r[*c].as_str()).collect()).collect();
+        let columns = [
+            "variant",
+            "start_layer",
+            "affected_layers",
+            "seed",
+            "median_normalised",
+            "benchmarks",
+            "seeds",
+        ];
+        let table: Vec<Vec<&str>> = rows
+            .iter()
+            .map(|r| columns.iter().map(|c| r[*c].as_str()).collect())
+            .collect();
         assert_eq!(
             table,
             [
@@ -253,7 +343,15 @@ mod tests {
                 ["shuffle s=3 seed=1", "3", "5", "1", "0.0", "3", "1"],
                 ["shuffle s=3 seed=2", "3", "5", "2", "0.0", "3", "1"],
                 ["shuffle s=4 seed=0", "4", "3", "0", "0.0", "3", "1"],
-                ["shuffle s=3 (3 seeds)", "3", "5", "", "0.3333333333333333", "3", "3"],
+                [
+                    "shuffle s=3 (3 seeds)",
+                    "3",
+                    "5",
+                    "",
+                    "0.3333333333333333",
+                    "3",
+                    "3"
+                ],
             ]
         );
     }

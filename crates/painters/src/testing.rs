@@ -13,10 +13,21 @@ use crate::store::Store;
 /// A results directory in `dir` (store, summary.csv, medians.csv) for a 12-layer model
 /// scoring `tasks` under the baseline and the `[[variants]]` tables of `variants`, with
 /// `correct(cell label, task)` the items' scores (1 right, 0 wrong). Returns the cells.
-pub fn results_dir(dir: &Path, variants: &str, tasks: &[&str], correct: impl Fn(&str, &str) -> Vec<f64>) -> Vec<Cell> {
-    let task_tables: String = tasks.iter().map(|t| format!("[[tasks]]\nname = \"{t}\"\n")).collect();
+pub fn results_dir(
+    dir: &Path,
+    variants: &str,
+    tasks: &[&str],
+    correct: impl Fn(&str, &str) -> Vec<f64>,
+) -> Vec<Cell> {
+    let task_tables: String = tasks
+        .iter()
+        .map(|t| format!("[[tasks]]\nname = \"{t}\"\n"))
+        .collect();
     let text = format!("[model]\ndir = \"unused\"\nlayers = 12\n{task_tables}{variants}");
-    let cells = ExperimentFile::parse(Path::new("test.toml"), &text).unwrap().cells(12).unwrap();
+    let cells = ExperimentFile::parse(Path::new("test.toml"), &text)
+        .unwrap()
+        .cells(12)
+        .unwrap();
     let store = Store::open(dir).unwrap();
     let (mut results, mut keys) = (Vec::new(), Vec::new());
     for (c, cell) in cells.iter().enumerate() {
@@ -24,7 +35,9 @@ pub fn results_dir(dir: &Path, variants: &str, tasks: &[&str], correct: impl Fn(
         for task in tasks {
             let key = format!("c{c}-{task}");
             let claim = store.claim(&key, true).unwrap().unwrap();
-            store.save(&claim, task_result(task, &correct(&cell.label, task))).unwrap();
+            store
+                .save(&claim, task_result(task, &correct(&cell.label, task)))
+                .unwrap();
             cell_results.push(store.load(&key).unwrap().unwrap());
             cell_keys.push(key);
         }
@@ -55,7 +68,12 @@ fn task_result(task: &str, scores: &[f64]) -> TaskResult {
             acc_norm: score,
         })
     };
-    let metric = |name: &str| MetricValue { name: name.into(), filter: "none".into(), value: mean(scores), stderr: mean_stderr(scores) };
+    let metric = |name: &str| MetricValue {
+        name: name.into(),
+        filter: "none".into(),
+        value: mean(scores),
+        stderr: mean_stderr(scores),
+    };
     TaskResult {
         task: task.into(),
         n: scores.len(),

@@ -22,7 +22,11 @@ fn fixtures() -> PathBuf {
     let dir = std::env::var_os("PAINTERS_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"));
-    assert!(dir.join("tiny/llama-bos/lm_eval.json").exists(), "no lm-eval fixtures in {}: run `make fixtures`", dir.display());
+    assert!(
+        dir.join("tiny/llama-bos/lm_eval.json").exists(),
+        "no lm-eval fixtures in {}: run `make fixtures`",
+        dir.display()
+    );
     dir
 }
 
@@ -67,7 +71,8 @@ fn pair(r: &ScoreRequest) -> (Vec<i64>, Vec<i64>) {
 /// Checks the backend under `add_bos` against lm-eval's `answers` on tiny checkpoint `name`.
 fn check(name: &str, add_bos: AddBos, mode: &str) {
     let dir = fixtures().join("tiny").join(name);
-    let all: std::collections::HashMap<String, Answers> = serde_json::from_str(&std::fs::read_to_string(dir.join("lm_eval.json")).unwrap()).unwrap();
+    let all: std::collections::HashMap<String, Answers> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("lm_eval.json")).unwrap()).unwrap();
     let theirs = &all[mode];
     let model = Model::load(&dir, LoadOptions::default()).unwrap();
     assert_eq!(model.max_length(), theirs.max_length);
@@ -82,36 +87,102 @@ fn check(name: &str, add_bos: AddBos, mode: &str) {
     };
     let at = format!("{name}, add_bos {mode}");
 
-    let reqs: Vec<LoglikelihoodRequest> = theirs.loglikelihood.iter().map(|r| LoglikelihoodRequest { context: r.context.clone(), continuation: r.continuation.clone() }).collect();
-    for (ours, r) in backend.loglikelihood_requests(&reqs).unwrap().iter().zip(&theirs.loglikelihood) {
-        assert_eq!(pair(ours), (r.context_ids.clone(), r.continuation_ids.clone()), "{at}: ids of ({:?}, {:?})", r.context, r.continuation);
+    let reqs: Vec<LoglikelihoodRequest> = theirs
+        .loglikelihood
+        .iter()
+        .map(|r| LoglikelihoodRequest {
+            context: r.context.clone(),
+            continuation: r.continuation.clone(),
+        })
+        .collect();
+    for (ours, r) in backend
+        .loglikelihood_requests(&reqs)
+        .unwrap()
+        .iter()
+        .zip(&theirs.loglikelihood)
+    {
+        assert_eq!(
+            pair(ours),
+            (r.context_ids.clone(), r.continuation_ids.clone()),
+            "{at}: ids of ({:?}, {:?})",
+            r.context,
+            r.continuation
+        );
     }
     let mut worst = 0f64;
-    for (ours, r) in backend.loglikelihood(&reqs).unwrap().iter().zip(&theirs.loglikelihood) {
+    for (ours, r) in backend
+        .loglikelihood(&reqs)
+        .unwrap()
+        .iter()
+        .zip(&theirs.loglikelihood)
+    {
         worst = worst.max((ours.0 - r.logprob).abs());
-        assert_eq!(ours.1, r.is_greedy, "{at}: is_greedy of ({:?}, {:?})", r.context, r.continuation);
+        assert_eq!(
+            ours.1, r.is_greedy,
+            "{at}: is_greedy of ({:?}, {:?})",
+            r.context, r.continuation
+        );
     }
-    println!("{at}: {} log-likelihoods, max |diff| = {worst:.2e}", reqs.len());
-    assert!(worst <= 1e-4, "{at}: log-likelihoods differ from lm-eval's by {worst:.2e}");
+    println!(
+        "{at}: {} log-likelihoods, max |diff| = {worst:.2e}",
+        reqs.len()
+    );
+    assert!(
+        worst <= 1e-4,
+        "{at}: log-likelihoods differ from lm-eval's by {worst:.2e}"
+    );
 
     let texts: Vec<String> = theirs.rolling.iter().map(|r| r.text.clone()).collect();
     let windows = backend.rolling_requests(&texts).unwrap();
     for (i, r) in theirs.rolling.iter().enumerate() {
-        let ours: Vec<_> = windows.iter().filter(|(owner, _)| *owner == i).map(|(_, w)| pair(w)).collect();
+        let ours: Vec<_> = windows
+            .iter()
+            .filter(|(owner, _)| *owner == i)
+            .map(|(_, w)| pair(w))
+            .collect();
         assert_eq!(ours, r.windows, "{at}: rolling windows of text {i}");
     }
     let mut worst = 0f64;
-    for (ours, r) in backend.loglikelihood_rolling(&texts).unwrap().iter().zip(&theirs.rolling) {
+    for (ours, r) in backend
+        .loglikelihood_rolling(&texts)
+        .unwrap()
+        .iter()
+        .zip(&theirs.rolling)
+    {
         worst = worst.max((ours - r.logprob).abs());
     }
-    println!("{at}: {} rolling log-likelihoods, max |diff| = {worst:.2e}", texts.len());
-    assert!(worst <= 1e-3, "{at}: rolling log-likelihoods differ from lm-eval's by {worst:.2e}");
+    println!(
+        "{at}: {} rolling log-likelihoods, max |diff| = {worst:.2e}",
+        texts.len()
+    );
+    assert!(
+        worst <= 1e-3,
+        "{at}: rolling log-likelihoods differ from lm-eval's by {worst:.2e}"
+    );
 
-    let reqs: Vec<GenerateRequest> = theirs.generate.iter().map(|r| GenerateRequest { context: r.context.clone(), until: r.until.clone(), max_tokens: r.max_gen_toks }).collect();
-    for (ours, r) in backend.generation_prompts(&reqs).unwrap().iter().zip(&theirs.generate) {
+    let reqs: Vec<GenerateRequest> = theirs
+        .generate
+        .iter()
+        .map(|r| GenerateRequest {
+            context: r.context.clone(),
+            until: r.until.clone(),
+            max_tokens: r.max_gen_toks,
+        })
+        .collect();
+    for (ours, r) in backend
+        .generation_prompts(&reqs)
+        .unwrap()
+        .iter()
+        .zip(&theirs.generate)
+    {
         assert_eq!(ours, &r.prompt_ids, "{at}: prompt ids of {:?}", r.context);
     }
-    for (ours, r) in backend.generate_until(&reqs).unwrap().iter().zip(&theirs.generate) {
+    for (ours, r) in backend
+        .generate_until(&reqs)
+        .unwrap()
+        .iter()
+        .zip(&theirs.generate)
+    {
         assert_eq!(ours, &r.text, "{at}: generation from {:?}", r.context);
     }
     println!("{at}: {} generations identical", reqs.len());
@@ -145,7 +216,14 @@ fn generation_leaves_room_for_its_tokens() {
         followers: Vec::new(),
         progress: indicatif::ProgressBar::hidden(),
     };
-    let req = GenerateRequest { context: "w5 w6".into(), until: Vec::new(), max_tokens: 64 };
+    let req = GenerateRequest {
+        context: "w5 w6".into(),
+        until: Vec::new(),
+        max_tokens: 64,
+    };
     let e = backend.generation_prompts(&[req]).unwrap_err().to_string();
-    assert!(e.contains("64 new tokens") && e.contains("maximum length 64"), "{e}");
+    assert!(
+        e.contains("64 new tokens") && e.contains("maximum length 64"),
+        "{e}"
+    );
 }

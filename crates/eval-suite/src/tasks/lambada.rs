@@ -36,7 +36,11 @@ fn test_file(data_dir: &Path) -> std::path::PathBuf {
 /// read text rather than score it, e.g. hidden-state similarity).
 pub fn passages(data_dir: &Path, limit: usize) -> Result<Vec<String>, EvalError> {
     let rows = read_jsonl::<Raw>(&test_file(data_dir))?;
-    Ok(rows.into_iter().take(limit).map(|row| row.value.text).collect())
+    Ok(rows
+        .into_iter()
+        .take(limit)
+        .map(|row| row.value.text)
+        .collect())
 }
 
 /// The first `limit` docs of `lambada/lambada_test.jsonl` with `shots` exemplars.

@@ -32,7 +32,11 @@ struct Raw {
 pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
     let dir = data_dir.join("winogrande");
     let official = dir.join("dev.jsonl");
-    let path = if official.exists() { official } else { dir.join("winogrande_xl-validation.jsonl") };
+    let path = if official.exists() {
+        official
+    } else {
+        dir.join("winogrande_xl-validation.jsonl")
+    };
     read_jsonl::<Raw>(&path)?
         .into_iter()
         .map(|row| {

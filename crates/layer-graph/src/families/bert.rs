@@ -68,27 +68,55 @@ pub struct Bert {
 impl Bert {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        check_positive(dir, &[
-            ("vocab_size", cfg.vocab_size),
-            ("hidden_size", cfg.hidden_size),
-            ("intermediate_size", cfg.intermediate_size),
-            ("num_hidden_layers", cfg.num_hidden_layers),
-            ("num_attention_heads", cfg.num_attention_heads),
-            ("max_position_embeddings", cfg.max_position_embeddings),
-            ("type_vocab_size", cfg.type_vocab_size),
-        ])?;
+        check_positive(
+            dir,
+            &[
+                ("vocab_size", cfg.vocab_size),
+                ("hidden_size", cfg.hidden_size),
+                ("intermediate_size", cfg.intermediate_size),
+                ("num_hidden_layers", cfg.num_hidden_layers),
+                ("num_attention_heads", cfg.num_attention_heads),
+                ("max_position_embeddings", cfg.max_position_embeddings),
+                ("type_vocab_size", cfg.type_vocab_size),
+            ],
+        )?;
         if cfg.hidden_act != "gelu" {
-            return Err(invalid(dir, format!("key `hidden_act` is {:?}, the bert family supports \"gelu\"", cfg.hidden_act)));
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `hidden_act` is {:?}, the bert family supports \"gelu\"",
+                    cfg.hidden_act
+                ),
+            ));
         }
         if cfg.position_embedding_type != "absolute" {
-            return Err(invalid(dir, format!("key `position_embedding_type` is {:?}, supported: \"absolute\"", cfg.position_embedding_type)));
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `position_embedding_type` is {:?}, supported: \"absolute\"",
+                    cfg.position_embedding_type
+                ),
+            ));
         }
-        let (c, f, heads) = (cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads);
+        let (c, f, heads) = (
+            cfg.hidden_size,
+            cfg.intermediate_size,
+            cfg.num_attention_heads,
+        );
         if c % heads != 0 {
-            return Err(invalid(dir, format!("key `num_attention_heads` is {heads}, expected a divisor of hidden_size = {c}")));
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `num_attention_heads` is {heads}, expected a divisor of hidden_size = {c}"
+                ),
+            ));
         }
         // BertForMaskedLM and friends save under `bert.`, BertModel without.
-        let prefix = if w.contains("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
+        let prefix = if w.contains("bert.embeddings.word_embeddings.weight") {
+            "bert."
+        } else {
+            ""
+        };
         let eps = cfg.layer_norm_eps;
         let linear = |name: &str, out, inp| Linear::load(w, name, out, inp, true);
         let norm = |name: &str| LayerNorm::load(w, name, c, eps);
@@ -109,21 +137,32 @@ impl Bert {
         let e = format!("{prefix}embeddings");
         Ok(Self {
             word: w.get(&format!("{e}.word_embeddings.weight"), &[cfg.vocab_size, c])?,
-            position: w.get(&format!("{e}.position_embeddings.weight"), &[cfg.max_position_embeddings, c])?,
-            token_type: w.get(&format!("{e}.token_type_embeddings.weight"), &[cfg.type_vocab_size, c])?,
+            position: w.get(
+                &format!("{e}.position_embeddings.weight"),
+                &[cfg.max_position_embeddings, c],
+            )?,
+            token_type: w.get(
+                &format!("{e}.token_type_embeddings.weight"),
+                &[cfg.type_vocab_size, c],
+            )?,
             embed_norm: norm(&format!("{e}.LayerNorm"))?,
             blocks,
             heads,
             limit: LengthLimit {
                 tokens: cfg.max_position_embeddings as usize,
-                reason: format!("config.json max_position_embeddings = {}, its position table", cfg.max_position_embeddings),
+                reason: format!(
+                    "config.json max_position_embeddings = {}, its position table",
+                    cfg.max_position_embeddings
+                ),
             },
         })
     }
 
     /// Position-id buffers, the unused pooler and pre-training heads.
     pub fn ignorable(name: &str) -> bool {
-        name.ends_with("embeddings.position_ids") || name.contains("pooler.") || name.starts_with("cls.")
+        name.ends_with("embeddings.position_ids")
+            || name.contains("pooler.")
+            || name.starts_with("cls.")
     }
 }
 
@@ -152,12 +191,20 @@ impl LayerStack for Bert {
         self.embed_norm.forward(&(words + pos + segment)) // (B, T, C)
     }
 
-    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor {
+    fn layer(
+        &self,
+        layer: usize,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Tensor {
         let b = &self.blocks[layer];
         let q = split_heads(&b.query.forward(xs), self.heads); // (B, H, T, D)
         let k = split_heads(&b.key.forward(xs), self.heads);
         let v = split_heads(&b.value.forward(xs), self.heads);
-        let xs = b.attn_norm.forward(&(b.attn_out.forward(&attend(&q, k, v, attn, kv)) + xs));
+        let xs = b
+            .attn_norm
+            .forward(&(b.attn_out.forward(&attend(&q, k, v, attn, kv)) + xs));
         let mlp = b.output.forward(&b.intermediate.forward(&xs).gelu("none"));
         b.out_norm.forward(&(mlp + xs))
     }

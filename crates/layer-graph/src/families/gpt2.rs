@@ -55,24 +55,55 @@ pub struct Gpt2 {
 impl Gpt2 {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        check_positive(dir, &[("vocab_size", cfg.vocab_size), ("n_embd", cfg.n_embd), ("n_layer", cfg.n_layer), ("n_head", cfg.n_head), ("n_positions", cfg.n_positions)])?;
-        if !matches!(cfg.activation_function.as_str(), "gelu_new" | "gelu_pytorch_tanh") {
-            return Err(invalid(dir, format!("key `activation_function` is {:?}, supported: \"gelu_new\"", cfg.activation_function)));
+        check_positive(
+            dir,
+            &[
+                ("vocab_size", cfg.vocab_size),
+                ("n_embd", cfg.n_embd),
+                ("n_layer", cfg.n_layer),
+                ("n_head", cfg.n_head),
+                ("n_positions", cfg.n_positions),
+            ],
+        )?;
+        if !matches!(
+            cfg.activation_function.as_str(),
+            "gelu_new" | "gelu_pytorch_tanh"
+        ) {
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `activation_function` is {:?}, supported: \"gelu_new\"",
+                    cfg.activation_function
+                ),
+            ));
         }
         if cfg.scale_attn_by_inverse_layer_idx {
-            return Err(invalid(dir, "key `scale_attn_by_inverse_layer_idx` = true is not supported".into()));
+            return Err(invalid(
+                dir,
+                "key `scale_attn_by_inverse_layer_idx` = true is not supported".into(),
+            ));
         }
         let (c, v, heads) = (cfg.n_embd, cfg.vocab_size, cfg.n_head);
         if c % heads != 0 {
-            return Err(invalid(dir, format!("key `n_head` is {heads}, expected a divisor of n_embd = {c}")));
+            return Err(invalid(
+                dir,
+                format!("key `n_head` is {heads}, expected a divisor of n_embd = {c}"),
+            ));
         }
         let f = cfg.n_inner.unwrap_or(4 * c);
         // GPT2LMHeadModel saves under `transformer.`, GPT2Model (and the original) without.
-        let prefix = if w.contains("transformer.wte.weight") { "transformer." } else { "" };
+        let prefix = if w.contains("transformer.wte.weight") {
+            "transformer."
+        } else {
+            ""
+        };
         let eps = cfg.layer_norm_epsilon;
         // Conv1D stores (in, out); a transposed view makes it an ordinary (out, in) linear.
         let conv1d = |name: &str, inp: i64, out: i64| -> Result<Linear> {
-            Ok(Linear { weight: w.get(&format!("{name}.weight"), &[inp, out])?.tr(), bias: Some(w.get(&format!("{name}.bias"), &[out])?) })
+            Ok(Linear {
+                weight: w.get(&format!("{name}.weight"), &[inp, out])?.tr(),
+                bias: Some(w.get(&format!("{name}.bias"), &[out])?),
+            })
         };
         let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.n_layer as usize);
@@ -93,13 +124,21 @@ impl Gpt2 {
             blocks,
             ln_f: norm(&format!("{prefix}ln_f"))?,
             heads,
-            limit: LengthLimit { tokens: cfg.n_positions as usize, reason: format!("config.json n_positions = {}, its position table", cfg.n_positions) },
+            limit: LengthLimit {
+                tokens: cfg.n_positions as usize,
+                reason: format!(
+                    "config.json n_positions = {}, its position table",
+                    cfg.n_positions
+                ),
+            },
         })
     }
 
     /// Causal-mask buffers and the tied head that some exports carry.
     pub fn ignorable(name: &str) -> bool {
-        name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias") || name == "lm_head.weight"
+        name.ends_with(".attn.bias")
+            || name.ends_with(".attn.masked_bias")
+            || name == "lm_head.weight"
     }
 }
 
@@ -125,12 +164,24 @@ impl LayerStack for Gpt2 {
         tokens + Tensor::embedding(&self.wpe, positions, -1, false, false) // (B, T, C)
     }
 
-    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor {
+    fn layer(
+        &self,
+        layer: usize,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Tensor {
         let b = &self.blocks[layer];
         let qkv = b.c_attn.forward(&b.ln_1.forward(xs)).chunk(3, -1); // 3 x (B, T, C)
-        let (q, k, v) = (split_heads(&qkv[0], self.heads), split_heads(&qkv[1], self.heads), split_heads(&qkv[2], self.heads));
+        let (q, k, v) = (
+            split_heads(&qkv[0], self.heads),
+            split_heads(&qkv[1], self.heads),
+            split_heads(&qkv[2], self.heads),
+        );
         let xs = xs + b.c_proj.forward(&attend(&q, k, v, attn, kv));
-        let mlp = b.mlp_proj.forward(&b.c_fc.forward(&b.ln_2.forward(&xs)).gelu("tanh"));
+        let mlp = b
+            .mlp_proj
+            .forward(&b.c_fc.forward(&b.ln_2.forward(&xs)).gelu("tanh"));
         xs + mlp
     }
 

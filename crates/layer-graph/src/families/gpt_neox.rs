@@ -74,29 +74,62 @@ pub struct GptNeoX {
 impl GptNeoX {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        check_positive(dir, &[
-            ("vocab_size", cfg.vocab_size),
-            ("hidden_size", cfg.hidden_size),
-            ("intermediate_size", cfg.intermediate_size),
-            ("num_hidden_layers", cfg.num_hidden_layers),
-            ("num_attention_heads", cfg.num_attention_heads),
-        ])?;
+        check_positive(
+            dir,
+            &[
+                ("vocab_size", cfg.vocab_size),
+                ("hidden_size", cfg.hidden_size),
+                ("intermediate_size", cfg.intermediate_size),
+                ("num_hidden_layers", cfg.num_hidden_layers),
+                ("num_attention_heads", cfg.num_attention_heads),
+            ],
+        )?;
         if cfg.hidden_act != "gelu" {
-            return Err(invalid(dir, format!("key `hidden_act` is {:?}, the gpt_neox family supports \"gelu\"", cfg.hidden_act)));
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `hidden_act` is {:?}, the gpt_neox family supports \"gelu\"",
+                    cfg.hidden_act
+                ),
+            ));
         }
-        let (c, f, v, heads) = (cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size, cfg.num_attention_heads);
+        let (c, f, v, heads) = (
+            cfg.hidden_size,
+            cfg.intermediate_size,
+            cfg.vocab_size,
+            cfg.num_attention_heads,
+        );
         if c % heads != 0 {
-            return Err(invalid(dir, format!("key `num_attention_heads` is {heads}, expected a divisor of hidden_size = {c}")));
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `num_attention_heads` is {heads}, expected a divisor of hidden_size = {c}"
+                ),
+            ));
         }
         let d = c / heads;
         let rope = cfg.rope_parameters.as_ref();
-        let pct = cfg.rotary_pct.or(rope.and_then(|r| r.partial_rotary_factor)).unwrap_or(0.25);
-        let base = cfg.rotary_emb_base.or(rope.and_then(|r| r.rope_theta)).unwrap_or(10_000.0);
+        let pct = cfg
+            .rotary_pct
+            .or(rope.and_then(|r| r.partial_rotary_factor))
+            .unwrap_or(0.25);
+        let base = cfg
+            .rotary_emb_base
+            .or(rope.and_then(|r| r.rope_theta))
+            .unwrap_or(10_000.0);
         let rot_dim = (d as f64 * pct) as i64;
         let eps = cfg.layer_norm_eps;
 
         // `attention_bias` covers the attention projections; the MLP always has biases.
-        let linear = |name: &str, out, inp| Linear::load(w, name, out, inp, cfg.attention_bias || !name.contains("attention"));
+        let linear = |name: &str, out, inp| {
+            Linear::load(
+                w,
+                name,
+                out,
+                inp,
+                cfg.attention_bias || !name.contains("attention"),
+            )
+        };
         let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
@@ -121,7 +154,10 @@ impl GptNeoX {
             blocks,
             final_norm: norm("gpt_neox.final_layer_norm")?,
             embed_out,
-            rotary: Rotary { inv_freq: Rotary::inv_freq(base, rot_dim), dim: rot_dim },
+            rotary: Rotary {
+                inv_freq: Rotary::inv_freq(base, rot_dim),
+                dim: rot_dim,
+            },
             heads,
             parallel_residual: cfg.use_parallel_residual,
         })
@@ -157,27 +193,45 @@ impl LayerStack for GptNeoX {
         Tensor::embedding(&self.embed_in, ids, -1, false, false) // (B, T, C)
     }
 
-    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor {
+    fn layer(
+        &self,
+        layer: usize,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Tensor {
         let b = &self.blocks[layer];
         let (bsz, t, c) = xs.size3().expect("residual stream is (B, T, C)");
         let d = c / self.heads;
         // Fused projection laid out per head as [q | k | v]: (B, H, T, 3D).
-        let qkv = b.qkv.forward(&b.input_norm.forward(xs)).view([bsz, t, self.heads, 3 * d]).transpose(1, 2);
+        let qkv = b
+            .qkv
+            .forward(&b.input_norm.forward(xs))
+            .view([bsz, t, self.heads, 3 * d])
+            .transpose(1, 2);
         let parts = qkv.chunk(3, -1);
         let q = self.rotary.apply(&parts[0], attn);
         let k = self.rotary.apply(&parts[1], attn);
-        let attn_out = b.dense.forward(&attend(&q, k, parts[2].shallow_clone(), attn, kv)); // (B, T, C)
+        let attn_out = b
+            .dense
+            .forward(&attend(&q, k, parts[2].shallow_clone(), attn, kv)); // (B, T, C)
         if self.parallel_residual {
-            let mlp = b.down.forward(&b.up.forward(&b.post_norm.forward(xs)).gelu("none"));
+            let mlp = b
+                .down
+                .forward(&b.up.forward(&b.post_norm.forward(xs)).gelu("none"));
             xs + attn_out + mlp
         } else {
             let xs = xs + attn_out;
-            let mlp = b.down.forward(&b.up.forward(&b.post_norm.forward(&xs)).gelu("none"));
+            let mlp = b
+                .down
+                .forward(&b.up.forward(&b.post_norm.forward(&xs)).gelu("none"));
             xs + mlp
         }
     }
 
     fn head(&self, xs: &Tensor) -> Tensor {
-        self.final_norm.forward(xs).linear::<Tensor>(&self.embed_out, None) // (B, T, V)
+        self.final_norm
+            .forward(xs)
+            .linear::<Tensor>(&self.embed_out, None) // (B, T, V)
     }
 }

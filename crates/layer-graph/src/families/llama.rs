@@ -98,21 +98,35 @@ pub struct Llama {
 impl Llama {
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
-        check_positive(dir, &[
-            ("vocab_size", cfg.vocab_size),
-            ("hidden_size", cfg.hidden_size),
-            ("intermediate_size", cfg.intermediate_size),
-            ("num_hidden_layers", cfg.num_hidden_layers),
-            ("num_attention_heads", cfg.num_attention_heads),
-        ])?;
+        check_positive(
+            dir,
+            &[
+                ("vocab_size", cfg.vocab_size),
+                ("hidden_size", cfg.hidden_size),
+                ("intermediate_size", cfg.intermediate_size),
+                ("num_hidden_layers", cfg.num_hidden_layers),
+                ("num_attention_heads", cfg.num_attention_heads),
+            ],
+        )?;
         if cfg.hidden_act != "silu" {
-            return Err(invalid(dir, format!("key `hidden_act` is {:?}, the llama family supports \"silu\"", cfg.hidden_act)));
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `hidden_act` is {:?}, the llama family supports \"silu\"",
+                    cfg.hidden_act
+                ),
+            ));
         }
         let (c, f, v) = (cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size);
         let heads = cfg.num_attention_heads;
         let kv_heads = cfg.num_key_value_heads.unwrap_or(heads);
         if kv_heads <= 0 || heads % kv_heads != 0 {
-            return Err(invalid(dir, format!("key `num_key_value_heads` is {kv_heads}, expected a divisor of num_attention_heads = {heads}")));
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `num_key_value_heads` is {kv_heads}, expected a divisor of num_attention_heads = {heads}"
+                ),
+            ));
         }
         let d = cfg.head_dim.unwrap_or(c / heads);
         check_positive(dir, &[("head_dim", d)])?;
@@ -120,7 +134,12 @@ impl Llama {
         let eps = cfg.rms_norm_eps;
 
         let linear = |name: &str, out, inp, bias| Linear::load(w, name, out, inp, bias);
-        let norm = |name: &str| -> Result<RmsNorm> { Ok(RmsNorm { weight: w.get(&format!("{name}.weight"), &[c])?, eps }) };
+        let norm = |name: &str| -> Result<RmsNorm> {
+            Ok(RmsNorm {
+                weight: w.get(&format!("{name}.weight"), &[c])?,
+                eps,
+            })
+        };
 
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
@@ -145,7 +164,10 @@ impl Llama {
             w.get("lm_head.weight", &[v, c])?
         };
         let rope = cfg.rope_parameters.clone().or(cfg.rope_scaling.clone());
-        let theta = cfg.rope_theta.or(rope.as_ref().and_then(|r| r.rope_theta)).unwrap_or(10_000.0);
+        let theta = cfg
+            .rope_theta
+            .or(rope.as_ref().and_then(|r| r.rope_theta))
+            .unwrap_or(10_000.0);
         let inv_freq = scaled_inv_freq(dir, theta, d, rope.as_ref())?;
         let limit = sliding_window(dir, &cfg)?;
         Ok(Self {
@@ -175,40 +197,76 @@ fn sliding_window(dir: &Path, cfg: &RawConfig) -> Result<Option<LengthLimit>> {
         "mistral" => true,
         "qwen2" if cfg.use_sliding_window => match &cfg.layer_types {
             Some(types) => types.iter().any(|t| t == "sliding_attention"),
-            None => cfg.max_window_layers.unwrap_or(DEFAULT_MAX_WINDOW_LAYERS) < cfg.num_hidden_layers,
+            None => {
+                cfg.max_window_layers.unwrap_or(DEFAULT_MAX_WINDOW_LAYERS) < cfg.num_hidden_layers
+            }
         },
         _ => false,
     };
-    let Some(window) = cfg.sliding_window.unwrap_or(Some(DEFAULT_SLIDING_WINDOW)).filter(|_| slides) else { return Ok(None) };
+    let Some(window) = cfg
+        .sliding_window
+        .unwrap_or(Some(DEFAULT_SLIDING_WINDOW))
+        .filter(|_| slides)
+    else {
+        return Ok(None);
+    };
     check_positive(dir, &[("sliding_window", window)])?;
-    let reason = format!("config.json sliding_window = {window}, beyond which attention slides; painters does not implement that");
-    Ok(Some(LengthLimit { tokens: window as usize, reason }))
+    let reason = format!(
+        "config.json sliding_window = {window}, beyond which attention slides; painters does not implement that"
+    );
+    Ok(Some(LengthLimit {
+        tokens: window as usize,
+        reason,
+    }))
 }
 
 /// Rotary inverse frequencies with the checkpoint's scaling applied.
-fn scaled_inv_freq(dir: &Path, theta: f64, d: i64, rope: Option<&RopeParameters>) -> Result<Tensor> {
+fn scaled_inv_freq(
+    dir: &Path,
+    theta: f64,
+    d: i64,
+    rope: Option<&RopeParameters>,
+) -> Result<Tensor> {
     let inv_freq = Rotary::inv_freq(theta, d);
-    let Some(rope) = rope else { return Ok(inv_freq) };
-    let factor = || rope.factor.ok_or_else(|| invalid(dir, "rope scaling needs key `factor`".into()));
+    let Some(rope) = rope else {
+        return Ok(inv_freq);
+    };
+    let factor = || {
+        rope.factor
+            .ok_or_else(|| invalid(dir, "rope scaling needs key `factor`".into()))
+    };
     match rope.rope_type.as_deref().unwrap_or("default") {
         "default" => Ok(inv_freq),
         "linear" => Ok(inv_freq / factor()?),
         "llama3" => {
             let factor = factor()?;
-            let missing = |key: &str| invalid(dir, format!("llama3 rope scaling needs key `{key}`"));
-            let low = rope.low_freq_factor.ok_or_else(|| missing("low_freq_factor"))?;
-            let high = rope.high_freq_factor.ok_or_else(|| missing("high_freq_factor"))?;
-            let old_len = rope.original_max_position_embeddings.ok_or_else(|| missing("original_max_position_embeddings"))?;
+            let missing =
+                |key: &str| invalid(dir, format!("llama3 rope scaling needs key `{key}`"));
+            let low = rope
+                .low_freq_factor
+                .ok_or_else(|| missing("low_freq_factor"))?;
+            let high = rope
+                .high_freq_factor
+                .ok_or_else(|| missing("high_freq_factor"))?;
+            let old_len = rope
+                .original_max_position_embeddings
+                .ok_or_else(|| missing("original_max_position_embeddings"))?;
             let (low_wavelen, high_wavelen) = (old_len / low, old_len / high);
             let wavelen = inv_freq.reciprocal() * (2.0 * std::f64::consts::PI);
             let long = wavelen.gt(low_wavelen);
             let scaled = inv_freq.where_self(&long.logical_not(), &(&inv_freq / factor));
             let smooth = (wavelen.reciprocal() * old_len - low) / (high - low);
             let smoothed: Tensor = (-&smooth + 1.0) * &scaled / factor + &smooth * &scaled;
-            let medium = wavelen.lt(high_wavelen).logical_not().logical_and(&long.logical_not());
+            let medium = wavelen
+                .lt(high_wavelen)
+                .logical_not()
+                .logical_and(&long.logical_not());
             Ok(smoothed.where_self(&medium, &scaled))
         }
-        other => Err(invalid(dir, format!("rope type {other:?} is not supported; supported: default, linear, llama3"))),
+        other => Err(invalid(
+            dir,
+            format!("rope type {other:?} is not supported; supported: default, linear, llama3"),
+        )),
     }
 }
 
@@ -233,15 +291,27 @@ impl LayerStack for Llama {
         Tensor::embedding(&self.embed_tokens, ids, -1, false, false) // (B, T, C)
     }
 
-    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>) -> Tensor {
+    fn layer(
+        &self,
+        layer: usize,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Tensor {
         let b = &self.blocks[layer];
         let h = b.input_norm.forward(xs);
-        let q = self.rotary.apply(&split_heads(&b.q.forward(&h), self.heads), attn); // (B, H, T, D)
-        let k = self.rotary.apply(&split_heads(&b.k.forward(&h), self.kv_heads), attn); // (B, Hkv, T, D)
+        let q = self
+            .rotary
+            .apply(&split_heads(&b.q.forward(&h), self.heads), attn); // (B, H, T, D)
+        let k = self
+            .rotary
+            .apply(&split_heads(&b.k.forward(&h), self.kv_heads), attn); // (B, Hkv, T, D)
         let v = split_heads(&b.v.forward(&h), self.kv_heads);
         let xs = xs + b.o.forward(&attend(&q, k, v, attn, kv)); // (B, T, C)
         let h = b.post_norm.forward(&xs);
-        let mlp = b.down.forward(&(b.gate.forward(&h).silu() * b.up.forward(&h)));
+        let mlp = b
+            .down
+            .forward(&(b.gate.forward(&h).silu() * b.up.forward(&h)));
         xs + mlp
     }
 

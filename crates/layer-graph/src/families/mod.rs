@@ -7,6 +7,6 @@ mod gpt_neox;
 mod llama;
 
 pub use bert::Bert;
-pub use gpt2::Gpt2;
 pub use gpt_neox::GptNeoX;
+pub use gpt2::Gpt2;
 pub use llama::Llama;

@@ -18,17 +18,36 @@ fn baseline(model: &Model) -> Plan {
 /// The error of running one sequence of `tokens` tokens, or None if it runs.
 fn run_error(model: &Model, tokens: usize) -> Option<String> {
     let batch = Batch::right_padded(&[vec![5; tokens]], Device::Cpu);
-    run_plan(model, &batch, &baseline(model), false).err().map(|e| e.to_string())
+    run_plan(model, &batch, &baseline(model), false)
+        .err()
+        .map(|e| e.to_string())
 }
 
 fn score_error(model: &Model, context: usize, continuation: usize) -> Option<String> {
-    let reqs = [ScoreRequest { context: vec![5; context], continuation: vec![6; continuation] }];
-    score(model, &baseline(model), &reqs, &mut ScoreOptions::new(4), &mut |_| {}).err().map(|e| e.to_string())
+    let reqs = [ScoreRequest {
+        context: vec![5; context],
+        continuation: vec![6; continuation],
+    }];
+    score(
+        model,
+        &baseline(model),
+        &reqs,
+        &mut ScoreOptions::new(4),
+        &mut |_| {},
+    )
+    .err()
+    .map(|e| e.to_string())
 }
 
 fn generate_error(model: &Model, prompt: usize, max_tokens: usize) -> Option<String> {
-    let opts = GenerateOptions { max_tokens, until: Vec::new(), kv: KvMode::Exact };
-    generate(model, &[vec![5; prompt]], &baseline(model), &opts).err().map(|e| e.to_string())
+    let opts = GenerateOptions {
+        max_tokens,
+        until: Vec::new(),
+        kv: KvMode::Exact,
+    };
+    generate(model, &[vec![5; prompt]], &baseline(model), &opts)
+        .err()
+        .map(|e| e.to_string())
 }
 
 fn limit(model: &Model) -> Option<usize> {
@@ -41,12 +60,19 @@ fn position_tables_end_where_config_says() {
     assert_eq!(run_error(&gpt2, 64), None);
     let e = run_error(&gpt2, 65).expect("65 tokens past GPT-2's 64 positions ran");
     println!("gpt2: {e}");
-    assert!(e.contains("65 tokens") && e.contains("n_positions = 64"), "{e}");
+    assert!(
+        e.contains("65 tokens") && e.contains("n_positions = 64"),
+        "{e}"
+    );
     // Generation: the prompt plus every token that may be generated must fit.
     assert_eq!(generate_error(&gpt2, 59, 5), None);
     let e = generate_error(&gpt2, 60, 5).expect("generation past GPT-2's 64 positions ran");
     println!("gpt2: {e}");
-    assert!(e.contains("prompt 0 (60 tokens) plus up to 5 new tokens is 65 tokens") && e.contains("n_positions"), "{e}");
+    assert!(
+        e.contains("prompt 0 (60 tokens) plus up to 5 new tokens is 65 tokens")
+            && e.contains("n_positions"),
+        "{e}"
+    );
     // Scoring cuts a long pair to the model's length, as lm-eval does.
     assert_eq!(score_error(&gpt2, 80, 2), None);
 
@@ -65,8 +91,15 @@ fn mistral_refuses_sequences_past_its_sliding_window() {
     assert_eq!(run_error(&model, 4), None);
     let e = run_error(&model, 5).expect("5 tokens ran through a sliding window of 4");
     println!("mistral: {e}");
-    assert!(e.contains("5 tokens") && e.contains("sliding_window = 4"), "{e}");
-    assert_eq!(score_error(&model, 3, 2), None, "the input is 4 tokens, the last one is only predicted");
+    assert!(
+        e.contains("5 tokens") && e.contains("sliding_window = 4"),
+        "{e}"
+    );
+    assert_eq!(
+        score_error(&model, 3, 2),
+        None,
+        "the input is 4 tokens, the last one is only predicted"
+    );
     assert!(score_error(&model, 4, 2).is_some_and(|e| e.contains("sliding_window")));
     assert!(generate_error(&model, 2, 3).is_some());
 }
@@ -90,10 +123,23 @@ fn sliding_windows_follow_transformers_config_defaults() {
         });
         limit(&load(dir.path()))
     };
-    assert_eq!(qwen2(json!({"use_sliding_window": false, "max_window_layers": 0})), None);
-    assert_eq!(qwen2(json!({"use_sliding_window": true, "max_window_layers": 2})), Some(4));
-    assert_eq!(qwen2(json!({"use_sliding_window": true, "max_window_layers": 3})), None);
-    assert_eq!(qwen2(json!({"use_sliding_window": true})), None, "max_window_layers defaults to 28");
+    assert_eq!(
+        qwen2(json!({"use_sliding_window": false, "max_window_layers": 0})),
+        None
+    );
+    assert_eq!(
+        qwen2(json!({"use_sliding_window": true, "max_window_layers": 2})),
+        Some(4)
+    );
+    assert_eq!(
+        qwen2(json!({"use_sliding_window": true, "max_window_layers": 3})),
+        None
+    );
+    assert_eq!(
+        qwen2(json!({"use_sliding_window": true})),
+        None,
+        "max_window_layers defaults to 28"
+    );
     let listed = json!({"use_sliding_window": true, "max_window_layers": 3, "layer_types": ["full_attention", "full_attention", "sliding_attention"]});
     assert_eq!(qwen2(listed), Some(4));
     assert_eq!(limit(&load(&fixtures().join("tiny/llama"))), None);

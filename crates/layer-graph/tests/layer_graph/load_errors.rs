@@ -45,7 +45,10 @@ const VICTIM: &str = "model.layers.1.self_attn.k_proj.weight";
 fn missing_tensor_is_named() {
     let dir = broken_copy(|b| rewrite(b, |t| t.retain(|(n, _)| n != VICTIM)));
     let e = load_error(dir.path());
-    assert!(e.contains("missing tensor") && e.contains(VICTIM) && e.contains("model.safetensors"), "{e}");
+    assert!(
+        e.contains("missing tensor") && e.contains(VICTIM) && e.contains("model.safetensors"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -58,24 +61,41 @@ fn wrong_shape_names_expected_and_found() {
         })
     });
     let e = load_error(dir.path());
-    assert!(e.contains(VICTIM) && e.contains("[32, 64]") && e.contains("[2048]") && e.contains("model.safetensors"), "{e}");
+    assert!(
+        e.contains(VICTIM)
+            && e.contains("[32, 64]")
+            && e.contains("[2048]")
+            && e.contains("model.safetensors"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unexpected_tensor_is_named() {
     static EXTRA: [u8; 16] = [0; 16];
     let dir = broken_copy(|b| {
-        rewrite(b, |t| t.push(("model.layers.0.mystery.weight".into(), TensorView::new(safetensors::Dtype::F32, vec![4], &EXTRA).unwrap())))
+        rewrite(b, |t| {
+            t.push((
+                "model.layers.0.mystery.weight".into(),
+                TensorView::new(safetensors::Dtype::F32, vec![4], &EXTRA).unwrap(),
+            ))
+        })
     });
     let e = load_error(dir.path());
-    assert!(e.contains("unexpected tensor") && e.contains("model.layers.0.mystery.weight"), "{e}");
+    assert!(
+        e.contains("unexpected tensor") && e.contains("model.layers.0.mystery.weight"),
+        "{e}"
+    );
 }
 
 #[test]
 fn truncated_file_is_reported() {
     let dir = broken_copy(|b| b[..b.len() / 2].to_vec());
     let e = load_error(dir.path());
-    assert!(e.contains("model.safetensors") && e.contains("truncated or corrupt"), "{e}");
+    assert!(
+        e.contains("model.safetensors") && e.contains("truncated or corrupt"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -83,25 +103,41 @@ fn missing_config_is_reported() {
     let dir = broken_copy(|b| b.to_vec());
     std::fs::remove_file(dir.path().join("config.json")).unwrap();
     let e = load_error(dir.path());
-    assert!(e.contains("config.json") && e.contains("No such file"), "{e}");
+    assert!(
+        e.contains("config.json") && e.contains("No such file"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_config_value_names_the_key() {
     let dir = broken_copy(|b| b.to_vec());
     let path = dir.path().join("config.json");
-    let text = std::fs::read_to_string(&path).unwrap().replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": \"two\"");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "\"num_key_value_heads\": 2",
+        "\"num_key_value_heads\": \"two\"",
+    );
     std::fs::write(&path, text).unwrap();
     let e = load_error(dir.path());
-    assert!(e.contains("config.json") && e.contains("num_key_value_heads"), "{e}");
+    assert!(
+        e.contains("config.json") && e.contains("num_key_value_heads"),
+        "{e}"
+    );
 }
 
 #[test]
 fn tokenizer_larger_than_the_embedding_is_refused() {
     let dir = broken_copy(|b| b.to_vec());
-    std::fs::copy(crate::common::models().join("smollm2-135m/tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
+    std::fs::copy(
+        crate::common::models().join("smollm2-135m/tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
     let e = load_error(dir.path());
-    assert!(e.contains("tokenizer.json") && e.contains("49152 tokens") && e.contains("do not match"), "{e}");
+    assert!(
+        e.contains("tokenizer.json") && e.contains("49152 tokens") && e.contains("do not match"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -109,17 +145,29 @@ fn non_finite_logits_fail_the_request_instead_of_scoring_it() {
     use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
     let dir = broken_copy(|b| {
         rewrite(b, |t| {
-            let (_, view) = t.iter_mut().find(|(n, _)| n == "model.norm.weight").unwrap();
-            let nan: &'static [u8] = Vec::leak(f32::NAN.to_le_bytes().repeat(view.data().len() / 4));
+            let (_, view) = t
+                .iter_mut()
+                .find(|(n, _)| n == "model.norm.weight")
+                .unwrap();
+            let nan: &'static [u8] =
+                Vec::leak(f32::NAN.to_le_bytes().repeat(view.data().len() / 4));
             *view = TensorView::new(view.dtype(), view.shape().to_vec(), nan).unwrap();
         })
     });
     let model = Model::load(dir.path(), LoadOptions::default()).unwrap();
     let plan = layer_plan::Plan::baseline(model.stack().num_layers()).unwrap();
-    let reqs = [ScoreRequest { context: vec![1, 2, 3], continuation: vec![4, 5] }];
-    let e = score(&model, &plan, &reqs, &mut ScoreOptions::new(1), &mut |_| {}).unwrap_err().to_string();
+    let reqs = [ScoreRequest {
+        context: vec![1, 2, 3],
+        continuation: vec![4, 5],
+    }];
+    let e = score(&model, &plan, &reqs, &mut ScoreOptions::new(1), &mut |_| {})
+        .unwrap_err()
+        .to_string();
     println!("error: {e}");
-    assert!(e.starts_with("scoring request 0: log-probability NaN"), "{e}");
+    assert!(
+        e.starts_with("scoring request 0: log-probability NaN"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -127,16 +175,28 @@ fn unreadable_tokenizer_config_is_reported() {
     let dir = broken_copy(|b| b.to_vec());
     std::fs::write(dir.path().join("tokenizer_config.json"), [0xff, 0xfe, b'{']).unwrap();
     let e = load_error(dir.path());
-    assert!(e.contains("tokenizer_config.json") && e.contains("UTF-8"), "{e}");
+    assert!(
+        e.contains("tokenizer_config.json") && e.contains("UTF-8"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_activation_names_the_key() {
-    for (family, key) in [("llama", "hidden_act"), ("mistral", "hidden_act"), ("gpt_neox", "hidden_act"), ("bert", "hidden_act"), ("gpt2", "activation_function")] {
+    for (family, key) in [
+        ("llama", "hidden_act"),
+        ("mistral", "hidden_act"),
+        ("gpt_neox", "hidden_act"),
+        ("bert", "hidden_act"),
+        ("gpt2", "activation_function"),
+    ] {
         let dir = crate::common::tiny_with_config(family, |c| {
             c.insert(key.into(), serde_json::json!("swish"));
         });
         let e = load_error(dir.path());
-        assert!(e.contains("config.json") && e.contains(&format!("`{key}`")) && e.contains("swish"), "{family}: {e}");
+        assert!(
+            e.contains("config.json") && e.contains(&format!("`{key}`")) && e.contains("swish"),
+            "{family}: {e}"
+        );
     }
 }

@@ -10,7 +10,10 @@ use std::rc::Rc;
 use layer_plan::{MAX_LAYER_PASSES, Plan, PlanTrie, Step, Variant, Window};
 
 fn compile(variants: impl IntoIterator<Item = Variant>, num_layers: usize) -> Vec<Plan> {
-    variants.into_iter().map(|v| v.compile(num_layers).unwrap()).collect()
+    variants
+        .into_iter()
+        .map(|v| v.compile(num_layers).unwrap())
+        .collect()
 }
 
 fn naive_passes(plans: &[Plan]) -> usize {
@@ -20,13 +23,23 @@ fn naive_passes(plans: &[Plan]) -> usize {
 /// Plans that end at each node, in walk order, as plan indices.
 fn leaves(trie: &PlanTrie) -> Vec<usize> {
     let mut out = Vec::new();
-    trie.walk((), |_, _| (), |plan, _| Ok::<_, ()>(out.push(plan))).unwrap();
+    trie.walk((), |_, _| (), |plan, _| Ok::<_, ()>(out.push(plan)))
+        .unwrap();
     out
 }
 
 #[test]
 fn every_plan_ends_once_and_shared_steps_count_once() {
-    let plans: Vec<Plan> = ["0..8", "0..3 7", "0..3 6 5 4 3 7", "0 1 2 [3|4|5|6] 7", "0..8"].iter().map(|t| crate::parse(t, 8)).collect();
+    let plans: Vec<Plan> = [
+        "0..8",
+        "0..3 7",
+        "0..3 6 5 4 3 7",
+        "0 1 2 [3|4|5|6] 7",
+        "0..8",
+    ]
+    .iter()
+    .map(|t| crate::parse(t, 8))
+    .collect();
     let trie = PlanTrie::new(&plans);
     let mut ended = leaves(&trie);
     ended.sort_unstable();
@@ -45,12 +58,19 @@ fn the_main_grid_shares_its_prefixes() {
     let mut variants = vec![Variant::Baseline];
     variants.extend(windows().map(|window| Variant::Skip { window }));
     variants.extend(windows().map(|window| Variant::Reverse { window }));
-    variants.extend(windows().map(|window| Variant::RepeatMiddle { window, layer: None }));
+    variants.extend(windows().map(|window| Variant::RepeatMiddle {
+        window,
+        layer: None,
+    }));
     variants.extend(windows().map(|window| Variant::Parallel { window }));
     variants.extend(windows().map(|window| Variant::LoopedParallel { window, times: 3 }));
     let plans = compile(variants, t);
     let (naive, shared) = (naive_passes(&plans), PlanTrie::new(&plans).layer_passes());
-    println!("main grid: {} plans, {naive} layer passes alone, {shared} as a trie ({:.2}x)", plans.len(), shared as f64 / naive as f64);
+    println!(
+        "main grid: {} plans, {naive} layer passes alone, {shared} as a trie ({:.2}x)",
+        plans.len(),
+        shared as f64 / naive as f64
+    );
     // Symmetric windows share only the layers before them (the tail after a window
     // reads a different stream in every variant): about a third of the passes here.
     assert!(shared * 3 <= naive * 2, "{shared} vs {naive}");
@@ -59,20 +79,42 @@ fn the_main_grid_shares_its_prefixes() {
 #[test]
 fn the_looped_sweep_costs_about_one_pass_per_width() {
     let t = 30;
-    let variants = (0..15).flat_map(|s| (1..=28).map(move |times| Variant::LoopedParallel { window: Window::StartLayer(s), times }));
+    let variants = (0..15).flat_map(|s| {
+        (1..=28).map(move |times| Variant::LoopedParallel {
+            window: Window::StartLayer(s),
+            times,
+        })
+    });
     let plans = compile(variants, t);
     let trie = PlanTrie::new(&plans);
     let (naive, shared) = (naive_passes(&plans), trie.layer_passes());
-    println!("heat map: {} plans, {naive} layer passes alone, {shared} as a trie ({:.1}x fewer), {} streams kept", plans.len(), naive as f64 / shared as f64, trie.peak_kept());
+    println!(
+        "heat map: {} plans, {naive} layer passes alone, {shared} as a trie ({:.1}x fewer), {} streams kept",
+        plans.len(),
+        naive as f64 / shared as f64,
+        trie.peak_kept()
+    );
     assert!(shared * 8 <= naive);
-    assert!(trie.peak_kept() <= 4, "the sweep keeps {} streams", trie.peak_kept());
+    assert!(
+        trie.peak_kept() <= 4,
+        "the sweep keeps {} streams",
+        trie.peak_kept()
+    );
 }
 
 #[test]
 fn groups_respect_the_bound_and_cover_every_plan() {
     // A full binary trie: step i runs layer 2i or 2i + 1.
     let plans: Vec<Plan> = (0..32usize)
-        .map(|bits| crate::parse(&(0..5).map(|i| (2 * i + (bits >> i & 1)).to_string()).collect::<Vec<_>>().join(" "), 10))
+        .map(|bits| {
+            crate::parse(
+                &(0..5)
+                    .map(|i| (2 * i + (bits >> i & 1)).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                10,
+            )
+        })
         .collect();
     let peak = PlanTrie::new(&plans).peak_kept();
     assert_eq!(peak, 6);
@@ -83,7 +125,10 @@ fn groups_respect_the_bound_and_cover_every_plan() {
         assert_eq!(all, (0..plans.len()).collect::<Vec<_>>());
         for g in &groups {
             let members: Vec<Plan> = g.iter().map(|&i| plans[i].clone()).collect();
-            assert!(g.len() == 1 || PlanTrie::new(&members).peak_kept() <= bound, "bound {bound}: {g:?}");
+            assert!(
+                g.len() == 1 || PlanTrie::new(&members).peak_kept() <= bound,
+                "bound {bound}: {g:?}"
+            );
         }
         if bound == peak {
             assert_eq!(groups.len(), 1);
@@ -102,7 +147,11 @@ struct Stream {
 impl Stream {
     fn new(path: u64, steps: usize, alive: &Rc<Cell<usize>>) -> Self {
         alive.set(alive.get() + 1);
-        Stream { path, steps, alive: Rc::clone(alive) }
+        Stream {
+            path,
+            steps,
+            alive: Rc::clone(alive),
+        }
     }
 }
 
@@ -144,7 +193,11 @@ pub fn check_walk(plans: &[Plan]) -> PlanTrie {
         Ok(())
     };
     trie.walk(Stream::new(0, 0, &alive), run, check).unwrap();
-    assert_eq!(read.take(), vec![1; plans.len()], "times each plan was read");
+    assert_eq!(
+        read.take(),
+        vec![1; plans.len()],
+        "times each plan was read"
+    );
     assert_eq!(alive.get(), 0, "streams left alive");
     assert_eq!(peak.get(), trie.peak_kept());
     trie
@@ -153,19 +206,45 @@ pub fn check_walk(plans: &[Plan]) -> PlanTrie {
 #[test]
 fn the_walk_reads_every_plan_off_its_own_stream_within_peak_kept() {
     let binary: Vec<Plan> = (0..32usize)
-        .map(|bits| crate::parse(&(0..5).map(|i| (2 * i + (bits >> i & 1)).to_string()).collect::<Vec<_>>().join(" "), 10))
+        .map(|bits| {
+            crate::parse(
+                &(0..5)
+                    .map(|i| (2 * i + (bits >> i & 1)).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                10,
+            )
+        })
         .collect();
     assert_eq!(check_walk(&binary).peak_kept(), 6);
-    let texts = ["0..8", "0..3 7", "0..3 6 5 4 3 7", "0 1 2 [3|4|5|6] 7", "0..8", "0..3", "5"];
+    let texts = [
+        "0..8",
+        "0..3 7",
+        "0..3 6 5 4 3 7",
+        "0 1 2 [3|4|5|6] 7",
+        "0..8",
+        "0..3",
+        "5",
+    ];
     check_walk(&texts.map(|t| crate::parse(t, 8)));
-    let looped = (0..15).flat_map(|s| (1..=28).map(move |times| Variant::LoopedParallel { window: Window::StartLayer(s), times }));
+    let looped = (0..15).flat_map(|s| {
+        (1..=28).map(move |times| Variant::LoopedParallel {
+            window: Window::StartLayer(s),
+            times,
+        })
+    });
     check_walk(&compile(looped, 30));
 }
 
 /// Runs `f` on a thread with a 256 KiB stack, far too small for a recursion as deep as
 /// the longest plan.
 fn on_a_small_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new().stack_size(256 << 10).spawn(f).unwrap().join().unwrap();
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
 }
 
 #[test]
@@ -179,7 +258,10 @@ fn tries_of_the_longest_plans_need_no_deep_stack() {
             [
                 Variant::Baseline,
                 Variant::Swap { a: n - 2, b: n - 1 },
-                Variant::RepeatMiddle { window: Window::StartLayer(half - 2), layer: None },
+                Variant::RepeatMiddle {
+                    window: Window::StartLayer(half - 2),
+                    layer: None,
+                },
             ],
             n,
         );

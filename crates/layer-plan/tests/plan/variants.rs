@@ -145,9 +145,19 @@ fn repeat_middle_repeats_the_centre_of_its_window() {
             window: Window::Range { start, end },
             layer: None,
         };
-        let steps = (0..start).chain(std::iter::repeat_n(centre, end - start)).chain(end..num_layers);
-        let expected = Plan::new(steps.map(|i| Step::Layer(layer_plan::LayerId(i))).collect(), num_layers).unwrap();
-        assert_eq!(repeat.compile(num_layers), Ok(expected), "T = {num_layers}, range {start}..{end}");
+        let steps = (0..start)
+            .chain(std::iter::repeat_n(centre, end - start))
+            .chain(end..num_layers);
+        let expected = Plan::new(
+            steps.map(|i| Step::Layer(layer_plan::LayerId(i))).collect(),
+            num_layers,
+        )
+        .unwrap();
+        assert_eq!(
+            repeat.compile(num_layers),
+            Ok(expected),
+            "T = {num_layers}, range {start}..{end}"
+        );
     }
     // The same centre as the start_layer form of the same window: T / 2, for odd and even T.
     for num_layers in 1..=40 {
@@ -155,15 +165,28 @@ fn repeat_middle_repeats_the_centre_of_its_window() {
             let window = Window::StartLayer(s).resolve(num_layers).unwrap();
             let [by_start, by_range] = [
                 Window::StartLayer(s),
-                Window::Range { start: window.start, end: window.end },
+                Window::Range {
+                    start: window.start,
+                    end: window.end,
+                },
             ]
-            .map(|window| Variant::RepeatMiddle { window, layer: None }.compile(num_layers));
+            .map(|window| {
+                Variant::RepeatMiddle {
+                    window,
+                    layer: None,
+                }
+                .compile(num_layers)
+            });
             if window.is_empty() {
                 continue; // an empty range is an error, an empty start_layer window the baseline
             }
             assert_eq!(by_start, by_range, "T = {num_layers}, s = {s}");
             let middle = by_start.unwrap().steps()[window.start].clone();
-            assert_eq!(middle, Step::Layer(layer_plan::LayerId(num_layers / 2)), "T = {num_layers}, s = {s}");
+            assert_eq!(
+                middle,
+                Step::Layer(layer_plan::LayerId(num_layers / 2)),
+                "T = {num_layers}, s = {s}"
+            );
         }
     }
 }

@@ -12,23 +12,41 @@ use crate::outln;
 
 pub fn run(cmd: EvalCmd) -> Result<()> {
     let data = super::data_dir(&cmd.data);
-    let options = EvalOptions { num_fewshot: cmd.num_fewshot, limit: cmd.limit, ..EvalOptions::default() };
+    let options = EvalOptions {
+        num_fewshot: cmd.num_fewshot,
+        limit: cmd.limit,
+        ..EvalOptions::default()
+    };
     for task in &cmd.tasks {
         eval_suite::check_data(task, &data, &options).with_context(|| format!("--tasks {task}"))?;
     }
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
-    outln!("model {} | plan {plan} | data {}", cmd.model.model.display(), data.display())?;
+    outln!(
+        "model {} | plan {plan} | data {}",
+        cmd.model.model.display(),
+        data.display()
+    )?;
     let mut results = Vec::new();
     for task in &cmd.tasks {
         let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} requests {per_sec} eta {eta}")
-                .expect("a valid progress template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>16} [{bar:30}] {pos}/{len} requests {per_sec} eta {eta}",
+            )
+            .expect("a valid progress template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(task.clone());
         let scoring = super::score_options(cmd.batch_size, cmd.no_reuse, cmd.batch_invariant);
-        let mut backend = PlanBackend { model: &model, plan: plan.clone(), scoring, kv: super::kv_mode(cmd.kv), add_bos: cmd.add_bos, followers: Vec::new(), progress: bar.clone() };
+        let mut backend = PlanBackend {
+            model: &model,
+            plan: plan.clone(),
+            scoring,
+            kv: super::kv_mode(cmd.kv),
+            add_bos: cmd.add_bos,
+            followers: Vec::new(),
+            progress: bar.clone(),
+        };
         let result = evaluate(task, &data, &mut backend, &options, &mut |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -44,7 +62,10 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
     if let Some(out) = &cmd.out {
         let summary: Vec<_> = results.iter().map(|r| serde_json::json!({ "task": r.task, "n": r.n, "num_fewshot": r.num_fewshot, "metrics": r.metrics })).collect();
         let doc = serde_json::json!({ "model": cmd.model.model, "plan": plan.to_string(), "plan_hash": plan.hash(), "results": summary });
-        crate::atomic::write(&out.join("results.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        crate::atomic::write(
+            &out.join("results.json"),
+            serde_json::to_string_pretty(&doc)?.as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -55,13 +76,24 @@ fn write_items(out: &std::path::Path, result: &TaskResult) -> Result<()> {
         lines.push_str(&serde_json::to_string(item)?);
         lines.push('\n');
     }
-    crate::atomic::write(&out.join(format!("{}.jsonl", result.task)), lines.as_bytes())
+    crate::atomic::write(
+        &out.join(format!("{}.jsonl", result.task)),
+        lines.as_bytes(),
+    )
 }
 
 fn print_result(result: &TaskResult) -> Result<()> {
     for m in &result.metrics {
         let stderr = m.stderr.map(|s| format!("± {s:.4}")).unwrap_or_default();
-        outln!("{:>16} {:>3}-shot n={:<6} {:<12} {:<16} {:.4} {stderr}", result.task, result.num_fewshot, result.n, m.name, m.filter, m.value)?;
+        outln!(
+            "{:>16} {:>3}-shot n={:<6} {:<12} {:<16} {:.4} {stderr}",
+            result.task,
+            result.num_fewshot,
+            result.n,
+            m.name,
+            m.filter,
+            m.value
+        )?;
     }
     Ok(())
 }

@@ -10,7 +10,11 @@ pub fn run(cmd: GenerateCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
     let prompt = model.tokenizer().encode(&cmd.prompt)?;
-    let opts = GenerateOptions { max_tokens: cmd.max_tokens, until: cmd.until, kv: super::kv_mode(cmd.kv) };
+    let opts = GenerateOptions {
+        max_tokens: cmd.max_tokens,
+        until: cmd.until,
+        kv: super::kv_mode(cmd.kv),
+    };
     let generation = generate(&model, &[prompt], &plan, &opts)?.remove(0);
     outln!("{}", generation.text)?;
     Ok(())

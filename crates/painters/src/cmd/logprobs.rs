@@ -23,14 +23,34 @@ pub fn run(cmd: LogprobsCmd) -> Result<()> {
             logprobs: &'a [f64],
             sum: f64,
         }
-        outln!("{}", serde_json::to_string(&Output { tokens: &ids, logprobs: &logprobs, sum })?)?;
+        outln!(
+            "{}",
+            serde_json::to_string(&Output {
+                tokens: &ids,
+                logprobs: &logprobs,
+                sum
+            })?
+        )?;
         return Ok(());
     }
     outln!("plan: {plan}")?;
-    outln!("{:>5} {:>8}  {:<20} {:>10}", "pos", "id", "token", "logprob")?;
+    outln!(
+        "{:>5} {:>8}  {:<20} {:>10}",
+        "pos",
+        "id",
+        "token",
+        "logprob"
+    )?;
     for (i, &id) in ids.iter().enumerate() {
-        let lp = if i == 0 { "-".to_string() } else { format!("{:.4}", logprobs[i - 1]) };
-        outln!("{i:>5} {id:>8}  {:<20} {lp:>10}", format!("{:?}", model.tokenizer().token(id)))?;
+        let lp = if i == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.4}", logprobs[i - 1])
+        };
+        outln!(
+            "{i:>5} {id:>8}  {:<20} {lp:>10}",
+            format!("{:?}", model.tokenizer().token(id))
+        )?;
     }
     outln!("sum of {} log-probs: {sum:.4}", logprobs.len())?;
     Ok(())

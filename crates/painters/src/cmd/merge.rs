@@ -7,22 +7,34 @@ use std::collections::HashSet;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::MergeCmd;
-use crate::store::Store;
 use crate::outln;
+use crate::store::Store;
 
 pub fn run(cmd: MergeCmd) -> Result<()> {
     let grid = super::read_grid(&cmd.experiment, cmd.data)?;
     let out = super::results_dir(cmd.out.as_deref(), &cmd.experiment);
-    let shards = cmd.from.iter().map(|dir| Store::open_existing(dir).context("--from")).collect::<Result<Vec<_>>>()?;
+    let shards = cmd
+        .from
+        .iter()
+        .map(|dir| Store::open_existing(dir).context("--from"))
+        .collect::<Result<Vec<_>>>()?;
     let store = Store::open(&out)?;
     // Where each result missing from `out` comes from: the first shard that has it.
     let mut copies = Vec::new();
     let mut seen = HashSet::new();
     for (c, row) in grid.keys.iter().enumerate() {
-        for (t, key) in row.iter().enumerate().filter(|(_, key)| !store.has(key) && seen.insert(*key)) {
+        for (t, key) in row
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| !store.has(key) && seen.insert(*key))
+        {
             let Some(shard) = shards.iter().find(|s| s.has(key)) else {
                 let given: Vec<String> = cmd.from.iter().map(|d| d.display().to_string()).collect();
-                bail!("{} is in none of the shards given (--from {}): finish its shard, then merge again", grid.describe(c, t), given.join(" "));
+                bail!(
+                    "{} is in none of the shards given (--from {}): finish its shard, then merge again",
+                    grid.describe(c, t),
+                    given.join(" ")
+                );
             };
             copies.push((shard, key));
         }

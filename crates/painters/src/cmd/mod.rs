@@ -53,8 +53,14 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
 /// contexts.
 fn score_options(batch_size: usize, no_reuse: bool, batch_invariant: bool) -> ScoreOptions {
     match batch_invariant {
-        true => ScoreOptions { share_contexts: false, ..ScoreOptions::new(1) },
-        false => ScoreOptions { share_contexts: !no_reuse, ..ScoreOptions::new(batch_size) },
+        true => ScoreOptions {
+            share_contexts: false,
+            ..ScoreOptions::new(1)
+        },
+        false => ScoreOptions {
+            share_contexts: !no_reuse,
+            ..ScoreOptions::new(batch_size)
+        },
     }
 }
 
@@ -80,7 +86,13 @@ fn resolve_plan(args: &PlanArgs, num_layers: usize) -> Result<Plan> {
         with: args.with,
         seed: args.seed,
         times: args.times,
-        rng: args.rng.as_deref().map(str::parse).transpose().map_err(anyhow::Error::msg).context("--rng")?,
+        rng: args
+            .rng
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+            .context("--rng")?,
         ..VariantSpec::default()
     };
     let variant = Variant::try_from(spec)?;
@@ -98,7 +110,9 @@ fn data_dir(args: &DataArgs) -> PathBuf {
     }
     let data_home = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share")
+        });
     data_home.join("painters/data")
 }
 
@@ -106,13 +120,17 @@ fn data_dir(args: &DataArgs) -> PathBuf {
 /// `[data] dir`, else the default of [`data_dir`].
 fn read_grid(experiment: &Path, data: Option<PathBuf>) -> Result<Grid> {
     let file = ExperimentFile::read(experiment)?;
-    let data = data_dir(&DataArgs { data: data.or(file.experiment.data.as_ref().map(|d| d.dir.clone())) });
+    let data = data_dir(&DataArgs {
+        data: data.or(file.experiment.data.as_ref().map(|d| d.dir.clone())),
+    });
     Grid::resolve(file, data)
 }
 
 /// `--out`, else `results/<experiment file stem>`.
 fn results_dir(out: Option<&Path>, experiment: &Path) -> PathBuf {
-    out.map(Path::to_owned).unwrap_or_else(|| PathBuf::from("results").join(experiment.file_stem().unwrap_or_default()))
+    out.map(Path::to_owned).unwrap_or_else(|| {
+        PathBuf::from("results").join(experiment.file_stem().unwrap_or_default())
+    })
 }
 
 fn kv_mode(arg: KvArg) -> KvMode {

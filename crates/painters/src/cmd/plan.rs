@@ -9,7 +9,9 @@ use crate::outln;
 
 pub fn run(cmd: PlanCmd) -> Result<()> {
     let Some(path) = &cmd.experiment else {
-        let layers = cmd.layers.expect("clap requires --layers without an experiment file");
+        let layers = cmd
+            .layers
+            .expect("clap requires --layers without an experiment file");
         outln!("{}", super::resolve_plan(&cmd.plan, layers)?)?;
         return Ok(());
     };
@@ -19,7 +21,12 @@ pub fn run(cmd: PlanCmd) -> Result<()> {
     outln!("{:<36} {:>3} {:>7}  plan", "cell", "M", "passes")?;
     for c in &cells {
         let m = c.affected_layers.map_or("-".into(), |m| m.to_string());
-        outln!("{:<36} {m:>3} {:>7}  {}", c.label, c.plan.layer_passes(), c.plan)?;
+        outln!(
+            "{:<36} {m:>3} {:>7}  {}",
+            c.label,
+            c.plan.layer_passes(),
+            c.plan
+        )?;
     }
     let plans: Vec<layer_plan::Plan> = cells.iter().map(|c| c.plan.clone()).collect();
     let passes: usize = plans.iter().map(|p| p.layer_passes()).sum();

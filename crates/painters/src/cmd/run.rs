@@ -18,19 +18,26 @@ use layer_plan::Plan;
 use crate::backend::PlanBackend;
 use crate::cli::{KvArg, ModelArgs, RunCmd};
 use crate::grid::Grid;
-use crate::store::{Claim, FollowerLog, Store};
 use crate::outln;
+use crate::store::{Claim, FollowerLog, Store};
 
 fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).expect("a valid progress template").progress_chars("=> ")
+    ProgressStyle::with_template(template)
+        .expect("a valid progress template")
+        .progress_chars("=> ")
 }
 
 pub fn run(cmd: RunCmd) -> Result<()> {
     let grid = super::read_grid(&cmd.experiment, cmd.data.clone())?;
     let out = super::results_dir(cmd.out.as_deref(), &cmd.experiment);
     let exp = &grid.file.experiment;
-    let kv = <KvArg as clap::ValueEnum>::from_str(&exp.model.kv, false)
-        .map_err(|_| anyhow::anyhow!("{}: model.kv is {:?}, expected \"exact\" or \"paper\"", grid.file.path.display(), exp.model.kv))?;
+    let kv = <KvArg as clap::ValueEnum>::from_str(&exp.model.kv, false).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: model.kv is {:?}, expected \"exact\" or \"paper\"",
+            grid.file.path.display(),
+            exp.model.kv
+        )
+    })?;
     if !cmd.devices.is_empty() {
         return super::workers::run(&cmd, &grid, &out);
     }
@@ -44,14 +51,27 @@ pub fn run(cmd: RunCmd) -> Result<()> {
     }
     // Tasks outer, cells inner: the pending cells of a task run as one plan trie, the
     // first cell computing for all and the others replaying what it logged for them.
-    let pairs: Vec<(usize, usize)> = (0..grid.tasks().len()).flat_map(|t| cells.iter().map(move |&c| (t, c))).collect();
-    let pending: Vec<(usize, usize)> = pairs.iter().copied().filter(|&(t, c)| !store.has(&grid.keys[c][t])).collect();
+    let pairs: Vec<(usize, usize)> = (0..grid.tasks().len())
+        .flat_map(|t| cells.iter().map(move |&c| (t, c)))
+        .collect();
+    let pending: Vec<(usize, usize)> = pairs
+        .iter()
+        .copied()
+        .filter(|&(t, c)| !store.has(&grid.keys[c][t]))
+        .collect();
     let computed = if pending.is_empty() {
         0
     } else {
-        for &t in pending.iter().map(|(t, _)| t).collect::<std::collections::BTreeSet<_>>() {
+        for &t in pending
+            .iter()
+            .map(|(t, _)| t)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             let task = &grid.tasks()[t];
-            eval_suite::check_data(&task.name, &grid.data, &task_options(task, cmd.chunk_size)).with_context(|| format!("{}: tasks[{t}] ({})", grid.file.path.display(), task.name))?;
+            eval_suite::check_data(&task.name, &grid.data, &task_options(task, cmd.chunk_size))
+                .with_context(|| {
+                    format!("{}: tasks[{t}] ({})", grid.file.path.display(), task.name)
+                })?;
         }
         let model = load_model(&cmd, &grid)?;
         let runner = Runner {
@@ -76,7 +96,11 @@ pub fn run(cmd: RunCmd) -> Result<()> {
         )?,
         None => {
             grid.write_summary(&out, &store)?;
-            outln!("{}: {} cells x {tasks} tasks -> summary.csv, medians.csv ({computed} results computed here)", out.display(), grid.cells.len())?;
+            outln!(
+                "{}: {} cells x {tasks} tasks -> summary.csv, medians.csv ({computed} results computed here)",
+                out.display(),
+                grid.cells.len()
+            )?;
         }
     }
     Ok(())
@@ -84,20 +108,38 @@ pub fn run(cmd: RunCmd) -> Result<()> {
 
 /// How a task of the grid is evaluated.
 fn task_options(task: &crate::experiment::TaskSettings, chunk_size: usize) -> EvalOptions {
-    EvalOptions { num_fewshot: task.num_fewshot, limit: task.limit, chunk_size, ..EvalOptions::default() }
+    EvalOptions {
+        num_fewshot: task.num_fewshot,
+        limit: task.limit,
+        chunk_size,
+        ..EvalOptions::default()
+    }
 }
 
 /// The grid's model on `--device`, else on the file's `model.device`.
 fn load_model(cmd: &RunCmd, grid: &Grid) -> Result<Model> {
     let settings = &grid.file.experiment.model;
-    let device = cmd.device.clone().unwrap_or_else(|| settings.device.clone());
-    let args = ModelArgs { model: settings.dir.clone(), device, dtype: settings.dtype.clone() };
+    let device = cmd
+        .device
+        .clone()
+        .unwrap_or_else(|| settings.device.clone());
+    let args = ModelArgs {
+        model: settings.dir.clone(),
+        device,
+        dtype: settings.dtype.clone(),
+    };
     let model = super::load_model(&args).with_context(|| match &cmd.device {
         Some(_) => "--device".to_string(),
         None => format!("{}: model", grid.file.path.display()),
     })?;
     if model.stack().num_layers() != grid.layers {
-        anyhow::bail!("{}: model.layers is {}, but {} has {} layers", grid.file.path.display(), grid.layers, settings.dir.display(), model.stack().num_layers());
+        anyhow::bail!(
+            "{}: model.layers is {}, but {} has {} layers",
+            grid.file.path.display(),
+            grid.layers,
+            settings.dir.display(),
+            model.stack().num_layers()
+        );
     }
     Ok(model)
 }
@@ -119,7 +161,11 @@ impl Runner<'_> {
     /// ones no other process holds, then, waiting for each, the rest. Returns how many
     /// results this process computed.
     fn run_all(&self, pending: &[(usize, usize)], total: usize) -> Result<usize> {
-        let overall = self.bars.add(ProgressBar::new(total as u64).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} cells, eta {eta}")));
+        let overall = self
+            .bars
+            .add(ProgressBar::new(total as u64).with_style(style(
+                "{prefix:>10} [{bar:30}] {pos}/{len} cells, eta {eta}",
+            )));
         overall.set_prefix("grid");
         overall.set_position((total - pending.len()) as u64);
         let (held_elsewhere, first) = self.pass(pending, false, &overall)?;
@@ -130,7 +176,12 @@ impl Runner<'_> {
 
     /// Computes each unfinished pair it can claim (all of them if `wait`); returns the
     /// pairs another process holds and how many it computed.
-    fn pass(&self, pending: &[(usize, usize)], wait: bool, overall: &ProgressBar) -> Result<(Vec<(usize, usize)>, usize)> {
+    fn pass(
+        &self,
+        pending: &[(usize, usize)],
+        wait: bool,
+        overall: &ProgressBar,
+    ) -> Result<(Vec<(usize, usize)>, usize)> {
         let (mut held_elsewhere, mut computed) = (Vec::new(), 0);
         for (i, &(t, c)) in pending.iter().enumerate() {
             let key = &self.grid.keys[c][t];
@@ -155,21 +206,41 @@ impl Runner<'_> {
     /// Cell `c` on task `t`, sharing its passes with the unfinished cells of `t` in `later`.
     fn compute(&self, claim: &Claim, t: usize, c: usize, later: &[(usize, usize)]) -> Result<()> {
         let (cell, task) = (&self.grid.cells[c], &self.grid.tasks()[t]);
-        let followers = if self.reuse { self.followers(t, c, later)? } else { Vec::new() };
-        let bar = self.bars.add(ProgressBar::new(0).with_style(style("{prefix:>10} [{bar:30}] {pos}/{len} requests {per_sec} {msg}")));
+        let followers = if self.reuse {
+            self.followers(t, c, later)?
+        } else {
+            Vec::new()
+        };
+        let bar = self.bars.add(ProgressBar::new(0).with_style(style(
+            "{prefix:>10} [{bar:30}] {pos}/{len} requests {per_sec} {msg}",
+        )));
         bar.set_prefix(task.name.clone());
         bar.set_message(match followers.len() {
             0 => cell.label.clone(),
             n => format!("{} (+{n} cells sharing)", cell.label),
         });
         let add_bos = self.grid.file.experiment.model.add_bos;
-        let mut backend = PlanBackend { model: self.model, plan: cell.plan.clone(), scoring: self.scoring, kv: self.kv, add_bos, followers, progress: bar.clone() };
+        let mut backend = PlanBackend {
+            model: self.model,
+            plan: cell.plan.clone(),
+            scoring: self.scoring,
+            kv: self.kv,
+            add_bos,
+            followers,
+            progress: bar.clone(),
+        };
         let mut resumable = self.store.resumable(claim, &mut backend)?;
         let options = task_options(task, self.chunk_size);
-        let result = evaluate(&task.name, &self.grid.data, &mut resumable, &options, &mut |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        })
+        let result = evaluate(
+            &task.name,
+            &self.grid.data,
+            &mut resumable,
+            &options,
+            &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )
         .with_context(|| self.grid.describe(c, t))?;
         bar.finish_and_clear();
         self.store.save(claim, result)
@@ -178,7 +249,12 @@ impl Runner<'_> {
     /// The cells of task `t` in `later` that are unfinished and held by no other process,
     /// each distinct key once and `c`'s own excluded, with their logs opened (and claimed)
     /// for `c`'s backend to fill.
-    fn followers(&self, t: usize, c: usize, later: &[(usize, usize)]) -> Result<Vec<(Plan, FollowerLog)>> {
+    fn followers(
+        &self,
+        t: usize,
+        c: usize,
+        later: &[(usize, usize)],
+    ) -> Result<Vec<(Plan, FollowerLog)>> {
         let keys = &self.grid.keys;
         let mut seen = HashSet::from([keys[c][t].as_str()]);
         let mut out = Vec::new();

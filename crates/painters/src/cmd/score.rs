@@ -28,14 +28,30 @@ fn read_requests(path: &std::path::Path, vocab: i64) -> Result<Vec<ScoreRequest>
         if line.trim().is_empty() {
             continue;
         }
-        let Line { context, continuation } = serde_json::from_str(&line).with_context(at)?;
+        let Line {
+            context,
+            continuation,
+        } = serde_json::from_str(&line).with_context(at)?;
         if context.is_empty() || continuation.is_empty() {
-            bail!("{}: context and continuation must each have at least one token", at());
+            bail!(
+                "{}: context and continuation must each have at least one token",
+                at()
+            );
         }
-        if let Some(id) = context.iter().chain(&continuation).find(|&&id| !(0..vocab).contains(&id)) {
-            bail!("{}: token id {id} is outside the vocabulary 0..{vocab}", at());
+        if let Some(id) = context
+            .iter()
+            .chain(&continuation)
+            .find(|&&id| !(0..vocab).contains(&id))
+        {
+            bail!(
+                "{}: token id {id} is outside the vocabulary 0..{vocab}",
+                at()
+            );
         }
-        out.push(ScoreRequest { context, continuation });
+        out.push(ScoreRequest {
+            context,
+            continuation,
+        });
     }
     Ok(out)
 }
@@ -55,7 +71,9 @@ pub fn run(cmd: ScoreCmd) -> Result<()> {
     if let Some(out) = &cmd.out {
         let mut text = String::new();
         for s in &scores {
-            text.push_str(&serde_json::json!({"logprob": s.logprob, "is_greedy": s.is_greedy}).to_string());
+            text.push_str(
+                &serde_json::json!({"logprob": s.logprob, "is_greedy": s.is_greedy}).to_string(),
+            );
             text.push('\n');
         }
         crate::atomic::write(out, text.as_bytes())?;

@@ -19,20 +19,34 @@ fn l2(xs: &Tensor) -> Tensor {
 
 pub fn run(cmd: SimilarityCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
-    let texts = eval_suite::lambada_passages(&super::data_dir(&DataArgs { data: cmd.data.clone() }), cmd.limit)?;
+    let texts = eval_suite::lambada_passages(
+        &super::data_dir(&DataArgs {
+            data: cmd.data.clone(),
+        }),
+        cmd.limit,
+    )?;
     let layers = model.stack().num_layers();
     let plan = Plan::baseline(layers)?;
     let n = layers + 1;
-    let (mut flat, mut token) = (Tensor::zeros([n as i64, n as i64], (Kind::Double, tch::Device::Cpu)), Tensor::zeros([n as i64, n as i64], (Kind::Double, tch::Device::Cpu)));
+    let (mut flat, mut token) = (
+        Tensor::zeros([n as i64, n as i64], (Kind::Double, tch::Device::Cpu)),
+        Tensor::zeros([n as i64, n as i64], (Kind::Double, tch::Device::Cpu)),
+    );
     for text in &texts {
         let ids = model.tokenizer().encode(text)?;
         let batch = Batch::right_padded(std::slice::from_ref(&ids), model.device());
         let hidden = run_plan(&model, &batch, &plan, true)?.hidden;
-        let h = Tensor::stack(&hidden, 0).squeeze_dim(1).to_kind(Kind::Double).to_device(tch::Device::Cpu); // (L+1, T, C)
+        let h = Tensor::stack(&hidden, 0)
+            .squeeze_dim(1)
+            .to_kind(Kind::Double)
+            .to_device(tch::Device::Cpu); // (L+1, T, C)
         let per_token = l2(&h); // (L+1, T, 1)
         let unit = &h / per_token.clamp_min(1e-12);
         // token: mean over t of <u_i[t], u_j[t]>
-        token += unit.permute([1, 0, 2]).matmul(&unit.permute([1, 2, 0])).mean_dim(0, false, None); // (L+1, L+1)
+        token += unit
+            .permute([1, 0, 2])
+            .matmul(&unit.permute([1, 2, 0]))
+            .mean_dim(0, false, None); // (L+1, L+1)
         let v = h.flatten(1, 2); // (L+1, T*C)
         let v = &v / l2(&v).clamp_min(1e-12);
         flat += v.matmul(&v.tr());
@@ -44,11 +58,22 @@ pub fn run(cmd: SimilarityCmd) -> Result<()> {
         let m = m / count;
         for i in 0..n {
             for j in 0..n {
-                csv.write_record([i.to_string(), j.to_string(), format!("{:.6}", m.double_value(&[i as i64, j as i64])), mode.to_string()])?;
+                csv.write_record([
+                    i.to_string(),
+                    j.to_string(),
+                    format!("{:.6}", m.double_value(&[i as i64, j as i64])),
+                    mode.to_string(),
+                ])?;
             }
         }
     }
     crate::atomic::write(&cmd.out.join("similarity.csv"), &csv.into_inner()?)?;
-    outln!("{}: {}x{} cosine similarities over {} passages", cmd.out.join("similarity.csv").display(), n, n, texts.len())?;
+    outln!(
+        "{}: {}x{} cosine similarities over {} passages",
+        cmd.out.join("similarity.csv").display(),
+        n,
+        n,
+        texts.len()
+    )?;
     Ok(())
 }

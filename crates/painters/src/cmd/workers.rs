@@ -14,9 +14,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::RunCmd;
 use crate::grid::Grid;
+use crate::outln;
 use crate::shard::Shard;
 use crate::store::Store;
-use crate::outln;
 
 struct Worker<'a> {
     device: &'a str,
@@ -36,31 +36,74 @@ pub fn run(cmd: &RunCmd, grid: &Grid, out: &Path) -> Result<()> {
         .devices
         .iter()
         .enumerate()
-        .map(|(index, device)| spawn(cmd, grid, out, device, Shard { index, count }, &logs, threads))
+        .map(|(index, device)| {
+            spawn(
+                cmd,
+                grid,
+                out,
+                device,
+                Shard { index, count },
+                &logs,
+                threads,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut failures = Vec::new();
     for mut w in workers {
-        let status = w.child.wait().with_context(|| format!("waiting for the worker on {}", w.device))?;
+        let status = w
+            .child
+            .wait()
+            .with_context(|| format!("waiting for the worker on {}", w.device))?;
         if !status.success() {
-            failures.push(format!("the worker on {} (shard {}) failed ({status}): {} (log: {})", w.device, w.shard, last_line(&w.log), w.log.display()));
+            failures.push(format!(
+                "the worker on {} (shard {}) failed ({status}): {} (log: {})",
+                w.device,
+                w.shard,
+                last_line(&w.log),
+                w.log.display()
+            ));
         }
     }
     if !failures.is_empty() {
         bail!("{}", failures.join("; "));
     }
     grid.write_summary(out, &store)?;
-    outln!("{}: {} cells x {} tasks on {count} workers -> summary.csv, medians.csv", out.display(), grid.cells.len(), grid.tasks().len())?;
+    outln!(
+        "{}: {} cells x {} tasks on {count} workers -> summary.csv, medians.csv",
+        out.display(),
+        grid.cells.len(),
+        grid.tasks().len()
+    )?;
     Ok(())
 }
 
 /// Starts `painters run --shard` for one device, its output going to its log.
-fn spawn<'a>(cmd: &RunCmd, grid: &Grid, out: &Path, device: &'a str, shard: Shard, logs: &Path, cpu_threads: Option<usize>) -> Result<Worker<'a>> {
+fn spawn<'a>(
+    cmd: &RunCmd,
+    grid: &Grid,
+    out: &Path,
+    device: &'a str,
+    shard: Shard,
+    logs: &Path,
+    cpu_threads: Option<usize>,
+) -> Result<Worker<'a>> {
     let log = logs.join(format!("shard-{}-of-{}.log", shard.index, shard.count));
     let output = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let exe = std::env::current_exe().context("locating the painters binary")?;
     let mut command = Command::new(exe);
-    command.arg("run").arg(&cmd.experiment).arg("--shard").arg(shard.to_string()).args(["--device", device]);
-    command.arg("--out").arg(out).arg("--data").arg(&grid.data).arg("--chunk-size").arg(cmd.chunk_size.to_string());
+    command
+        .arg("run")
+        .arg(&cmd.experiment)
+        .arg("--shard")
+        .arg(shard.to_string())
+        .args(["--device", device]);
+    command
+        .arg("--out")
+        .arg(out)
+        .arg("--data")
+        .arg(&grid.data)
+        .arg("--chunk-size")
+        .arg(cmd.chunk_size.to_string());
     if cmd.no_reuse {
         command.arg("--no-reuse");
     }
@@ -70,8 +113,17 @@ fn spawn<'a>(cmd: &RunCmd, grid: &Grid, out: &Path, device: &'a str, shard: Shar
     if let Some(threads) = cpu_threads.filter(|_| device == "cpu") {
         command.env("OMP_NUM_THREADS", threads.to_string());
     }
-    let child = command.stdout(output.try_clone()?).stderr(output).spawn().with_context(|| format!("starting the worker on {device}"))?;
-    Ok(Worker { device, shard, log, child })
+    let child = command
+        .stdout(output.try_clone()?)
+        .stderr(output)
+        .spawn()
+        .with_context(|| format!("starting the worker on {device}"))?;
+    Ok(Worker {
+        device,
+        shard,
+        log,
+        child,
+    })
 }
 
 /// Threads for each CPU worker when there are several: the cores shared out evenly.
@@ -87,5 +139,10 @@ fn cpu_threads(devices: &[String]) -> Option<usize> {
 /// The last non-empty line of a worker's log (its error), or a note that it has none.
 fn last_line(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("it printed nothing").to_string()
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("it printed nothing")
+        .to_string()
 }

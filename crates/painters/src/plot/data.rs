@@ -79,7 +79,11 @@ impl Results {
                 times: f.optional("times")?,
                 affected: f.optional("affected_layers")?,
                 median: f.optional("median_normalised")?,
-                seeds: if f.has("seeds") { f.required("seeds")? } else { 1 },
+                seeds: if f.has("seeds") {
+                    f.required("seeds")?
+                } else {
+                    1
+                },
             })
         })?;
         let file = dir.join("similarity.csv");

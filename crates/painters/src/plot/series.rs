@@ -144,7 +144,13 @@ mod tests {
     use super::*;
 
     fn row(kind: &str, affected: usize, median: f64, seeds: usize) -> Median {
-        Median { kind: kind.into(), times: None, affected: Some(affected), median: Some(median), seeds }
+        Median {
+            kind: kind.into(),
+            times: None,
+            affected: Some(affected),
+            median: Some(median),
+            seeds,
+        }
     }
 
     #[test]
