@@ -16,6 +16,7 @@ pub mod plot;
 pub mod shard;
 mod store;
 mod summary;
+mod table;
 #[cfg(test)]
 mod testing;
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::experiment::Cell;
 use crate::store::{Store, StoredResult};
+use crate::table::TableError;
 
 /// The metric each benchmark is judged by in normalised scores and medians.
 pub fn headline(task: &str) -> (&'static str, &'static str) {
@@ -57,33 +58,40 @@ pub struct Row {
     pub informative: bool,
 }
 
-#[derive(Serialize)]
-struct MedianRow<'a> {
-    variant: &'a str,
-    kind: &'a str,
-    start_layer: Option<usize>,
-    affected_layers: Option<usize>,
-    seed: Option<u64>,
-    times: Option<usize>,
-    layer: Option<usize>,
-    median_normalised: Option<f64>,
-    benchmarks: usize,
-    /// How many seeds' cells the row averages: 1 but for the seed-averaged rows.
-    seeds: usize,
+/// One row of medians.csv.
+#[derive(Serialize, Deserialize)]
+pub struct MedianRow {
+    pub variant: String,
+    pub kind: String,
+    pub start_layer: Option<usize>,
+    pub affected_layers: Option<usize>,
+    pub seed: Option<u64>,
+    pub times: Option<usize>,
+    pub layer: Option<usize>,
+    pub median_normalised: Option<f64>,
+    pub benchmarks: usize,
+    /// How many seeds' cells the row averages: 1 but for the seed-averaged rows (and in
+    /// files from before the column existed).
+    #[serde(default = "one")]
+    pub seeds: usize,
 }
 
-impl<'a> MedianRow<'a> {
+fn one() -> usize {
+    1
+}
+
+impl MedianRow {
     /// The median of `scores`, one per benchmark, for the cell(s) of `spec`.
     fn new(
-        variant: &'a str,
-        spec: &'a VariantSpec,
+        variant: &str,
+        spec: &VariantSpec,
         affected_layers: Option<usize>,
         scores: &[f64],
         seeds: usize,
     ) -> Self {
         MedianRow {
-            variant,
-            kind: &spec.name,
+            variant: variant.to_string(),
+            kind: spec.name.clone(),
             start_layer: spec.start_layer,
             affected_layers,
             seed: spec.seed,
@@ -247,17 +255,8 @@ fn seed_groups(cells: &[Cell]) -> Vec<(VariantSpec, Vec<usize>)> {
 }
 
 /// summary.csv of results directory `dir`, as [`write`] wrote it.
-pub fn read(dir: &Path) -> Result<Vec<Row>> {
-    let path = dir.join("summary.csv");
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let rows = reader.deserialize().collect::<Result<Vec<Row>, _>>();
-    rows.with_context(|| {
-        format!(
-            "{}: not a summary.csv as painters writes it",
-            path.display()
-        )
-    })
+pub fn read(dir: &Path) -> Result<Vec<Row>, TableError> {
+    crate::table::read(&dir.join("summary.csv"))
 }
 
 fn chance_of(stored: &StoredResult, metric: &str) -> Option<f64> {

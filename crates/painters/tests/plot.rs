@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use painters::plot::plot_results;
 
 const LAYERS: usize = 30;
-const HEADER: &str = "variant,kind,start_layer,affected_layers,seed,times,layer,plan,plan_hash,task,metric,filter,value,stderr,n,chance,full,normalised,normalised_stderr,informative";
+const HEADER: &str = "variant,kind,start_layer,affected_layers,seed,times,layer,plan,plan_hash,task,store_key,metric,filter,value,stderr,n,chance,full,normalised,normalised_stderr,informative";
 
 /// (task, headline metric, chance, full-model score, informative)
 const TASKS: [(&str, &str, f64, f64, bool); 4] = [
@@ -164,12 +164,12 @@ fn write_results(dir: &Path) {
             let norm = (value - chance) / (full - chance);
             let stderr = (value * (1.0 - value) / 1000.0).sqrt();
             let nse = stderr / (full - chance);
-            writeln!(summary, "{ids},{plan},{task},{metric},none,{value},{stderr},1000,{chance},{full},{norm},{nse},{informative}").unwrap();
+            writeln!(summary, "{ids},{plan},{task},k{t},{metric},none,{value},{stderr},1000,{chance},{full},{norm},{nse},{informative}").unwrap();
             if task == "arc_easy" {
                 // A second metric per task: the plots must pick the headline one.
                 writeln!(
                     summary,
-                    "{ids},{plan},{task},acc,none,{},{stderr},1000,{chance},0.6,,,true",
+                    "{ids},{plan},{task},k{t},acc,none,{},{stderr},1000,{chance},0.6,,,true",
                     value + 0.04
                 )
                 .unwrap();
@@ -178,7 +178,7 @@ fn write_results(dir: &Path) {
                 let ppl = 18.0 * (1.0 / norm.max(0.002)).powf(1.3);
                 writeln!(
                     summary,
-                    "{ids},{plan},{task},perplexity,none,{ppl},{},1000,,18,,,true",
+                    "{ids},{plan},{task},k{t},perplexity,none,{ppl},{},1000,,18,,,true",
                     0.05 * ppl
                 )
                 .unwrap();
@@ -189,7 +189,7 @@ fn write_results(dir: &Path) {
         }
         counted.sort_by(f64::total_cmp);
         let median = (counted[(counted.len() - 1) / 2] + counted[counted.len() / 2]) / 2.0;
-        writeln!(medians, "{ids},{median},arc_easy;hellaswag;lambada_openai").unwrap();
+        writeln!(medians, "{ids},{median},{}", counted.len()).unwrap();
     }
     let mut similarity = String::from("i,j,cosine,mode\n");
     for (mode, spread) in [("flat", 6.0), ("token", 4.0)] {
@@ -365,14 +365,14 @@ fn error_for(summary: &str) -> String {
 
 #[test]
 fn malformed_summary_is_an_error_naming_file_line_and_column() {
-    let good = "baseline,baseline,,0,,,,p,h,piqa,acc,none,0.7,0.01,100,0.5,0.7,1,0.05,true";
+    let good = "baseline,baseline,,0,,,,p,h,piqa,k0,acc,none,0.7,0.01,100,0.5,0.7,1,0.05,true";
     let message = error_for(&format!(
         "{HEADER}\n{good}\n{}\n",
         good.replace("0.7,0.01", "seventy,0.01")
     ));
     assert!(
         message.contains(
-            "summary.csv: line 3, column 13 (value): expected a number, found \"seventy\""
+            "summary.csv: line 3, column 14 (value): expected a number, found \"seventy\""
         ),
         "{message}"
     );
@@ -383,14 +383,14 @@ fn malformed_summary_is_an_error_naming_file_line_and_column() {
         good.replace(",true", ",maybe")
     ));
     assert!(
-        message.contains("line 3, column 20 (informative): expected true or false"),
+        message.contains("line 3, column 21 (informative): expected true or false, found \"maybe\""),
         "{message}"
     );
 
     let short = good.rsplit_once(",0.05,true").unwrap().0;
     let message = error_for(&format!("{HEADER}\n{short}\n"));
     assert!(
-        message.contains("line 2, column 19 (normalised_stderr): missing"),
+        message.contains("summary.csv: line 2: 19 fields, but the header has 21"),
         "{message}"
     );
 

@@ -8,7 +8,7 @@ mod merge;
 mod plan;
 mod run;
 mod score;
-mod similarity;
+pub(crate) mod similarity;
 mod slurm;
 mod stats;
 mod workers;

@@ -7,10 +7,23 @@
 use anyhow::Result;
 use layer_graph::exec::{Batch, run_plan};
 use layer_plan::Plan;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::cli::{DataArgs, SimilarityCmd};
 use crate::outln;
+
+/// One row of similarity.csv: the cosine between hidden states `i` and `j`.
+#[derive(Serialize, Deserialize)]
+pub struct Entry {
+    pub i: usize,
+    pub j: usize,
+    /// Rounded to 6 decimals.
+    pub cosine: f64,
+    /// `flat` or `token`; absent in files from before the token measure.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
 
 /// Euclidean norm over the last dimension, kept.
 fn l2(xs: &Tensor) -> Tensor {
@@ -53,17 +66,17 @@ pub fn run(cmd: SimilarityCmd) -> Result<()> {
     }
     let count = texts.len().max(1) as f64;
     let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["i", "j", "cosine", "mode"])?;
     for (mode, m) in [("flat", &flat), ("token", &token)] {
         let m = m / count;
         for i in 0..n {
             for j in 0..n {
-                csv.write_record([
-                    i.to_string(),
-                    j.to_string(),
-                    format!("{:.6}", m.double_value(&[i as i64, j as i64])),
-                    mode.to_string(),
-                ])?;
+                let cosine = m.double_value(&[i as i64, j as i64]);
+                csv.serialize(Entry {
+                    i,
+                    j,
+                    cosine: (cosine * 1e6).round() / 1e6,
+                    mode: Some(mode.to_string()),
+                })?;
             }
         }
     }

@@ -1,40 +1,14 @@
-//! The runner's result files as the figures need them: the columns of `summary.csv`,
-//! `medians.csv` and `similarity.csv` that are plotted, and the model's name. Only shape
-//! is checked here (types, required columns); what the numbers mean is the runner's.
+//! The runner's result files as the figures need them: `summary.csv`, `medians.csv` and
+//! `similarity.csv` read into the structs that wrote them, and the model's name. Only
+//! shape is checked here (types, required columns); what the numbers mean is the runner's.
 
 use std::path::Path;
 
+pub(super) use crate::cmd::similarity::Entry as SimilarityEntry;
+pub(super) use crate::summary::{MedianRow as Median, Row as Score};
+use crate::table::{self, TableError};
+
 use super::PlotError;
-use super::table;
-
-/// One row of `summary.csv`: a variant cell's score on one task and metric.
-pub(super) struct Score {
-    pub kind: String,
-    pub times: Option<usize>,
-    /// M; empty for explicit plans.
-    pub affected: Option<usize>,
-    pub layer: Option<usize>,
-    pub task: String,
-    pub metric: String,
-    pub filter: String,
-    pub value: f64,
-    pub stderr: Option<f64>,
-    pub chance: Option<f64>,
-    pub full: Option<f64>,
-    pub normalised: Option<f64>,
-    pub normalised_stderr: Option<f64>,
-    pub informative: bool,
-}
-
-/// One row of `medians.csv`: a variant cell's median normalised score.
-pub(super) struct Median {
-    pub kind: String,
-    pub times: Option<usize>,
-    pub affected: Option<usize>,
-    pub median: Option<f64>,
-    /// How many seeds' cells the row averages (1 without a `seeds` column).
-    pub seeds: usize,
-}
 
 /// A square matrix of mean cosine similarities between hidden states.
 pub(super) struct Similarity {
@@ -55,37 +29,8 @@ pub(super) struct Results {
 impl Results {
     /// Reads `dir`; `summary.csv` and `medians.csv` must exist, the rest is optional.
     pub fn load(dir: &Path) -> Result<Self, PlotError> {
-        let scores = table::read(&dir.join("summary.csv"), |f| {
-            Ok(Score {
-                kind: f.text("kind")?.to_string(),
-                times: f.optional("times")?,
-                affected: f.optional("affected_layers")?,
-                layer: f.optional("layer")?,
-                task: f.text("task")?.to_string(),
-                metric: f.text("metric")?.to_string(),
-                filter: f.text("filter")?.to_string(),
-                value: f.required("value")?,
-                stderr: f.optional("stderr")?,
-                chance: f.optional("chance")?,
-                full: f.optional("full")?,
-                normalised: f.optional("normalised")?,
-                normalised_stderr: f.optional("normalised_stderr")?,
-                informative: f.flag("informative")?,
-            })
-        })?;
-        let medians = table::read(&dir.join("medians.csv"), |f| {
-            Ok(Median {
-                kind: f.text("kind")?.to_string(),
-                times: f.optional("times")?,
-                affected: f.optional("affected_layers")?,
-                median: f.optional("median_normalised")?,
-                seeds: if f.has("seeds") {
-                    f.required("seeds")?
-                } else {
-                    1
-                },
-            })
-        })?;
+        let scores = table::read(&dir.join("summary.csv"))?;
+        let medians = table::read(&dir.join("medians.csv"))?;
         let file = dir.join("similarity.csv");
         let similarity = if file.exists() {
             read_similarity(&file)?
@@ -105,19 +50,19 @@ impl Results {
 /// (i, j) and (j, i) is given.
 fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
     const MAX_INDEX: usize = 1024;
-    let entries = table::read(file, |f| {
-        let mode = if f.has("mode") {
-            Some(f.text("mode")?.to_string())
-        } else {
-            None
-        };
-        let (i, j) = (f.required::<usize>("i")?, f.required::<usize>("j")?);
-        if i.max(j) > MAX_INDEX {
-            let column = if i > MAX_INDEX { "i" } else { "j" };
-            return Err(f.error(column, format!("hidden-state index above {MAX_INDEX}")));
+    let entries: Vec<SimilarityEntry> = table::read(file)?;
+    if let Some(line) = entries.iter().position(|e| e.i.max(e.j) > MAX_INDEX) {
+        return Err(TableError {
+            file: file.to_path_buf(),
+            at: format!(": line {}", line + 2),
+            message: format!("hidden-state index above {MAX_INDEX}"),
         }
-        Ok((mode, i, j, f.required::<f64>("cosine")?))
-    })?;
+        .into());
+    }
+    let entries: Vec<_> = entries
+        .into_iter()
+        .map(|e| (e.mode, e.i, e.j, e.cosine))
+        .collect();
     let mut modes: Vec<Option<String>> = Vec::new();
     for (mode, ..) in &entries {
         if !modes.contains(mode) {
@@ -145,7 +90,7 @@ fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
 /// one, else the last path component of a top-level `model` string or, as the runner
 /// writes it, of `experiment.model.dir`.
 fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
-    let fail = |at: String, message: String| PlotError::Input {
+    let fail = |at: String, message: String| TableError {
         file: file.to_path_buf(),
         at,
         message,
@@ -153,7 +98,7 @@ fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fail(String::new(), e.to_string())),
+        Err(e) => return Err(fail(String::new(), e.to_string()).into()),
     };
     let doc: toml::Table = toml::from_str(&text).map_err(|e| {
         let before = e

@@ -26,7 +26,7 @@ pub(super) fn figure(results: &Results) -> Option<LoopedHeatmap> {
         .filter(|m| m.kind == "looped-parallel")
         .collect();
     let mut ks: Vec<usize> = looped.iter().filter_map(|m| m.times).collect();
-    let mut ms: Vec<usize> = looped.iter().filter_map(|m| m.affected).collect();
+    let mut ms: Vec<usize> = looped.iter().filter_map(|m| m.affected_layers).collect();
     for v in [&mut ks, &mut ms] {
         v.sort_unstable();
         v.dedup();
@@ -34,8 +34,8 @@ pub(super) fn figure(results: &Results) -> Option<LoopedHeatmap> {
     let value = |(k, m): (usize, usize)| {
         let rows = looped
             .iter()
-            .filter(|r| r.times == Some(k) && r.affected == Some(m));
-        let point = series::aggregate(rows.filter_map(|r| Some((m, r.median?, None))));
+            .filter(|r| r.times == Some(k) && r.affected_layers == Some(m));
+        let point = series::aggregate(rows.filter_map(|r| Some((m, r.median_normalised?, None))));
         point.first().map(|p| p.y)
     };
     let values = ks

@@ -25,7 +25,6 @@ mod series;
 mod similarity;
 mod single_layer;
 mod style;
-mod table;
 mod text;
 mod variant;
 
@@ -40,14 +39,8 @@ type DrawResult = Result<(), Box<dyn Error + Send + Sync>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
-    /// A results file that is missing, unreadable or malformed; `at` names the line and
-    /// column where there is one.
-    #[error("{}{at}: {message}", file.display())]
-    Input {
-        file: PathBuf,
-        at: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::table::TableError),
     #[error("drawing {}: {message}", file.display())]
     Draw { file: PathBuf, message: String },
     #[error("the bundled font could not be loaded")]

@@ -106,7 +106,7 @@ pub(super) fn benchmarks(scores: &[Score], kind: &str, times: Option<usize>) -> 
             informative: variant.iter().all(|s| s.informative),
             points: aggregate(
                 rows.iter()
-                    .filter_map(|s| Some((s.affected?, s.normalised?, s.normalised_stderr))),
+                    .filter_map(|s| Some((s.affected_layers?, s.normalised?, s.normalised_stderr))),
             ),
         })
     };
@@ -126,7 +126,7 @@ pub(super) fn median(medians: &[Median], kind: &str, times: Option<usize>) -> Ve
                 .iter()
                 .filter(mine)
                 .filter(|m| (m.seeds > 1) == seed_averaged)
-                .filter_map(|m| Some((m.affected?, m.median?, None))),
+                .filter_map(|m| Some((m.affected_layers?, m.median_normalised?, None))),
         )
     };
     let averaged = points(true);
@@ -145,10 +145,15 @@ mod tests {
 
     fn row(kind: &str, affected: usize, median: f64, seeds: usize) -> Median {
         Median {
+            variant: String::new(),
             kind: kind.into(),
+            start_layer: None,
+            affected_layers: Some(affected),
+            seed: None,
             times: None,
-            affected: Some(affected),
-            median: Some(median),
+            layer: None,
+            median_normalised: Some(median),
+            benchmarks: 1,
             seeds,
         }
     }
