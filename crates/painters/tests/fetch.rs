@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use painters::fetch::{
-    FetchError, FetchReport, Form, MANIFEST, SOURCES, Source, Tar, fetch, fetch_from, task_names,
+    FetchError, FetchReport, Form, MANIFEST, Source, Tar, fetch, fetch_from, sources, task_names,
 };
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -58,7 +58,7 @@ fn mirrored(root: &Path, url: &str) -> PathBuf {
 /// member files, MMLU's tar built from the local CSVs (so it cannot match the official tar).
 fn build_mirror() -> TempDir {
     let root = TempDir::new().unwrap();
-    for source in SOURCES {
+    for source in sources() {
         let path = mirrored(root.path(), source.url);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         match source.form {
@@ -196,7 +196,7 @@ fn table_is_well_formed() {
             && s.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
-    for source in SOURCES {
+    for source in sources() {
         assert!(source.url.starts_with("https://"), "{}", source.url);
         match source.form {
             Form::Plain(file) => assert!(is_sha256(file.sha256), "{}", file.dest),
@@ -409,11 +409,11 @@ fn a_verified_tar_is_extracted_and_recorded() {
     let Some(&Source {
         form: Form::Tar(mmlu),
         ..
-    }) = SOURCES
+    }) = sources()
         .iter()
         .find(|s| matches!(s.form, Form::Tar(Tar { task: "mmlu", .. })))
     else {
-        panic!("no MMLU tar in SOURCES");
+        panic!("no MMLU tar in sources()");
     };
     let url = "https://example.invalid/mmlu/data.tar";
     let mirror_dir = TempDir::new().unwrap();
