@@ -15,6 +15,7 @@ mod gsm8k;
 mod hellaswag;
 mod lambada;
 mod mmlu;
+mod openbookqa;
 mod piqa;
 mod winogrande;
 
@@ -40,6 +41,7 @@ static REGISTRY: &[&TaskDef] = &[
     &lambada::LAMBADA_OPENAI,
     &boolq::BOOLQ,
     &mmlu::MMLU,
+    &openbookqa::OPENBOOKQA,
 ];
 
 /// Every registered task, in registry order.
