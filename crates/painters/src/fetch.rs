@@ -84,6 +84,10 @@ pub struct FetchReport {
 pub enum FetchError {
     #[error("unknown task {unknown}; valid tasks: {valid}")]
     UnknownTask { unknown: String, valid: String },
+    #[error(
+        "{task} cannot be fetched: no official download serves the files it reads; valid tasks: {valid}"
+    )]
+    NotFetchable { task: String, valid: String },
     #[error("download failed: {url}: {reason}")]
     Download { url: String, reason: String },
     #[error("sha256 mismatch: {what}: expected {expected}, found {found}")]
@@ -125,6 +129,16 @@ pub fn fetch_from(
         .map(String::as_str)
         .filter(|t| !known.contains(t))
         .collect();
+    // A registered task whose entry declares no source (e.g. openbookqa).
+    if let Some(task) = unknown
+        .iter()
+        .find(|&&t| eval_suite::task(t).is_some_and(|def| def.name == t))
+    {
+        return Err(FetchError::NotFetchable {
+            task: task.to_string(),
+            valid: known.join(", "),
+        });
+    }
     if !unknown.is_empty() {
         return Err(FetchError::UnknownTask {
             unknown: unknown.join(", "),

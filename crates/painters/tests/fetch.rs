@@ -402,6 +402,25 @@ fn an_unknown_task_lists_the_valid_ones() {
     assert_eq!(mirror.requests(), 0);
 }
 
+#[test]
+fn a_task_without_an_official_download_says_so() {
+    let empty = TempDir::new().unwrap();
+    let mirror = Mirror::serve(empty.path());
+    let target = TempDir::new().unwrap();
+
+    let err = mirror
+        .fetch(&["boolq", "openbookqa"], target.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "openbookqa cannot be fetched: no official download serves the files it reads; \
+         valid tasks: arc_challenge, arc_easy, hellaswag, gsm8k, winogrande, piqa, \
+         lambada_openai, boolq, mmlu"
+    );
+    assert_eq!(mirror.requests(), 0);
+}
+
 /// The official MMLU tar cannot be rebuilt here, so this runs the extraction path with a table
 /// that pins the locally built tar's own sha256.
 #[test]
