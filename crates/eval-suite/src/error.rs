@@ -105,8 +105,6 @@ pub enum StatsError {
     NoScore { metric: String },
     #[error("no items to compare")]
     Empty,
-    #[error("confidence {0} is not strictly between 0 and 1")]
-    Confidence(f64),
     #[error("at least one bootstrap resample is needed")]
     NoResamples,
 }

@@ -11,12 +11,13 @@ use crate::error::EvalError;
 use crate::lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 use crate::records::{ChoiceContext, ItemRecord, TaskResult};
 use crate::score::{self, Stderr};
-use crate::tasks::{self, ChoiceDoc, Prepared, TaskId};
+use crate::tasks::{self, ChoiceDoc, Prepared, TaskDef};
 
 /// Run settings, lm-eval's CLI flags of the same meaning.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
-    /// `--num_fewshot`; `None` takes the task's standard setting: 5 for gsm8k and mmlu
+    /// `--num_fewshot`; `None` takes the task's standard setting,
+    /// [`TaskDef::default_shots`](crate::TaskDef::default_shots): 5 for gsm8k and mmlu
     /// (lm-eval's own CLI default for mmlu is 0), else 0.
     pub num_fewshot: Option<usize>,
     /// `--limit`: the first N docs in file order (per subject for MMLU).
@@ -41,7 +42,7 @@ impl Default for EvalOptions {
 /// Checks that `task` names a known task, without reading any data: lets callers
 /// refuse a typo before loading a model.
 pub fn check_task(task: &str) -> Result<(), EvalError> {
-    TaskId::parse(task).map(|_| ())
+    tasks::resolve(task).map(|_| ())
 }
 
 /// Reads and validates `task`'s files under `data_dir` as [`evaluate`] does, without a
@@ -50,24 +51,27 @@ pub fn check_data(task: &str, data_dir: &Path, options: &EvalOptions) -> Result<
     prepare(task, data_dir, options).map(|_| ())
 }
 
-/// `task`'s docs, at least one, and its number of few-shot examples.
+/// `task`'s entry, whether it is a whole group (MMLU), its docs (at least one), and its
+/// number of few-shot examples.
 fn prepare(
     task: &str,
     data_dir: &Path,
     options: &EvalOptions,
-) -> Result<(TaskId, Prepared, usize), EvalError> {
-    let id = TaskId::parse(task)?;
-    let (prepared, num_fewshot) = id.prepare(task, data_dir, options.num_fewshot, options.limit)?;
+) -> Result<(&'static TaskDef, bool, Prepared, usize), EvalError> {
+    let (def, subtask) = tasks::resolve(task)?;
+    let (prepared, num_fewshot) =
+        def.prepare(task, subtask, data_dir, options.num_fewshot, options.limit)?;
     if prepared.len() == 0 {
         return Err(EvalError::NoDocuments {
             task: task.to_string(),
         });
     }
-    Ok((id, prepared, num_fewshot))
+    let group = subtask.is_none() && !def.subtasks.is_empty();
+    Ok((def, group, prepared, num_fewshot))
 }
 
-/// Evaluate `task` (an lm-eval task name, see [`crate::TASKS`], or `mmlu_<subject>`) on
-/// the files under `data_dir` with `lm`. `progress(done, total)` is called after each
+/// Evaluate `task` (a name in [`crate::registry`], or `<name>_<subtask>` such as
+/// `mmlu_anatomy`) on the files under `data_dir` with `lm`. `progress(done, total)` is called after each
 /// backend call with the number of requests answered so far.
 pub fn evaluate(
     task: &str,
@@ -76,7 +80,7 @@ pub fn evaluate(
     options: &EvalOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TaskResult, EvalError> {
-    let (id, prepared, num_fewshot) = prepare(task, data_dir, options)?;
+    let (def, group, prepared, num_fewshot) = prepare(task, data_dir, options)?;
     let stderr = Stderr {
         bootstrap_iters: options.bootstrap_iters,
     };
@@ -89,9 +93,9 @@ pub fn evaluate(
                 lm.loglikelihood(c)
             })?;
             let records = score::choice_records(&docs, &results);
-            let metrics = if id == TaskId::Mmlu(None) {
-                let (metrics, subjects) = score::mmlu_group(&records, num_fewshot, stderr);
-                subtasks = subjects;
+            let metrics = if group {
+                let (metrics, parts) = score::group(def.name, &records, num_fewshot, stderr);
+                subtasks = parts;
                 metrics
             } else {
                 score::choice_metrics(&records, acc_norm, stderr)
@@ -119,13 +123,18 @@ pub fn evaluate(
                 metrics,
             )
         }
-        Prepared::Generate(docs) => {
+        Prepared::Generate {
+            docs,
+            until,
+            max_gen_toks,
+            score,
+        } => {
             let reqs: Vec<GenerateRequest> = docs
                 .iter()
                 .map(|d| GenerateRequest {
                     context: d.context.clone(),
-                    until: tasks::GSM8K_UNTIL.iter().map(|s| s.to_string()).collect(),
-                    max_tokens: tasks::GSM8K_MAX_GEN_TOKS,
+                    until: until.iter().map(|s| s.to_string()).collect(),
+                    max_tokens: max_gen_toks,
                 })
                 .collect();
             let results = chunked(&reqs, chunk, progress, "generate_until", |c| {
@@ -134,7 +143,7 @@ pub fn evaluate(
             let records: Vec<_> = docs
                 .iter()
                 .zip(&results)
-                .map(|(doc, generation)| tasks::score_gsm8k(doc, generation))
+                .map(|(doc, generation)| score(doc, generation))
                 .collect();
             let metrics = score::generation_metrics(&records, stderr);
             (

@@ -1,12 +1,14 @@
 //! Benchmarks scored exactly as lm-evaluation-harness 0.4.13 scores them, item for item,
 //! over any [`LanguageModel`] backend.
 //!
-//! Tasks (`arc_challenge`, `arc_easy`, `hellaswag`, `winogrande`, `piqa`,
-//! `lambada_openai`, `gsm8k`, `boolq`, `mmlu` and `mmlu_<subject>`) read the canonical
-//! benchmark files from a data directory (layout: `/work/shared/data/README.md`), build
-//! lm-eval's exact prompt strings, send every request to the backend in chunks, and
-//! return per-item records and lm-eval's aggregated metrics with their stderrs.
-//! [`stats`] adds the paper's normalised scores and paired comparisons.
+//! Tasks (the [`registry`]: ARC, HellaSwag, GSM8K, WinoGrande, PIQA, LAMBADA, BoolQ,
+//! MMLU and its subjects `mmlu_<subject>`, OpenBookQA) read the canonical benchmark files
+//! from a data directory (layout: `/work/shared/data/README.md`), build lm-eval's exact
+//! prompt strings, send every request to the backend in chunks, and return per-item
+//! records and lm-eval's aggregated metrics with their stderrs. Each task's registry entry
+//! ([`TaskDef`]) also says where its files officially come from ([`source`]), what
+//! guessing scores and which metric judges it. [`stats`] adds the paper's normalised
+//! scores and paired comparisons.
 //!
 //! This crate never sees a token or a tensor, downloads nothing, and writes no files.
 
@@ -19,6 +21,7 @@ pub mod metrics;
 mod pytext;
 pub mod records;
 mod score;
+pub mod source;
 pub mod stats;
 mod tasks;
 
@@ -29,4 +32,4 @@ pub use records::{
     ChoiceContext, ChoiceRecord, GenerationRecord, ItemRecord, LoglikelihoodRecord, MetricValue,
     TaskResult,
 };
-pub use tasks::{MMLU_SUBJECTS, TASKS, lambada_passages};
+pub use tasks::{Chance, TaskDef, lambada_passages, registry, task};

@@ -1,5 +1,5 @@
 //! The few Python `str` methods lm-eval's prompt code calls, with Python's semantics:
-//! `strip()`, `capitalize()` and `len()`.
+//! `strip()`, `lstrip()`, `capitalize()` and `len()`.
 //!
 //! Python and Rust disagree at the edges (Python counts U+001C..U+001F as whitespace;
 //! `len` counts code points, not bytes), and a prompt that differs by one character scores
@@ -15,6 +15,11 @@ fn is_py_space(c: char) -> bool {
 /// Python's `s.strip()` (no argument).
 pub(crate) fn strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
+}
+
+/// Python's `s.lstrip()` (no argument).
+pub(crate) fn lstrip(s: &str) -> &str {
+    s.trim_start_matches(is_py_space)
 }
 
 /// Python's `s.capitalize()`: the first character upper-cased and the rest lower-cased.
@@ -45,6 +50,7 @@ mod tests {
         assert_eq!(strip("\u{1f} a b\u{a0}\n"), "a b");
         assert_eq!(strip("  "), "");
         assert_eq!(strip("x"), "x");
+        assert_eq!(lstrip("\u{1c} a \n"), "a \n");
     }
 
     #[test]

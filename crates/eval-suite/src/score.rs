@@ -124,10 +124,11 @@ pub(crate) fn generation_metrics(records: &[GenerationRecord], stderr: Stderr) -
     ]
 }
 
-/// MMLU: one `mmlu_<subject>` result per subject present (records are grouped by subject
-/// already), and the group `acc`: the size-weighted mean of subject accuracies with the
-/// pooled stderr ("N/A" if any subject's is).
-pub(crate) fn mmlu_group(
+/// A group task (MMLU): one `<task>_<subtask>` result per subtask present (records are
+/// grouped by subtask, in their `subject`, already), and the group `acc`: the size-weighted
+/// mean of subtask accuracies with the pooled stderr ("N/A" if any subtask's is).
+pub(crate) fn group(
+    task: &str,
     records: &[ChoiceRecord],
     num_fewshot: usize,
     stderr: Stderr,
@@ -135,7 +136,7 @@ pub(crate) fn mmlu_group(
     let subtasks: Vec<TaskResult> = records
         .chunk_by(|a, b| a.subject == b.subject)
         .map(|group| TaskResult {
-            task: format!("mmlu_{}", group[0].subject.as_deref().unwrap_or_default()),
+            task: format!("{task}_{}", group[0].subject.as_deref().unwrap_or_default()),
             n: group.len(),
             num_fewshot,
             metrics: choice_metrics(group, false, stderr),

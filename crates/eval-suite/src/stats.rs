@@ -2,9 +2,10 @@
 //! on the same items.
 //!
 //! - Normalised score `(score - random) / (full - random)`: 0 is chance, 1 the full
-//!   (baseline) model. Chance is the mean of `1 / number of choices` over the items of a
-//!   multiple-choice task, the majority-class rate for BoolQ (the paper's "max-class"
-//!   guessing), and 0 for GSM8K exact match and LAMBADA accuracy; perplexity has none.
+//!   (baseline) model. Chance is the task's registry [`Chance`]: the mean of
+//!   `1 / number of choices` over the items of a multiple-choice task, the majority-class
+//!   rate for BoolQ (the paper's "max-class" guessing), and 0 for GSM8K exact match and
+//!   LAMBADA accuracy; perplexity has none.
 //! - The standard error of a normalised score by the delta method, counting the full
 //!   model's sampling error as well as the variant's: both are means over the same items,
 //!   `v̄` and `f̄`, and with `r = (v̄ - c) / (f̄ - c)` (chance `c` a constant of the item set)
@@ -12,14 +13,11 @@
 //!   `Cov(v̄, f̄) = s_vf / n` with the items' sample (n - 1) variances and covariance. It is
 //!   0 for the full model itself.
 //! - The median across benchmarks (mean of the two middle values for an even count).
-//! - A paired bootstrap CI of the mean difference (variant - baseline), deterministic:
-//!   with `random.Random(seed)`, each resample is `rnd.choices(diffs, k=n)` and the CI
-//!   takes numpy's default (linear) percentiles of the resample means, so Python can
-//!   replay it exactly.
 //! - Bootstrap replicates of normalised scores of several cells on several benchmarks,
 //!   paired over items: one `random.Random(seed)`; each resample draws, benchmark after
 //!   benchmark, `rnd.choices(range(n), k=n)` item indices, and scores the full model and
-//!   every cell on those same items (means summed left to right), so Python replays them.
+//!   every cell on those same items (means summed left to right), so Python replays them;
+//!   and their central interval by numpy's default (linear) percentiles.
 //! - McNemar's exact test: two-sided binomial test on the discordant pairs.
 //!
 //! Only arithmetic on scores already computed; nothing here calls a model.
@@ -29,12 +27,11 @@ use layer_plan::PyRandom;
 use crate::error::StatsError;
 use crate::metrics::{mean, py_choice_index};
 use crate::records::{ItemRecord, TaskResult};
+use crate::tasks::{Chance, task};
 
-/// Tasks whose chance level is the majority-class rate.
-const MAX_CLASS_TASKS: [&str; 1] = ["boolq"];
-
-/// The score of guessing on `result`'s items for a mean-aggregated metric; `None` for
-/// metrics without one (`perplexity`) or without items.
+/// The score of guessing on `result`'s items for a mean-aggregated metric, by its task's
+/// [`Chance`]; `None` for metrics without one (`perplexity`), for a task not in the
+/// registry, and without items (or, for a multiple-choice chance, without choice items).
 pub fn chance_level(result: &TaskResult, metric: &str) -> Option<f64> {
     if metric == "perplexity" || result.items.is_empty() {
         return None;
@@ -47,26 +44,28 @@ pub fn chance_level(result: &TaskResult, metric: &str) -> Option<f64> {
             _ => None,
         })
         .collect();
-    if choice.is_empty() {
-        // Generation (exact match) and LAMBADA accuracy: guessing scores nothing.
-        return Some(0.0);
-    }
-    if MAX_CLASS_TASKS.contains(&result.task.as_str()) {
-        let mut counts: Vec<usize> = Vec::new();
-        for r in &choice {
-            if counts.len() <= r.gold {
-                counts.resize(r.gold + 1, 0);
+    match task(&result.task)?.chance {
+        Chance::Zero => Some(0.0),
+        _ if choice.is_empty() => None,
+        Chance::MajorityClass => {
+            let mut counts: Vec<usize> = Vec::new();
+            for r in &choice {
+                if counts.len() <= r.gold {
+                    counts.resize(r.gold + 1, 0);
+                }
+                counts[r.gold] += 1;
             }
-            counts[r.gold] += 1;
+            let majority = counts.into_iter().max().unwrap_or(0);
+            Some(majority as f64 / choice.len() as f64)
         }
-        let majority = counts.into_iter().max().unwrap_or(0);
-        return Some(majority as f64 / choice.len() as f64);
+        Chance::Uniform => {
+            let inverse: Vec<f64> = choice
+                .iter()
+                .map(|r| 1.0 / r.loglikelihoods.len() as f64)
+                .collect();
+            Some(mean(&inverse))
+        }
     }
-    let inverse: Vec<f64> = choice
-        .iter()
-        .map(|r| 1.0 / r.loglikelihoods.len() as f64)
-        .collect();
-    Some(mean(&inverse))
 }
 
 /// `(score - chance) / (full - chance)`; `None` when the full model is at chance.
@@ -136,54 +135,6 @@ fn subject(item: &ItemRecord) -> Option<&str> {
         ItemRecord::Choice(r) => r.subject.as_deref(),
         _ => None,
     }
-}
-
-/// A paired bootstrap confidence interval of `mean(variant - baseline)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PairedBootstrap {
-    pub mean_difference: f64,
-    pub lower: f64,
-    pub upper: f64,
-    pub confidence: f64,
-    pub resamples: usize,
-}
-
-/// Percentile bootstrap of the mean paired difference (see the module docs for the draws).
-pub fn paired_bootstrap(
-    baseline: &[f64],
-    variant: &[f64],
-    resamples: usize,
-    confidence: f64,
-    seed: u64,
-) -> Result<PairedBootstrap, StatsError> {
-    check_pairs(baseline.len(), variant.len())?;
-    if !(confidence > 0.0 && confidence < 1.0) {
-        return Err(StatsError::Confidence(confidence));
-    }
-    if resamples == 0 {
-        return Err(StatsError::NoResamples);
-    }
-    let diffs: Vec<f64> = variant.iter().zip(baseline).map(|(v, b)| v - b).collect();
-    let n = diffs.len();
-    let mut rng = PyRandom::new(seed);
-    let mut means: Vec<f64> = (0..resamples)
-        .map(|_| {
-            (0..n)
-                .map(|_| diffs[py_choice_index(&mut rng, n)])
-                .sum::<f64>()
-                / n as f64
-        })
-        .collect();
-    // NaN bounds only if the scores themselves are not finite.
-    let (lower, upper) =
-        percentile_interval(&mut means, confidence).unwrap_or((f64::NAN, f64::NAN));
-    Ok(PairedBootstrap {
-        mean_difference: mean(&diffs),
-        lower,
-        upper,
-        confidence,
-        resamples,
-    })
 }
 
 /// The central `confidence` interval of bootstrap `replicates` by numpy's default (linear)
@@ -451,24 +402,5 @@ mod tests {
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.25), 1.75);
         assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 1.0), 4.0);
         assert_eq!(percentile(&[5.0], 0.5), 5.0);
-    }
-
-    #[test]
-    fn paired_bootstrap_replays_python() {
-        // With seed 0 the first draws over n = 2 are items 1, 1 | 0, 0 (see
-        // metrics::bootstrap tests), so with diffs [0, 1] the two resample means are
-        // 1.0 and 0.0; the 95% CI is percentiles 2.5 and 97.5 of [0, 1].
-        let r = paired_bootstrap(&[1.0, 0.0], &[1.0, 1.0], 2, 0.95, 0).unwrap();
-        assert_eq!(r.mean_difference, 0.5);
-        assert!((r.lower - 0.025).abs() < 1e-15);
-        assert!((r.upper - 0.975).abs() < 1e-15);
-        assert_eq!(
-            paired_bootstrap(&[1.0], &[1.0], 10, 1.0, 0),
-            Err(StatsError::Confidence(1.0))
-        );
-        assert_eq!(
-            paired_bootstrap(&[1.0], &[1.0], 0, 0.9, 0),
-            Err(StatsError::NoResamples)
-        );
     }
 }

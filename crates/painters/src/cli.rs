@@ -179,8 +179,8 @@ pub struct GenerateCmd {
 pub struct EvalCmd {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Comma-separated lm-evaluation-harness task names: arc_challenge, arc_easy,
-    /// hellaswag, winogrande, piqa, lambada_openai, gsm8k, boolq, mmlu, mmlu_<subject>.
+    /// Comma-separated lm-evaluation-harness task names (mmlu_<subject> for one MMLU
+    /// subject); an unknown name is refused with the list of known ones.
     #[arg(long, value_delimiter = ',', required = true)]
     pub tasks: Vec<String>,
     /// Only the first N documents of each task (per subject for mmlu).

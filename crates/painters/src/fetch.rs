@@ -2,8 +2,9 @@
 //! origins, verify every byte against a pinned sha256, and lay them out the way the evaluation
 //! code reads them (`arc/ARC-Challenge-Test.jsonl`, `mmlu/data/test/<subject>_test.csv`, …).
 //!
-//! [`SOURCES`] is the whole of what is known: each official URL, what it holds, and the
-//! sha256 of every file taken from it (the values recorded in `shared/data/*/SOURCE.md`).
+//! [`sources`] is the whole of what is known: each official URL, what it holds, and the
+//! sha256 of every file taken from it (the values recorded in `shared/data/*/SOURCE.md`), as
+//! the tasks' registry entries in eval-suite declare them.
 //! MMLU is the exception: only the sha256 of its whole tar is published, so the tar is checked
 //! before anything is extracted, and what was extracted is recorded in `mmlu/SHA256SUMS` so that
 //! a later run can tell it is still intact.
@@ -22,191 +23,29 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-/// One official download: where it is and what it holds.
-#[derive(Debug, Clone, Copy)]
-pub struct Source {
-    /// The official URL (always `https://HOST/PATH`).
-    pub url: &'static str,
-    /// What the URL serves.
-    pub form: Form,
-}
+pub use eval_suite::source::{File, Form, Member, Source, Tar};
 
-/// What a [`Source`] URL serves.
-#[derive(Debug, Clone, Copy)]
-pub enum Form {
-    /// The file itself.
-    Plain(File),
-    /// A zip archive; each listed member is verified on its own.
-    Zip(&'static [Member]),
-    /// A tar archive known only by its own sha256.
-    Tar(Tar),
+/// Every benchmark file `fetch` knows, by official origin (see `shared/data/ORIGINS.md`): the
+/// [`Source`]s the tasks of [`eval_suite::registry`] declare, in registry order, each once
+/// (both ARC tasks list the one ARC zip).
+pub fn sources() -> &'static [Source] {
+    static SOURCES: LazyLock<Vec<Source>> = LazyLock::new(|| {
+        let mut sources: Vec<Source> = Vec::new();
+        for source in eval_suite::registry().iter().flat_map(|task| task.sources) {
+            if !sources.contains(source) {
+                sources.push(*source);
+            }
+        }
+        sources
+    });
+    &SOURCES
 }
-
-/// A file of the layout, with the task that needs it and its pinned sha256.
-#[derive(Debug, Clone, Copy)]
-pub struct File {
-    /// The lm-evaluation-harness task name.
-    pub task: &'static str,
-    /// Where it goes, relative to the data directory.
-    pub dest: &'static str,
-    /// Lower-case hex sha256 of its bytes.
-    pub sha256: &'static str,
-}
-
-/// A zip member and the file it becomes.
-#[derive(Debug, Clone, Copy)]
-pub struct Member {
-    /// The member's path inside the archive.
-    pub name: &'static str,
-    /// Where it goes and what it must hash to.
-    pub file: File,
-}
-
-/// A tar archive verified as a whole, then partly extracted.
-#[derive(Debug, Clone, Copy)]
-pub struct Tar {
-    /// The lm-evaluation-harness task name.
-    pub task: &'static str,
-    /// Lower-case hex sha256 of the whole archive.
-    pub sha256: &'static str,
-    /// The directory, relative to the data directory, that entries are extracted under.
-    pub dest: &'static str,
-    /// Regular-file entries `DIR NAME SUFFIX` are extracted, for each `(DIR, SUFFIX)` here and a
-    /// plain `NAME` (ASCII letters, digits, `_` and `-`); everything else is left out.
-    pub keep: &'static [(&'static str, &'static str)],
-}
-
-impl Tar {
-    /// Whether the entry at `path` (as stored in the archive) is one to extract.
-    fn keeps(&self, path: &str) -> bool {
-        self.keep.iter().any(|(dir, suffix)| {
-            path.strip_prefix(dir)
-                .and_then(|rest| rest.strip_suffix(suffix))
-                .is_some_and(|name| {
-                    !name.is_empty()
-                        && name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                })
-        })
-    }
-}
-
-/// Every benchmark file `fetch` knows, by official origin (see `shared/data/ORIGINS.md`).
-pub const SOURCES: &[Source] = &[
-    Source {
-        url: "https://ai2-public-datasets.s3.amazonaws.com/arc/ARC-V1-Feb2018.zip",
-        form: Form::Zip(&[
-            Member {
-                name: "ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Test.jsonl",
-                file: File {
-                    task: "arc_challenge",
-                    dest: "arc/ARC-Challenge-Test.jsonl",
-                    sha256: "9fa8ffb3e3a1f88cb302d53dd95aae81e39209ad9bcf974376b319d8fd35717c",
-                },
-            },
-            Member {
-                name: "ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Test.jsonl",
-                file: File {
-                    task: "arc_easy",
-                    dest: "arc/ARC-Easy-Test.jsonl",
-                    sha256: "ce32a0774b4beb1977d2c6b16dda5dd2b24fdc9c7f506882c452678676bd09be",
-                },
-            },
-        ]),
-    },
-    Source {
-        url: "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl",
-        form: Form::Plain(File {
-            task: "hellaswag",
-            dest: "hellaswag/hellaswag_val.jsonl",
-            sha256: "0aa3b88843990f3f10a97b9575c94d7b71fb2205240ba04ae4884d9e9c992588",
-        }),
-    },
-    Source {
-        url: "https://raw.githubusercontent.com/openai/grade-school-math/master/grade_school_math/data/test.jsonl",
-        form: Form::Plain(File {
-            task: "gsm8k",
-            dest: "gsm8k/test.jsonl",
-            sha256: "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
-        }),
-    },
-    Source {
-        url: "https://raw.githubusercontent.com/openai/grade-school-math/master/grade_school_math/data/train.jsonl",
-        form: Form::Plain(File {
-            task: "gsm8k",
-            dest: "gsm8k/train.jsonl",
-            sha256: "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465",
-        }),
-    },
-    Source {
-        url: "https://storage.googleapis.com/ai2-mosaic/public/winogrande/winogrande_1.1.zip",
-        form: Form::Zip(&[
-            Member {
-                name: "winogrande_1.1/dev.jsonl",
-                file: File {
-                    task: "winogrande",
-                    dest: "winogrande/dev.jsonl",
-                    sha256: "1aeac79cf46a3dcbe59a71ca7e5372a1490cde2b4ae2387dc56f00378104d2e8",
-                },
-            },
-            Member {
-                name: "winogrande_1.1/dev-labels.lst",
-                file: File {
-                    task: "winogrande",
-                    dest: "winogrande/dev-labels.lst",
-                    sha256: "5ae1e30f52a50b880515685dcfae7d57649cce256d375947cdd02f687de7e6ba",
-                },
-            },
-        ]),
-    },
-    Source {
-        url: "https://yonatanbisk.com/piqa/data/valid.jsonl",
-        form: Form::Plain(File {
-            task: "piqa",
-            dest: "piqa/valid.jsonl",
-            sha256: "93503cc97c679e459b065c3d13e848282e44b2a25213985bed3e5d458abef72d",
-        }),
-    },
-    Source {
-        url: "https://yonatanbisk.com/piqa/data/valid-labels.lst",
-        form: Form::Plain(File {
-            task: "piqa",
-            dest: "piqa/valid-labels.lst",
-            sha256: "b4192dc3a2a0363d9d60ccf79800cbbe2f32ebb17726efdde6970e0b8131bceb",
-        }),
-    },
-    Source {
-        url: "https://openaipublic.blob.core.windows.net/gpt-2/data/lambada_test.jsonl",
-        form: Form::Plain(File {
-            task: "lambada_openai",
-            dest: "lambada/lambada_test.jsonl",
-            sha256: "4aa8d02cd17c719165fc8a7887fddd641f43fcafa4b1c806ca8abc31fabdb226",
-        }),
-    },
-    Source {
-        url: "https://storage.googleapis.com/boolq/dev.jsonl",
-        form: Form::Plain(File {
-            task: "boolq",
-            dest: "boolq/dev.jsonl",
-            sha256: "ebc29ea3808c5c611672384b3de56e83349fe38fc1fe876fd29b674d81d0a80a",
-        }),
-    },
-    Source {
-        url: "https://people.eecs.berkeley.edu/~hendrycks/data.tar",
-        form: Form::Tar(Tar {
-            task: "mmlu",
-            sha256: "bec563ba4bac1d6aaf04141cd7d1605d7a5ca833e38f994051e818489592989b",
-            dest: "mmlu",
-            keep: &[("data/test/", "_test.csv"), ("data/dev/", "_dev.csv")],
-        }),
-    },
-];
 
 /// The manifest of a [`Tar`]'s extracted files, written in its `dest` (`sha256sum` format).
 pub const MANIFEST: &str = "SHA256SUMS";
@@ -216,21 +55,14 @@ const MAX_DOWNLOAD_BYTES: u64 = 1 << 30;
 
 /// The task names [`fetch`] accepts, in table order.
 pub fn task_names() -> Vec<&'static str> {
-    names(SOURCES)
+    names(sources())
 }
 
 fn names(sources: &[Source]) -> Vec<&'static str> {
     let mut names = Vec::new();
-    for source in sources {
-        let tasks: Vec<&'static str> = match source.form {
-            Form::Plain(file) => vec![file.task],
-            Form::Zip(members) => members.iter().map(|m| m.file.task).collect(),
-            Form::Tar(tar) => vec![tar.task],
-        };
-        for task in tasks {
-            if !names.contains(&task) {
-                names.push(task);
-            }
+    for task in sources.iter().flat_map(Source::tasks) {
+        if !names.contains(&task) {
+            names.push(task);
         }
     }
     names
@@ -252,6 +84,10 @@ pub struct FetchReport {
 pub enum FetchError {
     #[error("unknown task {unknown}; valid tasks: {valid}")]
     UnknownTask { unknown: String, valid: String },
+    #[error(
+        "{task} cannot be fetched: no official download serves the files it reads; valid tasks: {valid}"
+    )]
+    NotFetchable { task: String, valid: String },
     #[error("download failed: {url}: {reason}")]
     Download { url: String, reason: String },
     #[error("sha256 mismatch: {what}: expected {expected}, found {found}")]
@@ -276,10 +112,10 @@ pub fn fetch(
     base_url: Option<&str>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<FetchReport, FetchError> {
-    fetch_from(SOURCES, tasks, dir, base_url, progress)
+    fetch_from(sources(), tasks, dir, base_url, progress)
 }
 
-/// [`fetch`] over another table than [`SOURCES`] (a test's, or a mirror's with other hashes).
+/// [`fetch`] over another table than [`sources`] (a test's, or a mirror's with other hashes).
 pub fn fetch_from(
     sources: &[Source],
     tasks: &[String],
@@ -293,6 +129,16 @@ pub fn fetch_from(
         .map(String::as_str)
         .filter(|t| !known.contains(t))
         .collect();
+    // A registered task whose entry declares no source (e.g. openbookqa).
+    if let Some(task) = unknown
+        .iter()
+        .find(|&&t| eval_suite::task(t).is_some_and(|def| def.name == t))
+    {
+        return Err(FetchError::NotFetchable {
+            task: task.to_string(),
+            valid: known.join(", "),
+        });
+    }
     if !unknown.is_empty() {
         return Err(FetchError::UnknownTask {
             unknown: unknown.join(", "),

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use eval_suite::stats::paired_item_scores;
+use eval_suite::stats::{normalised_score, paired_item_scores};
 use layer_plan::VariantSpec;
 use serde::{Deserialize, Serialize};
 
@@ -22,13 +22,10 @@ use crate::experiment::Cell;
 use crate::store::{Store, StoredResult};
 use crate::table::TableError;
 
-/// The metric each benchmark is judged by in normalised scores and medians.
+/// The metric each benchmark is judged by in normalised scores and medians: its registry
+/// entry's [`eval_suite::TaskDef::headline`] (`acc` for a task the registry does not know).
 pub fn headline(task: &str) -> (&'static str, &'static str) {
-    match task {
-        "arc_easy" | "arc_challenge" | "hellaswag" | "piqa" => ("acc_norm", "none"),
-        "gsm8k" => ("exact_match", "flexible-extract"),
-        _ => ("acc", "none"),
-    }
+    eval_suite::task(task).map_or(("acc", "none"), |def| def.headline)
 }
 
 /// One row of summary.csv.
@@ -148,8 +145,7 @@ pub fn write(
             for m in &stored.result.metrics {
                 let &(full, chance, informative) =
                     &reference[&(t, m.name.clone(), m.filter.clone())];
-                let span = chance.map(|c| full - c).filter(|s| *s != 0.0);
-                let normalised = chance.zip(span).map(|(c, s)| (m.value - c) / s);
+                let normalised = chance.and_then(|c| normalised_score(m.value, c, full));
                 let normalised_stderr = match chance.filter(|_| normalised.is_some()) {
                     Some(chance) => {
                         let (f, v) = paired_item_scores(&full_items[t], items, &m.name, &m.filter)

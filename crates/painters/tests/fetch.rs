@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use painters::fetch::{
-    FetchError, FetchReport, Form, MANIFEST, SOURCES, Source, Tar, fetch, fetch_from, task_names,
+    FetchError, FetchReport, Form, MANIFEST, Source, Tar, fetch, fetch_from, sources, task_names,
 };
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -58,7 +58,7 @@ fn mirrored(root: &Path, url: &str) -> PathBuf {
 /// member files, MMLU's tar built from the local CSVs (so it cannot match the official tar).
 fn build_mirror() -> TempDir {
     let root = TempDir::new().unwrap();
-    for source in SOURCES {
+    for source in sources() {
         let path = mirrored(root.path(), source.url);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         match source.form {
@@ -196,7 +196,7 @@ fn table_is_well_formed() {
             && s.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
-    for source in SOURCES {
+    for source in sources() {
         assert!(source.url.starts_with("https://"), "{}", source.url);
         match source.form {
             Form::Plain(file) => assert!(is_sha256(file.sha256), "{}", file.dest),
@@ -402,6 +402,25 @@ fn an_unknown_task_lists_the_valid_ones() {
     assert_eq!(mirror.requests(), 0);
 }
 
+#[test]
+fn a_task_without_an_official_download_says_so() {
+    let empty = TempDir::new().unwrap();
+    let mirror = Mirror::serve(empty.path());
+    let target = TempDir::new().unwrap();
+
+    let err = mirror
+        .fetch(&["boolq", "openbookqa"], target.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "openbookqa cannot be fetched: no official download serves the files it reads; \
+         valid tasks: arc_challenge, arc_easy, hellaswag, gsm8k, winogrande, piqa, \
+         lambada_openai, boolq, mmlu"
+    );
+    assert_eq!(mirror.requests(), 0);
+}
+
 /// The official MMLU tar cannot be rebuilt here, so this runs the extraction path with a table
 /// that pins the locally built tar's own sha256.
 #[test]
@@ -409,11 +428,11 @@ fn a_verified_tar_is_extracted_and_recorded() {
     let Some(&Source {
         form: Form::Tar(mmlu),
         ..
-    }) = SOURCES
+    }) = sources()
         .iter()
         .find(|s| matches!(s.form, Form::Tar(Tar { task: "mmlu", .. })))
     else {
-        panic!("no MMLU tar in SOURCES");
+        panic!("no MMLU tar in sources()");
     };
     let url = "https://example.invalid/mmlu/data.tar";
     let mirror_dir = TempDir::new().unwrap();

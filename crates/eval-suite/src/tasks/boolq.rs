@@ -6,13 +6,34 @@
 //! answer as 0/1, in the same order as Google's `dev.jsonl`
 //! (`boolq/SOURCE.md`): that view is rebuilt here from `question, title, answer, passage`.
 
-use std::path::Path;
-
 use serde::Deserialize;
 
-use super::ChoiceDoc;
+use super::{ACC, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::EvalError;
+use crate::source::{File, Form, Source};
+
+/// Chance is the majority class (most answers are "yes"), the paper's max-class guessing.
+pub(super) const BOOLQ: TaskDef = TaskDef {
+    name: "boolq",
+    subtasks: &[],
+    sources: &[Source {
+        url: "https://storage.googleapis.com/boolq/dev.jsonl",
+        form: Form::Plain(File {
+            task: "boolq",
+            dest: "boolq/dev.jsonl",
+            sha256: "ebc29ea3808c5c611672384b3de56e83349fe38fc1fe876fd29b674d81d0a80a",
+        }),
+    }],
+    chance: Chance::MajorityClass,
+    headline: ACC,
+    default_shots: 0,
+    fewshot_pool: false,
+    docs: Docs::MultipleChoice {
+        acc_norm: false,
+        prepare: &prepare,
+    },
+};
 
 #[derive(Deserialize)]
 struct Raw {
@@ -22,11 +43,11 @@ struct Raw {
     passage: String,
 }
 
-/// All docs of `boolq/dev.jsonl`.
-pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
-    let path = data_dir.join("boolq").join("dev.jsonl");
+/// The first `limit` docs of `boolq/dev.jsonl`.
+fn prepare(load: &Load) -> Result<Vec<ChoiceDoc>, EvalError> {
+    let path = load.data_dir.join("boolq").join("dev.jsonl");
     let choices = ["no".to_string(), "yes".to_string()];
-    Ok(read_jsonl::<Raw>(&path)?
+    let docs = read_jsonl::<Raw>(&path)?
         .into_iter()
         .map(|row| {
             let raw = row.value;
@@ -36,5 +57,6 @@ pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
             );
             ChoiceDoc::new(row.line - 1, context, &choices, usize::from(raw.answer))
         })
-        .collect())
+        .collect();
+    Ok(limited(docs, load.limit))
 }

@@ -16,19 +16,51 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{GenerateDoc, fewshot_error, limited};
+use super::{Chance, Docs, GenerateDoc, Load, TaskDef, fewshot_error, limited};
 use crate::data::read_jsonl;
 use crate::error::EvalError;
 use crate::fewshot::{self, Exemplar, Sampler};
 use crate::metrics::ExactMatch;
 use crate::pytext::strip;
-use crate::records::GenerationRecord;
+use crate::records::{FLEXIBLE_EXTRACT, GenerationRecord};
+use crate::source::{File, Form, Source};
 
-pub(super) const DEFAULT_SHOTS: usize = 5;
+pub(super) const GSM8K: TaskDef = TaskDef {
+    name: "gsm8k",
+    subtasks: &[],
+    sources: &[
+        Source {
+            url: "https://raw.githubusercontent.com/openai/grade-school-math/master/grade_school_math/data/test.jsonl",
+            form: Form::Plain(File {
+                task: "gsm8k",
+                dest: "gsm8k/test.jsonl",
+                sha256: "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
+            }),
+        },
+        Source {
+            url: "https://raw.githubusercontent.com/openai/grade-school-math/master/grade_school_math/data/train.jsonl",
+            form: Form::Plain(File {
+                task: "gsm8k",
+                dest: "gsm8k/train.jsonl",
+                sha256: "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465",
+            }),
+        },
+    ],
+    chance: Chance::Zero,
+    headline: ("exact_match", FLEXIBLE_EXTRACT),
+    default_shots: 5,
+    fewshot_pool: true,
+    docs: Docs::GenerateUntil {
+        prepare: &prepare,
+        until: &UNTIL,
+        // lm-eval's default; the YAML sets none.
+        max_gen_toks: 256,
+        score,
+    },
+};
+
 /// `generation_kwargs.until`.
-pub(crate) const UNTIL: [&str; 3] = ["Question:", "</s>", "<|im_end|>"];
-/// lm-eval's `max_gen_toks` default (the YAML sets none).
-pub(crate) const MAX_GEN_TOKS: usize = 256;
+const UNTIL: [&str; 3] = ["Question:", "</s>", "<|im_end|>"];
 /// `RegexFilter`'s fallback.
 const INVALID: &str = "[invalid]";
 
@@ -68,12 +100,14 @@ fn read(path: &Path) -> Result<Vec<Exemplar>, EvalError> {
 
 /// The first `limit` docs of `gsm8k/test.jsonl`, each with `shots` exemplars from
 /// `gsm8k/train.jsonl` (read only when `shots > 0`).
-pub(super) fn prepare(
-    task: &str,
-    data_dir: &Path,
-    shots: usize,
-    limit: Option<usize>,
-) -> Result<Vec<GenerateDoc>, EvalError> {
+fn prepare(load: &Load) -> Result<Vec<GenerateDoc>, EvalError> {
+    let &Load {
+        task,
+        data_dir,
+        shots,
+        limit,
+        ..
+    } = load;
     let dir = data_dir.join("gsm8k");
     let docs = limited(read(&dir.join("test.jsonl"))?, limit);
     let pool = if shots > 0 {
@@ -123,7 +157,7 @@ fn flexible_extract(generation: &str) -> String {
 }
 
 /// Filter and score one generation.
-pub(crate) fn score(doc: &GenerateDoc, generation: &str) -> GenerationRecord {
+fn score(doc: &GenerateDoc, generation: &str) -> GenerationRecord {
     let generation = cut_at_stops(generation);
     let answer_strict = strict_match(generation);
     let answer_flexible = flexible_extract(generation);

@@ -4,16 +4,37 @@
 //! `preprocess(ending)`, gold `label`; metrics `acc`, `acc_norm`; 0-shot.
 //! `preprocess`: strip; `" [title]"` -> `". "`; drop `[...]` tags; `"  "` -> `" "` once.
 
-use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::Deserialize;
 
-use super::ChoiceDoc;
+use super::{ACC_NORM, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::{DataError, EvalError};
 use crate::pytext::{capitalize, strip};
+use crate::source::{File, Form, Source};
+
+pub(super) const HELLASWAG: TaskDef = TaskDef {
+    name: "hellaswag",
+    subtasks: &[],
+    sources: &[Source {
+        url: "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl",
+        form: Form::Plain(File {
+            task: "hellaswag",
+            dest: "hellaswag/hellaswag_val.jsonl",
+            sha256: "0aa3b88843990f3f10a97b9575c94d7b71fb2205240ba04ae4884d9e9c992588",
+        }),
+    }],
+    chance: Chance::Uniform,
+    headline: ACC_NORM,
+    default_shots: 0,
+    fewshot_pool: false,
+    docs: Docs::MultipleChoice {
+        acc_norm: true,
+        prepare: &prepare,
+    },
+};
 
 #[derive(Deserialize)]
 struct Raw {
@@ -33,10 +54,10 @@ fn preprocess(text: &str) -> String {
     TAG.replace_all(&text, "").replace("  ", " ")
 }
 
-/// All docs of `hellaswag/hellaswag_val.jsonl`.
-pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
-    let path = data_dir.join("hellaswag").join("hellaswag_val.jsonl");
-    read_jsonl::<Raw>(&path)?
+/// The first `limit` docs of `hellaswag/hellaswag_val.jsonl`.
+fn prepare(load: &Load) -> Result<Vec<ChoiceDoc>, EvalError> {
+    let path = load.data_dir.join("hellaswag").join("hellaswag_val.jsonl");
+    let docs = read_jsonl::<Raw>(&path)?
         .into_iter()
         .map(|row| {
             let raw = row.value;
@@ -57,7 +78,8 @@ pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
             let choices: Vec<String> = raw.endings.iter().map(|e| preprocess(e)).collect();
             Ok(ChoiceDoc::new(row.line - 1, query, &choices, raw.label))
         })
-        .collect()
+        .collect::<Result<_, EvalError>>()?;
+    Ok(limited(docs, load.limit))
 }
 
 #[cfg(test)]

@@ -10,10 +10,30 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{LoglikelihoodDoc, fewshot_error, limited};
+use super::{ACC, Chance, Docs, Load, LoglikelihoodDoc, TaskDef, fewshot_error, limited};
 use crate::data::read_jsonl;
 use crate::error::EvalError;
 use crate::fewshot::{self, Exemplar, Sampler};
+use crate::source::{File, Form, Source};
+
+/// Guessing the last word scores nothing; perplexity has no chance level.
+pub(super) const LAMBADA_OPENAI: TaskDef = TaskDef {
+    name: "lambada_openai",
+    subtasks: &[],
+    sources: &[Source {
+        url: "https://openaipublic.blob.core.windows.net/gpt-2/data/lambada_test.jsonl",
+        form: Form::Plain(File {
+            task: "lambada_openai",
+            dest: "lambada/lambada_test.jsonl",
+            sha256: "4aa8d02cd17c719165fc8a7887fddd641f43fcafa4b1c806ca8abc31fabdb226",
+        }),
+    }],
+    chance: Chance::Zero,
+    headline: ACC,
+    default_shots: 0,
+    fewshot_pool: true,
+    docs: Docs::Loglikelihood { prepare: &prepare },
+};
 
 #[derive(Deserialize)]
 struct Raw {
@@ -44,12 +64,14 @@ pub fn passages(data_dir: &Path, limit: usize) -> Result<Vec<String>, EvalError>
 }
 
 /// The first `limit` docs of `lambada/lambada_test.jsonl` with `shots` exemplars.
-pub(super) fn prepare(
-    task: &str,
-    data_dir: &Path,
-    shots: usize,
-    limit: Option<usize>,
-) -> Result<Vec<LoglikelihoodDoc>, EvalError> {
+fn prepare(load: &Load) -> Result<Vec<LoglikelihoodDoc>, EvalError> {
+    let &Load {
+        task,
+        data_dir,
+        shots,
+        limit,
+        ..
+    } = load;
     let all: Vec<Exemplar> = read_jsonl::<Raw>(&test_file(data_dir))?
         .into_iter()
         .map(|row| {

@@ -13,16 +13,37 @@
 
 use std::path::Path;
 
-pub(super) const DEFAULT_SHOTS: usize = 5;
-
-use super::{ChoiceDoc, fewshot_error, limited};
+use super::{ACC, Chance, ChoiceDoc, Docs, Load, TaskDef, fewshot_error, limited};
 use crate::data::read_csv;
 use crate::error::{DataError, EvalError};
 use crate::fewshot::{self, Exemplar, Sampler};
 use crate::pytext::strip;
+use crate::source::{Form, Source, Tar};
+
+pub(super) const MMLU: TaskDef = TaskDef {
+    name: "mmlu",
+    subtasks: &SUBJECTS,
+    sources: &[Source {
+        url: "https://people.eecs.berkeley.edu/~hendrycks/data.tar",
+        form: Form::Tar(Tar {
+            task: "mmlu",
+            sha256: "bec563ba4bac1d6aaf04141cd7d1605d7a5ca833e38f994051e818489592989b",
+            dest: "mmlu",
+            keep: &[("data/test/", "_test.csv"), ("data/dev/", "_dev.csv")],
+        }),
+    }],
+    chance: Chance::Uniform,
+    headline: ACC,
+    default_shots: 5,
+    fewshot_pool: true,
+    docs: Docs::MultipleChoice {
+        acc_norm: false,
+        prepare: &prepare,
+    },
+};
 
 /// The 57 subjects, in lm-eval's task names `mmlu_<subject>` (alphabetical).
-pub const SUBJECTS: [&str; 57] = [
+const SUBJECTS: [&str; 57] = [
     "abstract_algebra",
     "anatomy",
     "astronomy",
@@ -120,13 +141,15 @@ fn read(path: &Path) -> Result<Vec<Row>, EvalError> {
 
 /// The first `limit` test docs of each selected subject (all subjects when `None`, in
 /// alphabetical order), each with the subject's first `shots` dev rows as exemplars.
-pub(super) fn prepare(
-    data_dir: &Path,
-    subject: Option<&'static str>,
-    shots: usize,
-    limit: Option<usize>,
-) -> Result<Vec<ChoiceDoc>, EvalError> {
-    let subjects = match subject {
+fn prepare(load: &Load) -> Result<Vec<ChoiceDoc>, EvalError> {
+    let &Load {
+        subtask,
+        data_dir,
+        shots,
+        limit,
+        ..
+    } = load;
+    let subjects = match subtask {
         Some(s) => vec![s],
         None => SUBJECTS.to_vec(),
     };

@@ -1,6 +1,10 @@
-//! The benchmarks, one file per lm-eval task family, each a port of its 0.4.13 YAML and
-//! `utils.py`: read the canonical file(s) under the data directory, validate every row,
-//! and turn the first `limit` docs into backend requests with lm-eval's exact strings.
+//! The benchmarks and their registry. Each file here is one lm-eval task family, a port of
+//! its 0.4.13 YAML and `utils.py`: it declares the family's [`TaskDef`] constant(s) (name,
+//! official files, scoring, chance level, headline metric, few-shot settings) and the code
+//! that reads the canonical file(s) under the data directory, validates every row, and
+//! turns the first `limit` docs into backend requests with lm-eval's exact strings.
+//! [`REGISTRY`] lists every entry once; everything else that needs to know a task (the
+//! evaluator, [`crate::stats`], painters' summaries and `data fetch`) reads it from there.
 //!
 //! Docs are numbered by their 0-based line (or CSV record) in the source file, like
 //! lm-eval's `doc_id`. Scoring lives in [`crate::score`]; tasks only prepare.
@@ -11,34 +15,150 @@ mod gsm8k;
 mod hellaswag;
 mod lambada;
 mod mmlu;
+mod openbookqa;
 mod piqa;
 mod winogrande;
 
 use std::path::Path;
 
-pub(crate) use gsm8k::{
-    MAX_GEN_TOKS as GSM8K_MAX_GEN_TOKS, UNTIL as GSM8K_UNTIL, score as score_gsm8k,
-};
 pub use lambada::passages as lambada_passages;
-pub use mmlu::SUBJECTS as MMLU_SUBJECTS;
 
 use crate::error::EvalError;
 use crate::fewshot::TARGET_DELIMITER;
 use crate::pytext::char_len;
-use crate::records::ChoiceContext;
+use crate::records::{ChoiceContext, GenerationRecord};
+use crate::source::Source;
 
-/// Task names, as lm-eval spells them. `mmlu_<subject>` names one MMLU subject.
-pub const TASKS: [&str; 9] = [
-    "arc_challenge",
-    "arc_easy",
-    "hellaswag",
-    "winogrande",
-    "piqa",
-    "lambada_openai",
-    "gsm8k",
-    "boolq",
-    "mmlu",
+/// Every task, each once, in the order `painters data fetch` and error messages list them.
+/// Adding a task is its file (declaring a [`TaskDef`]) plus its line here.
+static REGISTRY: &[&TaskDef] = &[
+    &arc::ARC_CHALLENGE,
+    &arc::ARC_EASY,
+    &hellaswag::HELLASWAG,
+    &gsm8k::GSM8K,
+    &winogrande::WINOGRANDE,
+    &piqa::PIQA,
+    &lambada::LAMBADA_OPENAI,
+    &boolq::BOOLQ,
+    &mmlu::MMLU,
+    &openbookqa::OPENBOOKQA,
 ];
+
+/// Every registered task, in registry order.
+pub fn registry() -> &'static [&'static TaskDef] {
+    REGISTRY
+}
+
+/// The registry entry of `name`: a task, or one of its subtasks (`mmlu_anatomy` is MMLU's).
+pub fn task(name: &str) -> Option<&'static TaskDef> {
+    resolve(name).ok().map(|(def, _)| def)
+}
+
+/// `name`'s entry and, for a subtask, which one; the error lists the known names.
+pub(crate) fn resolve(name: &str) -> Result<(&'static TaskDef, Option<&'static str>), EvalError> {
+    let found = REGISTRY.iter().find_map(|&def| {
+        if def.name == name {
+            return Some((def, None));
+        }
+        let sub = name.strip_prefix(def.name)?.strip_prefix('_')?;
+        def.subtasks
+            .iter()
+            .find(|&&known| known == sub)
+            .map(|&sub| (def, Some(sub)))
+    });
+    found.ok_or_else(|| EvalError::UnknownTask {
+        name: name.to_string(),
+        known: known_names(),
+    })
+}
+
+/// "arc_challenge, …, mmlu, mmlu_<subtask>, …".
+fn known_names() -> String {
+    let mut names = Vec::new();
+    for def in REGISTRY {
+        names.push(def.name.to_string());
+        if !def.subtasks.is_empty() {
+            names.push(format!("{}_<subtask>", def.name));
+        }
+    }
+    names.join(", ")
+}
+
+/// One task of the registry: what it is called, where its files come from, how it is
+/// scored and judged, and how its docs are built.
+pub struct TaskDef {
+    /// lm-eval's task name.
+    pub name: &'static str,
+    /// Parts that also run alone as `<name>_<subtask>` (MMLU's 57 subjects); the task itself
+    /// is then their group, scored by lm-eval's size-weighted aggregate. Empty otherwise.
+    pub subtasks: &'static [&'static str],
+    /// The official downloads holding its files, for `painters data fetch`; empty when
+    /// the files it reads are not published as such. A [`Source`] shared by several tasks
+    /// (one archive) is declared once and listed by each.
+    pub sources: &'static [Source],
+    /// What guessing scores, the zero of the normalised score.
+    pub chance: Chance,
+    /// The `(metric, filter)` normalised scores and medians judge it by.
+    pub headline: (&'static str, &'static str),
+    /// Few-shot examples when the caller gives no number (the standard setting).
+    pub default_shots: usize,
+    /// Whether the data directory holds its few-shot pool; without one only 0-shot runs.
+    pub fewshot_pool: bool,
+    /// Its output type, metrics and docs.
+    pub(crate) docs: Docs,
+}
+
+/// What guessing scores on a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chance {
+    /// Uniform over the choices: the mean of `1 / number of choices` over the items.
+    Uniform,
+    /// Always the most frequent gold label (the paper's "max-class" guessing).
+    MajorityClass,
+    /// Nothing (exact match of a generation, LAMBADA's greedy-word accuracy).
+    Zero,
+}
+
+/// `(metric, filter)` headlines.
+pub(crate) const ACC: (&str, &str) = ("acc", crate::records::NO_FILTER);
+pub(crate) const ACC_NORM: (&str, &str) = ("acc_norm", crate::records::NO_FILTER);
+
+/// A task's lm-eval output type with its metrics, and the function building its docs.
+pub(crate) enum Docs {
+    /// `multiple_choice`: metric `acc`, and `acc_norm` where the YAML lists it.
+    MultipleChoice {
+        acc_norm: bool,
+        prepare: &'static Prepare<ChoiceDoc>,
+    },
+    /// `loglikelihood` of one continuation: metrics `perplexity` and `acc` (greedy).
+    Loglikelihood {
+        prepare: &'static Prepare<LoglikelihoodDoc>,
+    },
+    /// `generate_until`, greedy: stop at any of `until` or after `max_gen_toks` tokens;
+    /// `score` filters one generation and computes its `exact_match`es.
+    GenerateUntil {
+        prepare: &'static Prepare<GenerateDoc>,
+        until: &'static [&'static str],
+        max_gen_toks: usize,
+        score: fn(&GenerateDoc, &str) -> GenerationRecord,
+    },
+}
+
+/// Builds a task's docs for one run: at most `limit` per (sub)task, in file order.
+pub(crate) type Prepare<D> = dyn Fn(&Load) -> Result<Vec<D>, EvalError> + Sync;
+
+/// What a [`Prepare`] function is asked for.
+pub(crate) struct Load<'a> {
+    /// The task name as requested, for error messages.
+    pub task: &'a str,
+    /// The one subtask requested, or `None` for the whole task.
+    pub subtask: Option<&'static str>,
+    pub data_dir: &'a Path,
+    /// Few-shot examples per doc (0 unless the task has a few-shot pool).
+    pub shots: usize,
+    /// lm-eval's `--limit`: the first N docs (of each subtask).
+    pub limit: Option<usize>,
+}
 
 /// A multiple-choice doc ready for scoring.
 #[derive(Debug, Clone)]
@@ -86,16 +206,19 @@ pub(crate) struct GenerateDoc {
     pub reference: String,
 }
 
-/// A task's docs, by output type.
-#[derive(Debug)]
+/// A task's docs for one run, with how to send and score them.
 pub(crate) enum Prepared {
-    /// `multiple_choice`; `acc_norm` says whether the YAML reports it.
     Choice {
         docs: Vec<ChoiceDoc>,
         acc_norm: bool,
     },
     Loglikelihood(Vec<LoglikelihoodDoc>),
-    Generate(Vec<GenerateDoc>),
+    Generate {
+        docs: Vec<GenerateDoc>,
+        until: &'static [&'static str],
+        max_gen_toks: usize,
+        score: fn(&GenerateDoc, &str) -> GenerationRecord,
+    },
 }
 
 impl Prepared {
@@ -103,94 +226,56 @@ impl Prepared {
         match self {
             Prepared::Choice { docs, .. } => docs.len(),
             Prepared::Loglikelihood(docs) => docs.len(),
-            Prepared::Generate(docs) => docs.len(),
+            Prepared::Generate { docs, .. } => docs.len(),
         }
     }
 }
 
-/// A task name resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TaskId {
-    ArcChallenge,
-    ArcEasy,
-    Hellaswag,
-    Winogrande,
-    Piqa,
-    LambadaOpenai,
-    Gsm8k,
-    Boolq,
-    /// All subjects, or one.
-    Mmlu(Option<&'static str>),
-}
-
-impl TaskId {
-    pub(crate) fn parse(name: &str) -> Result<Self, EvalError> {
-        Ok(match name {
-            "arc_challenge" => TaskId::ArcChallenge,
-            "arc_easy" => TaskId::ArcEasy,
-            "hellaswag" => TaskId::Hellaswag,
-            "winogrande" => TaskId::Winogrande,
-            "piqa" => TaskId::Piqa,
-            "lambada_openai" => TaskId::LambadaOpenai,
-            "gsm8k" => TaskId::Gsm8k,
-            "boolq" => TaskId::Boolq,
-            "mmlu" => TaskId::Mmlu(None),
-            _ => match name
-                .strip_prefix("mmlu_")
-                .and_then(|s| MMLU_SUBJECTS.iter().find(|&&known| known == s))
-            {
-                Some(subject) => TaskId::Mmlu(Some(subject)),
-                None => {
-                    return Err(EvalError::UnknownTask {
-                        name: name.to_string(),
-                        known: format!("{}, mmlu_<subject>", TASKS.join(", ")),
-                    });
-                }
-            },
-        })
-    }
-
-    /// Read and prepare the first `limit` docs with `shots` exemplars (the task's lm-eval
-    /// default when `None`); returns the docs and the shot count used.
+impl TaskDef {
+    /// Read and prepare the first `limit` docs (of `subtask`, or of the whole task) with
+    /// `shots` exemplars ([`TaskDef::default_shots`] when `None`); `name` is the task name
+    /// as requested. Returns the docs and the shot count used.
     pub(crate) fn prepare(
-        self,
+        &self,
         name: &str,
+        subtask: Option<&'static str>,
         data_dir: &Path,
         shots: Option<usize>,
         limit: Option<usize>,
     ) -> Result<(Prepared, usize), EvalError> {
-        let shots = shots.unwrap_or(match self {
-            TaskId::Gsm8k => gsm8k::DEFAULT_SHOTS,
-            TaskId::Mmlu(_) => mmlu::DEFAULT_SHOTS,
-            _ => 0,
-        });
-        let has_fewshot_pool = matches!(
-            self,
-            TaskId::LambadaOpenai | TaskId::Gsm8k | TaskId::Mmlu(_)
-        );
-        if !has_fewshot_pool {
-            no_fewshot_pool(name, shots)?;
+        let shots = shots.unwrap_or(self.default_shots);
+        if shots > 0 && !self.fewshot_pool {
+            return Err(fewshot_error(
+                name,
+                format!(
+                    "{shots}-shot needs lm-eval's few-shot pool (the train split), which the \
+                     data directory does not include; only 0-shot is available"
+                ),
+            ));
         }
-        let zero_shot = |docs: Vec<ChoiceDoc>, acc_norm: bool| Prepared::Choice {
-            docs: limited(docs, limit),
-            acc_norm,
+        let load = Load {
+            task: name,
+            subtask,
+            data_dir,
+            shots,
+            limit,
         };
-        let prepared = match self {
-            TaskId::ArcChallenge => {
-                zero_shot(arc::load(data_dir, "ARC-Challenge-Test.jsonl")?, true)
-            }
-            TaskId::ArcEasy => zero_shot(arc::load(data_dir, "ARC-Easy-Test.jsonl")?, true),
-            TaskId::Hellaswag => zero_shot(hellaswag::load(data_dir)?, true),
-            TaskId::Winogrande => zero_shot(winogrande::load(data_dir)?, false),
-            TaskId::Piqa => zero_shot(piqa::load(data_dir)?, true),
-            TaskId::Boolq => zero_shot(boolq::load(data_dir)?, false),
-            TaskId::LambadaOpenai => {
-                Prepared::Loglikelihood(lambada::prepare(name, data_dir, shots, limit)?)
-            }
-            TaskId::Gsm8k => Prepared::Generate(gsm8k::prepare(name, data_dir, shots, limit)?),
-            TaskId::Mmlu(subject) => Prepared::Choice {
-                docs: mmlu::prepare(data_dir, subject, shots, limit)?,
-                acc_norm: false,
+        let prepared = match self.docs {
+            Docs::MultipleChoice { acc_norm, prepare } => Prepared::Choice {
+                docs: prepare(&load)?,
+                acc_norm,
+            },
+            Docs::Loglikelihood { prepare } => Prepared::Loglikelihood(prepare(&load)?),
+            Docs::GenerateUntil {
+                prepare,
+                until,
+                max_gen_toks,
+                score,
+            } => Prepared::Generate {
+                docs: prepare(&load)?,
+                until,
+                max_gen_toks,
+                score,
             },
         };
         Ok((prepared, shots))
@@ -205,23 +290,105 @@ fn limited<T>(mut items: Vec<T>, limit: Option<usize>) -> Vec<T> {
     items
 }
 
-/// Tasks whose lm-eval few-shot pool is a train split the data layout does not include.
-fn no_fewshot_pool(task: &str, shots: usize) -> Result<(), EvalError> {
-    if shots == 0 {
-        return Ok(());
-    }
-    Err(fewshot_error(
-        task,
-        format!(
-            "{shots}-shot needs lm-eval's few-shot pool (the train split), which the data \
-             directory does not include; only 0-shot is available"
-        ),
-    ))
-}
-
 pub(crate) fn fewshot_error(task: &str, message: String) -> EvalError {
     EvalError::Fewshot {
         task: task.to_string(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::FLEXIBLE_EXTRACT;
+
+    #[test]
+    fn every_name_resolves_to_its_entry() {
+        for (i, def) in REGISTRY.iter().enumerate() {
+            assert!(
+                REGISTRY[..i].iter().all(|d| d.name != def.name),
+                "{} twice",
+                def.name
+            );
+            let (found, subtask) = resolve(def.name).unwrap();
+            assert!(std::ptr::eq(found, *def) && subtask.is_none());
+        }
+        let (mmlu, subtask) = resolve("mmlu_anatomy").unwrap();
+        assert_eq!((mmlu.name, subtask), ("mmlu", Some("anatomy")));
+        assert_eq!(mmlu.subtasks.len(), 57);
+        for unknown in ["mmlu_", "mmlu_anatomyy", "arc", "arc_easy_x", "_mmlu"] {
+            assert!(task(unknown).is_none(), "{unknown}");
+        }
+        let err = resolve("arc_hard").err().unwrap().to_string();
+        assert!(
+            err.starts_with(
+                "unknown task \"arc_hard\"; known: arc_challenge, arc_easy, hellaswag, gsm8k, \
+                 winogrande, piqa, lambada_openai, boolq, mmlu, mmlu_<subtask>"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_headline_is_a_reported_metric() {
+        for def in REGISTRY {
+            let h = def.headline;
+            let reported = match def.docs {
+                Docs::MultipleChoice { acc_norm, .. } => h == ACC || (acc_norm && h == ACC_NORM),
+                Docs::Loglikelihood { .. } => h == ACC,
+                Docs::GenerateUntil { .. } => h.0 == "exact_match",
+            };
+            assert!(reported, "{}: {h:?}", def.name);
+        }
+    }
+
+    #[test]
+    fn headline_chance_and_shots_as_the_paper_runs_them() {
+        let acc = ("acc", "none");
+        let acc_norm = ("acc_norm", "none");
+        let table = [
+            ("arc_challenge", acc_norm, Chance::Uniform, 0),
+            ("arc_easy", acc_norm, Chance::Uniform, 0),
+            ("hellaswag", acc_norm, Chance::Uniform, 0),
+            ("gsm8k", ("exact_match", FLEXIBLE_EXTRACT), Chance::Zero, 5),
+            ("winogrande", acc, Chance::Uniform, 0),
+            ("piqa", acc_norm, Chance::Uniform, 0),
+            ("lambada_openai", acc, Chance::Zero, 0),
+            ("boolq", acc, Chance::MajorityClass, 0),
+            ("mmlu", acc, Chance::Uniform, 5),
+            ("mmlu_world_religions", acc, Chance::Uniform, 5),
+        ];
+        for (name, headline, chance, shots) in table {
+            let def = task(name).unwrap();
+            assert_eq!(
+                (def.headline, def.chance, def.default_shots),
+                (headline, chance, shots),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn sources_name_registered_tasks_and_are_declared_once() {
+        let mut seen: Vec<&Source> = Vec::new();
+        for def in REGISTRY {
+            let named: Vec<&str> = def.sources.iter().flat_map(|s| s.tasks()).collect();
+            assert!(
+                def.sources.is_empty() || named.contains(&def.name),
+                "{}'s sources hold none of its files",
+                def.name
+            );
+            for name in named {
+                assert!(task(name).is_some(), "{name} is not registered");
+            }
+            for source in def.sources {
+                // Tasks share an archive by listing the same declaration (fetch downloads
+                // each URL once).
+                if let Some(other) = seen.iter().find(|s| s.url == source.url) {
+                    assert_eq!(*other, source, "two declarations of {}", source.url);
+                }
+                seen.push(source);
+            }
+        }
     }
 }

@@ -4,13 +4,43 @@
 //! metrics `acc`, `acc_norm`; 0-shot. Labels come from the authors' `valid-labels.lst`
 //! (line i labels `valid.jsonl` line i), as the HF copy lm-eval loads joins them.
 
-use std::path::Path;
-
 use serde::Deserialize;
 
-use super::ChoiceDoc;
+use super::{ACC_NORM, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
 use crate::data::{read_jsonl, read_lines};
 use crate::error::{DataError, EvalError};
+use crate::source::{File, Form, Source};
+
+pub(super) const PIQA: TaskDef = TaskDef {
+    name: "piqa",
+    subtasks: &[],
+    sources: &[
+        Source {
+            url: "https://yonatanbisk.com/piqa/data/valid.jsonl",
+            form: Form::Plain(File {
+                task: "piqa",
+                dest: "piqa/valid.jsonl",
+                sha256: "93503cc97c679e459b065c3d13e848282e44b2a25213985bed3e5d458abef72d",
+            }),
+        },
+        Source {
+            url: "https://yonatanbisk.com/piqa/data/valid-labels.lst",
+            form: Form::Plain(File {
+                task: "piqa",
+                dest: "piqa/valid-labels.lst",
+                sha256: "b4192dc3a2a0363d9d60ccf79800cbbe2f32ebb17726efdde6970e0b8131bceb",
+            }),
+        },
+    ],
+    chance: Chance::Uniform,
+    headline: ACC_NORM,
+    default_shots: 0,
+    fewshot_pool: false,
+    docs: Docs::MultipleChoice {
+        acc_norm: true,
+        prepare: &prepare,
+    },
+};
 
 #[derive(Deserialize)]
 struct Raw {
@@ -19,9 +49,9 @@ struct Raw {
     sol2: String,
 }
 
-/// All docs of `piqa/valid.jsonl` with `piqa/valid-labels.lst`.
-pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
-    let dir = data_dir.join("piqa");
+/// The first `limit` docs of `piqa/valid.jsonl` with `piqa/valid-labels.lst`.
+fn prepare(load: &Load) -> Result<Vec<ChoiceDoc>, EvalError> {
+    let dir = load.data_dir.join("piqa");
     let docs_path = dir.join("valid.jsonl");
     let labels_path = dir.join("valid-labels.lst");
     let docs = read_jsonl::<Raw>(&docs_path)?;
@@ -36,7 +66,8 @@ pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
         );
         return Err(DataError::value(&labels_path, line, message).into());
     }
-    docs.into_iter()
+    let docs = docs
+        .into_iter()
         .zip(labels)
         .map(|(row, label)| {
             let gold = match label.value.trim() {
@@ -56,5 +87,6 @@ pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
                 gold,
             ))
         })
-        .collect()
+        .collect::<Result<_, EvalError>>()?;
+    Ok(limited(docs, load.limit))
 }

@@ -7,16 +7,49 @@
 //! (`doc_to_text`). Metric `acc`; 0-shot. The `acc_norm` a record carries divides by the
 //! partial contexts' lengths, as lm-eval computes (but does not report) it.
 
-use std::path::Path;
-
 use serde::Deserialize;
 
-use super::ChoiceDoc;
+use super::{ACC, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::{DataError, EvalError};
 use crate::fewshot::TARGET_DELIMITER;
 use crate::pytext::{char_len, strip};
 use crate::records::ChoiceContext;
+use crate::source::{File, Form, Member, Source};
+
+pub(super) const WINOGRANDE: TaskDef = TaskDef {
+    name: "winogrande",
+    subtasks: &[],
+    sources: &[Source {
+        url: "https://storage.googleapis.com/ai2-mosaic/public/winogrande/winogrande_1.1.zip",
+        form: Form::Zip(&[
+            Member {
+                name: "winogrande_1.1/dev.jsonl",
+                file: File {
+                    task: "winogrande",
+                    dest: "winogrande/dev.jsonl",
+                    sha256: "1aeac79cf46a3dcbe59a71ca7e5372a1490cde2b4ae2387dc56f00378104d2e8",
+                },
+            },
+            Member {
+                name: "winogrande_1.1/dev-labels.lst",
+                file: File {
+                    task: "winogrande",
+                    dest: "winogrande/dev-labels.lst",
+                    sha256: "5ae1e30f52a50b880515685dcfae7d57649cce256d375947cdd02f687de7e6ba",
+                },
+            },
+        ]),
+    }],
+    chance: Chance::Uniform,
+    headline: ACC,
+    default_shots: 0,
+    fewshot_pool: false,
+    docs: Docs::MultipleChoice {
+        acc_norm: false,
+        prepare: &prepare,
+    },
+};
 
 #[derive(Deserialize)]
 struct Raw {
@@ -26,18 +59,18 @@ struct Raw {
     answer: String,
 }
 
-/// All docs of the official `winogrande/dev.jsonl` (WinoGrande 1.1, with `qID`) when it
-/// is there, else of the Hugging Face export `winogrande_xl-validation.jsonl` (same rows
-/// and order, without `qID`).
-pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
-    let dir = data_dir.join("winogrande");
+/// The first `limit` docs of the official `winogrande/dev.jsonl` (WinoGrande 1.1, with
+/// `qID`) when it is there, else of the Hugging Face export
+/// `winogrande_xl-validation.jsonl` (same rows and order, without `qID`).
+fn prepare(load: &Load) -> Result<Vec<ChoiceDoc>, EvalError> {
+    let dir = load.data_dir.join("winogrande");
     let official = dir.join("dev.jsonl");
     let path = if official.exists() {
         official
     } else {
         dir.join("winogrande_xl-validation.jsonl")
     };
-    read_jsonl::<Raw>(&path)?
+    let docs = read_jsonl::<Raw>(&path)?
         .into_iter()
         .map(|row| {
             let raw = row.value;
@@ -66,5 +99,6 @@ pub(super) fn load(data_dir: &Path) -> Result<Vec<ChoiceDoc>, EvalError> {
                 gold,
             })
         })
-        .collect()
+        .collect::<Result<_, EvalError>>()?;
+    Ok(limited(docs, load.limit))
 }

@@ -130,6 +130,11 @@ fn boolq() {
 }
 
 #[test]
+fn openbookqa() {
+    check("openbookqa", None, include_str!("golden/openbookqa.jsonl"));
+}
+
+#[test]
 fn mmlu_zero_shot() {
     check(
         "mmlu_abstract_algebra",

@@ -15,7 +15,7 @@ use crate::golden::assert_requests;
 use crate::mock::MockLm;
 
 /// (task to run, reference file stem, num_fewshot)
-const RUNS: [(&str, &str, Option<usize>); 10] = [
+const RUNS: [(&str, &str, Option<usize>); 11] = [
     ("arc_challenge", "arc_challenge", None),
     ("arc_easy", "arc_easy", None),
     ("hellaswag", "hellaswag", None),
@@ -24,6 +24,7 @@ const RUNS: [(&str, &str, Option<usize>); 10] = [
     ("lambada_openai", "lambada_openai", None),
     ("gsm8k", "gsm8k", None),
     ("boolq", "boolq", None),
+    ("openbookqa", "openbookqa", None),
     ("mmlu", "mmlu", Some(0)),
     ("mmlu", "mmlu_5shot", Some(5)),
 ];

@@ -4,7 +4,8 @@ Runs lm-eval's own ConfigurableTask code (task YAMLs, utils.py, fewshot sampler 
 1234 as `simple_evaluate` seeds it) with the HF dataset pointed at local JSON files.
 No network. Files whose layout differs from the HF dataset lm-eval loads (ARC, PIQA,
 BoolQ, MMLU) are first rewritten into that HF layout by the small, obvious mappings in
-`hf_view` below; HellaSwag, WinoGrande, LAMBADA and GSM8K are read as they are.
+`hf_view` below; HellaSwag, WinoGrande, LAMBADA, GSM8K and OpenBookQA are read as they are
+(OpenBookQA: the validation split, the only one the data holds, in place of lm-eval's test).
 
 Usage (lm_eval 0.4.13 importable, e.g. from the project venv or PYTHONPATH=<unzipped wheel>):
     python reference_prompts.py DATA_DIR OUT_DIR [LIMIT [MMLU_SUBJECTS]]
@@ -75,6 +76,8 @@ def hf_view(data, task):
         return {"test": f"{data}/lambada/lambada_test.jsonl"}
     if task == "gsm8k":
         return {"train": f"{data}/gsm8k/train.jsonl", "test": f"{data}/gsm8k/test.jsonl"}
+    if task == "openbookqa":
+        return {"validation": f"{data}/openbookqa/validation.jsonl"}
     if task == "boolq":
         # SuperGLUE's BoolQ: passage = title + " -- " + passage, label 0/1, same order.
         rows = [
@@ -107,8 +110,9 @@ def make_task(data, task, num_fewshot=None):
     files = hf_view(data, task)
     overrides = {"dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": files}}
     # Splits we do not have (ARC/HellaSwag/... train, ARC validation) are switched off; they
-    # only feed few-shot pools, which 0-shot prompts never touch.
-    for key, split in (("training_split", "train"), ("validation_split", "validation")):
+    # only feed few-shot pools, which 0-shot prompts never touch. Without a test split
+    # (OpenBookQA here) lm-eval evaluates the validation split.
+    for key, split in (("training_split", "train"), ("validation_split", "validation"), ("test_split", "test")):
         if split not in files:
             overrides[key] = None
     t = tm._factory.build(entry, overrides=overrides, registry=tm._index)
@@ -138,7 +142,7 @@ def build(data, task, num_fewshot, limit):
     return lines
 
 
-TASKS = ["arc_challenge", "arc_easy", "hellaswag", "winogrande", "piqa", "lambada_openai", "gsm8k", "boolq"]
+TASKS = ["arc_challenge", "arc_easy", "hellaswag", "winogrande", "piqa", "lambada_openai", "gsm8k", "boolq", "openbookqa"]
 
 
 def mmlu_subjects(data):
