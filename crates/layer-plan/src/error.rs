@@ -67,7 +67,7 @@ pub enum PlanError {
     #[error("unknown variant '{name}' (valid: {})", variant_names().collect::<Vec<_>>().join(", "))]
     UnknownVariant { name: String },
     /// A shuffle RNG name other than `portable` or `python`.
-    #[error("unknown shuffle rng '{name}': expected portable or python")]
+    #[error("unknown shuffle rng '{name}' (valid: portable, python)")]
     UnknownRng { name: String },
     /// A variant is missing an argument it needs.
     #[error("variant {variant} needs {arg}")]

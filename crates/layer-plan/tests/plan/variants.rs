@@ -624,7 +624,7 @@ fn spec_errors_name_the_argument() {
     }
     assert_message(
         &"numpy".parse::<ShuffleRng>().unwrap_err(),
-        &["'numpy'", "portable or python"],
+        &["unknown shuffle rng 'numpy' (valid: portable, python)"],
     );
 }
 

@@ -9,7 +9,7 @@ use layer_graph::exec::{Batch, run_plan};
 use layer_plan::Plan;
 use tch::{Kind, Tensor};
 
-use crate::cli::{DataArgs, SimilarityCmd};
+use crate::cli::SimilarityCmd;
 use crate::outln;
 
 /// Euclidean norm over the last dimension, kept.
@@ -19,12 +19,7 @@ fn l2(xs: &Tensor) -> Tensor {
 
 pub fn run(cmd: SimilarityCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
-    let texts = eval_suite::lambada_passages(
-        &super::data_dir(&DataArgs {
-            data: cmd.data.clone(),
-        }),
-        cmd.limit,
-    )?;
+    let texts = eval_suite::lambada_passages(&super::data_dir(&cmd.data), cmd.limit)?;
     let layers = model.stack().num_layers();
     let plan = Plan::baseline(layers)?;
     let n = layers + 1;
