@@ -1,41 +1,26 @@
-//! Device and dtype choices as users type them (`cpu`, `cuda`, `cuda:1`; `f32`, `bf16`,
-//! `f16`, `auto`), and making CUDA visible to one binary that serves CPU and GPU boxes
-//! alike.
+//! Devices and dtypes: a CUDA device checked to exist, the dtypes as users type them
+//! (`f32`, `bf16`, `f16`, `auto`), and making CUDA visible to one binary that serves CPU
+//! and GPU boxes alike.
 
 use tch::{Device, Kind};
 
 use crate::error::{Error, Result};
 
-/// Parses `cpu`, `cuda` or `cuda:N`; for CUDA, loads libtorch's CUDA backend and checks
-/// that the device exists.
-pub fn parse_device(text: &str) -> Result<Device> {
-    let index = match text {
-        "cpu" => return Ok(Device::Cpu),
-        "cuda" => 0,
-        _ => match text
-            .strip_prefix("cuda:")
-            .and_then(|i| i.parse::<usize>().ok())
-        {
-            Some(i) => i,
-            None => {
-                return Err(Error::Device(
-                    text.into(),
-                    "expected cpu, cuda or cuda:N".into(),
-                ));
-            }
-        },
-    };
+/// CUDA device `index`: loads libtorch's CUDA backend and checks that the device exists.
+/// (`cpu`, `cuda` and `cuda:N` are parsed where the user types them, in painters.)
+pub fn cuda_device(index: usize) -> Result<Device> {
+    let text = format!("cuda:{index}");
     load_cuda_backend();
     let count = tch::Cuda::device_count() as usize;
     if count == 0 {
         return Err(Error::Device(
-            text.into(),
+            text,
             "no CUDA device is visible to libtorch here; use --device cpu".into(),
         ));
     }
     if index >= count {
         return Err(Error::Device(
-            text.into(),
+            text,
             format!(
                 "this machine has {count} CUDA device(s), valid: cuda:0..=cuda:{}",
                 count - 1

@@ -6,7 +6,7 @@
 
 use thiserror::Error;
 
-use crate::variant::VARIANT_NAMES;
+use crate::spec::variant_names;
 
 /// What can go wrong when building, parsing or compiling a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -63,11 +63,11 @@ pub enum PlanError {
     /// A swap of a layer with itself.
     #[error("swap needs two different layers, got layer {layer} twice")]
     SwapSameLayer { layer: usize },
-    /// A variant name that is not one of [`VARIANT_NAMES`].
-    #[error("unknown variant '{name}': expected one of {}", VARIANT_NAMES.join(", "))]
+    /// A variant name that is not one of [`crate::variant_names`].
+    #[error("unknown variant '{name}' (valid: {})", variant_names().collect::<Vec<_>>().join(", "))]
     UnknownVariant { name: String },
     /// A shuffle RNG name other than `portable` or `python`.
-    #[error("unknown shuffle rng '{name}': expected portable or python")]
+    #[error("unknown shuffle rng '{name}' (valid: portable, python)")]
     UnknownRng { name: String },
     /// A variant is missing an argument it needs.
     #[error("variant {variant} needs {arg}")]
@@ -75,15 +75,19 @@ pub enum PlanError {
         variant: &'static str,
         arg: &'static str,
     },
-    /// A variant was given an argument it does not use.
-    #[error("variant {variant} does not take {arg}")]
+    /// A variant was given an argument it does not use; `valid` are the ones it takes.
+    #[error("variant {variant} does not take {arg} (valid: {})", list(valid))]
     UnusedArg {
         variant: &'static str,
         arg: &'static str,
+        valid: Vec<&'static str>,
     },
-    /// Both ways of giving the layer window at once.
-    #[error("give the layer window once: start-layer or range, not both")]
-    ConflictingWindow,
+    /// Both of two arguments that exclude each other (`args` reads "a or b").
+    #[error("variant {variant} takes {args}, not both")]
+    ConflictingArgs {
+        variant: &'static str,
+        args: &'static str,
+    },
     /// A plan built for one layer count used with a model of another.
     #[error("plan is for {plan_layers} layers but the model has {model_layers}")]
     LayerCountMismatch {
@@ -106,4 +110,12 @@ pub enum PlanError {
         token: String,
         source: Box<PlanError>,
     },
+}
+
+/// `a, b, c`, or `none` for no arguments.
+fn list(args: &[&str]) -> String {
+    match args {
+        [] => "none".into(),
+        _ => args.join(", "),
+    }
 }

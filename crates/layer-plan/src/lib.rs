@@ -19,6 +19,6 @@ pub use error::PlanError;
 pub use plan::{LayerId, MAX_LAYER_PASSES, Merge, Plan, Step};
 pub use pyrandom::{PyRandom, SampleTooLarge};
 pub use shuffle::ShuffleRng;
-pub use spec::VariantSpec;
+pub use spec::{VariantSpec, variant_names};
 pub use trie::{PlanTrie, TrieNode};
-pub use variant::{VARIANT_NAMES, Variant, Window};
+pub use variant::{Variant, Window};

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::PlanError;
 use crate::pyrandom::PyRandom;
 
-/// Which generator permutes the window.
+/// Which generator permutes the window. Its serde form is its name, read as `from_str`
+/// reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum ShuffleRng {
     /// ChaCha8 seeded with `seed_from_u64`, Fisher–Yates from the back.
     Portable,
@@ -60,6 +61,14 @@ impl fmt::Display for ShuffleRng {
             ShuffleRng::Portable => "portable",
             ShuffleRng::Python => "python",
         })
+    }
+}
+
+impl TryFrom<String> for ShuffleRng {
+    type Error = PlanError;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse()
     }
 }
 

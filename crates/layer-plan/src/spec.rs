@@ -1,23 +1,25 @@
-//! The flat, name-plus-arguments form of a variant that the CLI and experiment files fill.
+//! The flat, name-plus-arguments form of a variant that the CLI and experiment files fill,
+//! and the registry that turns it into a [`Variant`].
 //!
 //! `painters plan --variant NAME [--start-layer s | --range a b] [--layer N] [--with M]
-//! [--seed n] [--times K] [--rng portable|python]` and a TOML table with the same
-//! kebab-case keys both become a [`VariantSpec`]; `Variant::try_from(spec)` checks that
-//! the name is known, that every argument the variant needs is there and that no
-//! argument it ignores is given. Layer indices are checked later, by `compile`, against
-//! the model's layer count.
+//! [--seed n] [--times K] [--rng portable|python]` and a TOML table with the same keys
+//! both become a [`VariantSpec`]; `Variant::try_from(spec)` looks the name up in
+//! [`REGISTRY`], whose entry reads the arguments the variant takes. Any argument given
+//! that the entry did not read is an error naming it and the ones the variant takes, so
+//! what a variant accepts is exactly what its entry reads. Layer indices are checked
+//! later, by `compile`, against the model's layer count.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
 use crate::shuffle::ShuffleRng;
-use crate::variant::{VARIANT_NAMES, Variant, Window};
+use crate::variant::{Variant, Window};
 
 /// A variant as a name and optional arguments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct VariantSpec {
-    /// One of [`VARIANT_NAMES`].
+    /// One of [`variant_names`].
     pub name: String,
     /// The paper's `start_layer = s` window (windowed variants).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,142 +51,199 @@ pub struct VariantSpec {
     pub slices: Option<Vec<[usize; 2]>>,
 }
 
+impl VariantSpec {
+    /// Each argument's key (as serde and the CLI spell it) with whether it is given. The
+    /// destructuring is exhaustive, so a field added to the spec must be added here, and is
+    /// then refused by every variant whose entry does not read it.
+    fn given(&self) -> [(&'static str, bool); 9] {
+        let VariantSpec {
+            name: _,
+            start_layer,
+            range,
+            layer,
+            with,
+            seed,
+            times,
+            rng,
+            plan,
+            slices,
+        } = self;
+        [
+            ("start-layer", start_layer.is_some()),
+            ("range", range.is_some()),
+            ("layer", layer.is_some()),
+            ("with", with.is_some()),
+            ("seed", seed.is_some()),
+            ("times", times.is_some()),
+            ("rng", rng.is_some()),
+            ("plan", plan.is_some()),
+            ("slices", slices.is_some()),
+        ]
+    }
+}
+
+/// How a variant is built from its arguments.
+type Build = fn(&mut Args) -> Result<Variant, PlanError>;
+
+/// Every variant by name, as the CLI and experiment files spell it, with how it reads its
+/// arguments: the one list of variants. Names, unknown-name errors and what each variant
+/// accepts all come from here.
+const REGISTRY: &[(&str, Build)] = &[
+    ("baseline", |_| Ok(Variant::Baseline)),
+    ("skip", |a| {
+        Ok(Variant::Skip {
+            window: a.window()?,
+        })
+    }),
+    ("skip-one", |a| {
+        let layer = a.layer().ok_or(a.missing("layer"))?;
+        Ok(Variant::SkipOne { layer })
+    }),
+    ("swap", |a| {
+        let first = a.layer().ok_or(a.missing("layer"))?;
+        // first + 1 overflowing means first is out of range anyway.
+        let second = a.with().unwrap_or(first.checked_add(1).unwrap_or(first));
+        Ok(Variant::Swap {
+            a: first,
+            b: second,
+        })
+    }),
+    ("reverse", |a| {
+        Ok(Variant::Reverse {
+            window: a.window()?,
+        })
+    }),
+    ("shuffle", |a| {
+        Ok(Variant::Shuffle {
+            window: a.window()?,
+            seed: a.seed().ok_or(a.missing("seed"))?,
+            rng: a.rng().unwrap_or_default(),
+        })
+    }),
+    ("repeat-middle", |a| {
+        Ok(Variant::RepeatMiddle {
+            window: a.window()?,
+            layer: a.layer(),
+        })
+    }),
+    ("double-repeat", |a| {
+        Ok(Variant::DoubleRepeat {
+            window: a.window()?,
+        })
+    }),
+    ("triple-repeat", |a| {
+        Ok(Variant::TripleRepeat {
+            window: a.window()?,
+        })
+    }),
+    ("parallel", |a| {
+        Ok(Variant::Parallel {
+            window: a.window()?,
+        })
+    }),
+    ("looped-parallel", |a| {
+        Ok(Variant::LoopedParallel {
+            window: a.window()?,
+            times: a.times().ok_or(a.missing("times"))?,
+        })
+    }),
+    ("explicit", |a| match (a.plan(), a.slices()) {
+        (Some(text), None) => Ok(Variant::Explicit { text }),
+        (None, Some(slices)) => Ok(Variant::Slices { slices }),
+        (Some(_), Some(_)) => Err(PlanError::ConflictingArgs {
+            variant: "explicit",
+            args: "plan or slices",
+        }),
+        (None, None) => Err(a.missing("plan or slices")),
+    }),
+];
+
+/// Every variant name, in the order of the registry.
+pub fn variant_names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|(name, _)| *name)
+}
+
 impl TryFrom<VariantSpec> for Variant {
     type Error = PlanError;
 
     fn try_from(spec: VariantSpec) -> Result<Variant, PlanError> {
-        let name = VARIANT_NAMES
+        let (name, build) = REGISTRY
             .iter()
-            .find(|known| **known == spec.name)
+            .find(|(name, _)| *name == spec.name)
             .ok_or_else(|| PlanError::UnknownVariant {
                 name: spec.name.clone(),
             })?;
-        let mut args = Args { name, spec };
-        let variant = match *name {
-            "baseline" => Variant::Baseline,
-            "skip" => Variant::Skip {
-                window: args.window()?,
-            },
-            "skip-one" => Variant::SkipOne {
-                layer: args.layer()?,
-            },
-            "swap" => {
-                let a = args.layer()?;
-                let b = match args.spec.with.take() {
-                    Some(b) => b,
-                    // a + 1 overflowing means a is out of range anyway.
-                    None => a.checked_add(1).unwrap_or(a),
-                };
-                Variant::Swap { a, b }
-            }
-            "reverse" => Variant::Reverse {
-                window: args.window()?,
-            },
-            "shuffle" => Variant::Shuffle {
-                window: args.window()?,
-                seed: args.spec.seed.take().ok_or(args.missing("seed"))?,
-                rng: args.spec.rng.take().unwrap_or_default(),
-            },
-            "repeat-middle" => Variant::RepeatMiddle {
-                window: args.window()?,
-                layer: args.spec.layer.take(),
-            },
-            "double-repeat" => Variant::DoubleRepeat {
-                window: args.window()?,
-            },
-            "triple-repeat" => Variant::TripleRepeat {
-                window: args.window()?,
-            },
-            "parallel" => Variant::Parallel {
-                window: args.window()?,
-            },
-            "looped-parallel" => Variant::LoopedParallel {
-                window: args.window()?,
-                times: args.spec.times.take().ok_or(args.missing("times"))?,
-            },
-            _ => match (args.spec.plan.take(), args.spec.slices.take()) {
-                (Some(text), None) => Variant::Explicit { text },
-                (None, Some(slices)) => Variant::Slices { slices },
-                (Some(_), Some(_)) => return Err(args.unused("slices together with plan")),
-                (None, None) => return Err(args.missing("plan or slices")),
-            },
+        let mut args = Args {
+            name,
+            spec,
+            read: Vec::new(),
         };
+        let variant = build(&mut args)?;
         args.finish()?;
         Ok(variant)
     }
 }
 
-impl From<Variant> for VariantSpec {
-    fn from(variant: Variant) -> VariantSpec {
-        let mut spec = VariantSpec {
-            name: variant.name().to_string(),
-            ..VariantSpec::default()
-        };
-        let window = match variant {
-            Variant::Baseline => None,
-            Variant::SkipOne { layer } => {
-                spec.layer = Some(layer);
-                None
-            }
-            Variant::Swap { a, b } => {
-                spec.layer = Some(a);
-                spec.with = Some(b);
-                None
-            }
-            Variant::Shuffle { window, seed, rng } => {
-                spec.seed = Some(seed);
-                spec.rng = Some(rng);
-                Some(window)
-            }
-            Variant::RepeatMiddle { window, layer } => {
-                spec.layer = layer;
-                Some(window)
-            }
-            Variant::LoopedParallel { window, times } => {
-                spec.times = Some(times);
-                Some(window)
-            }
-            Variant::Skip { window }
-            | Variant::Reverse { window }
-            | Variant::DoubleRepeat { window }
-            | Variant::TripleRepeat { window }
-            | Variant::Parallel { window } => Some(window),
-            Variant::Explicit { text } => {
-                spec.plan = Some(text);
-                None
-            }
-            Variant::Slices { slices } => {
-                spec.slices = Some(slices);
-                None
-            }
-        };
-        match window {
-            Some(Window::StartLayer(s)) => spec.start_layer = Some(s),
-            Some(Window::Range { start, end }) => spec.range = Some([start, end]),
-            None => {}
-        }
-        spec
-    }
-}
-
-/// The arguments of a spec still to be consumed by one variant.
+/// The arguments of a spec still to be read by one variant's entry, and the keys it has
+/// asked for so far (what the variant accepts).
 struct Args {
     name: &'static str,
     spec: VariantSpec,
+    read: Vec<&'static str>,
 }
 
 impl Args {
+    /// `field` of the spec, noting that the variant takes `key`.
+    fn take<T>(
+        &mut self,
+        key: &'static str,
+        field: fn(&mut VariantSpec) -> Option<T>,
+    ) -> Option<T> {
+        self.read.push(key);
+        field(&mut self.spec)
+    }
+
+    /// The layer window: start-layer or range, exactly one of them.
     fn window(&mut self) -> Result<Window, PlanError> {
-        match (self.spec.start_layer.take(), self.spec.range.take()) {
+        let start_layer = self.take("start-layer", |s| s.start_layer.take());
+        let range = self.take("range", |s| s.range.take());
+        match (start_layer, range) {
             (Some(s), None) => Ok(Window::StartLayer(s)),
             (None, Some([start, end])) => Ok(Window::Range { start, end }),
-            (Some(_), Some(_)) => Err(PlanError::ConflictingWindow),
+            (Some(_), Some(_)) => Err(PlanError::ConflictingArgs {
+                variant: self.name,
+                args: "start-layer or range",
+            }),
             (None, None) => Err(self.missing("start-layer or range")),
         }
     }
 
-    fn layer(&mut self) -> Result<usize, PlanError> {
-        self.spec.layer.take().ok_or(self.missing("layer"))
+    fn layer(&mut self) -> Option<usize> {
+        self.take("layer", |s| s.layer.take())
+    }
+
+    fn with(&mut self) -> Option<usize> {
+        self.take("with", |s| s.with.take())
+    }
+
+    fn seed(&mut self) -> Option<u64> {
+        self.take("seed", |s| s.seed.take())
+    }
+
+    fn times(&mut self) -> Option<usize> {
+        self.take("times", |s| s.times.take())
+    }
+
+    fn rng(&mut self) -> Option<ShuffleRng> {
+        self.take("rng", |s| s.rng.take())
+    }
+
+    fn plan(&mut self) -> Option<String> {
+        self.take("plan", |s| s.plan.take())
+    }
+
+    fn slices(&mut self) -> Option<Vec<[usize; 2]>> {
+        self.take("slices", |s| s.slices.take())
     }
 
     fn missing(&self, arg: &'static str) -> PlanError {
@@ -194,29 +253,14 @@ impl Args {
         }
     }
 
-    fn unused(&self, arg: &'static str) -> PlanError {
-        PlanError::UnusedArg {
-            variant: self.name,
-            arg,
-        }
-    }
-
-    /// Errors on the first argument the variant did not consume.
+    /// Errors on the first argument given that the variant did not read.
     fn finish(self) -> Result<(), PlanError> {
-        let spec = &self.spec;
-        let given = [
-            ("start-layer", spec.start_layer.is_some()),
-            ("range", spec.range.is_some()),
-            ("layer", spec.layer.is_some()),
-            ("with", spec.with.is_some()),
-            ("seed", spec.seed.is_some()),
-            ("times", spec.times.is_some()),
-            ("rng", spec.rng.is_some()),
-            ("plan", spec.plan.is_some()),
-            ("slices", spec.slices.is_some()),
-        ];
-        match given.iter().find(|(_, is_given)| *is_given) {
-            Some((arg, _)) => Err(self.unused(arg)),
+        match self.spec.given().into_iter().find(|(_, given)| *given) {
+            Some((arg, _)) => Err(PlanError::UnusedArg {
+                variant: self.name,
+                arg,
+                valid: self.read,
+            }),
             None => Ok(()),
         }
     }

@@ -4,7 +4,8 @@
 //! ([`Window::StartLayer`]) or as a half-open range ([`Window::Range`]); layers outside the
 //! window run unchanged. An empty window (M = 0) compiles every windowed variant to the
 //! baseline. Variants are built from user input through [`crate::VariantSpec`], which is
-//! also their serde form; this module does not execute anything.
+//! also their serde form (the registry of names and arguments is in `spec.rs`); this module
+//! does not execute anything.
 
 use std::ops::Range;
 
@@ -16,22 +17,6 @@ use crate::plan::{
 };
 use crate::shuffle::ShuffleRng;
 use crate::spec::VariantSpec;
-
-/// Every variant name, as written on the command line and in experiment files.
-pub const VARIANT_NAMES: &[&str] = &[
-    "baseline",
-    "skip",
-    "skip-one",
-    "swap",
-    "reverse",
-    "shuffle",
-    "repeat-middle",
-    "double-repeat",
-    "triple-repeat",
-    "parallel",
-    "looped-parallel",
-    "explicit",
-];
 
 /// The layers a windowed variant rewrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,9 +52,11 @@ impl Window {
     }
 }
 
-/// A layer-execution variant; [`Variant::compile`] turns it into a [`Plan`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "VariantSpec", into = "VariantSpec")]
+/// A layer-execution variant; [`Variant::compile`] turns it into a [`Plan`]. Adding one:
+/// a case here, its arms in `compile` and `affected_layers`, and its line in the registry
+/// of `spec.rs` (its name and the arguments it reads).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "VariantSpec")]
 pub enum Variant {
     /// Every layer once, in order.
     Baseline,
@@ -109,24 +96,6 @@ pub enum Variant {
 }
 
 impl Variant {
-    /// The variant's name, one of [`VARIANT_NAMES`].
-    pub fn name(&self) -> &'static str {
-        match self {
-            Variant::Baseline => "baseline",
-            Variant::Skip { .. } => "skip",
-            Variant::SkipOne { .. } => "skip-one",
-            Variant::Swap { .. } => "swap",
-            Variant::Reverse { .. } => "reverse",
-            Variant::Shuffle { .. } => "shuffle",
-            Variant::RepeatMiddle { .. } => "repeat-middle",
-            Variant::DoubleRepeat { .. } => "double-repeat",
-            Variant::TripleRepeat { .. } => "triple-repeat",
-            Variant::Parallel { .. } => "parallel",
-            Variant::LoopedParallel { .. } => "looped-parallel",
-            Variant::Explicit { .. } | Variant::Slices { .. } => "explicit",
-        }
-    }
-
     /// The variant's plan for a model of `num_layers` layers.
     pub fn compile(&self, num_layers: usize) -> Result<Plan, PlanError> {
         if num_layers == 0 {

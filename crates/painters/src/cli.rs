@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValuesParser;
+use clap::{Args, Parser, Subcommand};
+use layer_plan::ShuffleRng;
 
 use crate::backend::AddBos;
+use crate::experiment::{Device, Dtype, Kv};
 
 #[derive(Parser)]
 #[command(
@@ -92,9 +95,8 @@ pub struct PlanArgs {
     /// Plan text, e.g. "0..11 [11|12|13]x3 14..30".
     #[arg(long, conflicts_with = "variant")]
     pub plan: Option<String>,
-    /// Variant name: baseline, skip, skip-one, swap, reverse, shuffle, repeat-middle,
-    /// double-repeat, triple-repeat, parallel, looped-parallel.
-    #[arg(long)]
+    /// Variant name.
+    #[arg(long, value_parser = PossibleValuesParser::new(layer_plan::variant_names()))]
     pub variant: Option<String>,
     /// The paper's window: keep layers 0..=s and T-s..T, rewrite the middle.
     #[arg(long, conflicts_with = "range")]
@@ -117,7 +119,7 @@ pub struct PlanArgs {
     pub times: Option<usize>,
     /// shuffle: python (CPython's random.shuffle, as the paper's code) or portable.
     #[arg(long)]
-    pub rng: Option<String>,
+    pub rng: Option<ShuffleRng>,
 }
 
 #[derive(Args)]
@@ -127,10 +129,10 @@ pub struct ModelArgs {
     pub model: PathBuf,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// f32, bf16, f16 or auto (the checkpoint's own: config.json's torch_dtype).
-    #[arg(long, default_value = "f32")]
-    pub dtype: String,
+    pub device: Device,
+    /// The compute dtype; auto is the checkpoint's own (config.json's torch_dtype).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: Dtype,
 }
 
 #[derive(Args)]
@@ -145,14 +147,6 @@ pub struct LogprobsCmd {
     pub json: bool,
     #[command(flatten)]
     pub plan: PlanArgs,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum KvArg {
-    /// Every parallel-group member keeps its own keys and values.
-    Exact,
-    /// A parallel group's keys and values are averaged into one slot (the paper's code).
-    Paper,
 }
 
 #[derive(Args)]
@@ -170,7 +164,7 @@ pub struct GenerateCmd {
     pub until: Vec<String>,
     /// KV cache semantics for parallel groups.
     #[arg(long, value_enum, default_value = "exact")]
-    pub kv: KvArg,
+    pub kv: Kv,
     #[command(flatten)]
     pub plan: PlanArgs,
 }
@@ -194,16 +188,25 @@ pub struct EvalCmd {
     /// Write OUT/<task>.jsonl (one line per item, in source order) and OUT/results.json.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Rows per forward pass (a row is a context with all its continuations).
-    #[arg(long, default_value_t = 8)]
-    pub batch_size: usize,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
     /// KV cache semantics for parallel groups in generation tasks.
     #[arg(long, value_enum, default_value = "exact")]
-    pub kv: KvArg,
+    pub kv: Kv,
     /// Encode requests with the tokenizer's special tokens (a BOS for Llama-2), as
     /// lm-eval 0.4.13 does, or never, as the paper's harness did.
     #[arg(long, value_enum, default_value = "tokenizer")]
     pub add_bos: AddBos,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// How requests are batched, for the commands that score them.
+#[derive(Args)]
+pub struct ScoringArgs {
+    /// Rows per forward pass (a row is a context with all its continuations).
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
     /// Score every request in its own row, as lm-eval does (for benchmarks).
     #[arg(long)]
     pub no_reuse: bool,
@@ -211,8 +214,6 @@ pub struct EvalCmd {
     /// the batch size or on which requests share a batch (slower; see README).
     #[arg(long)]
     pub batch_invariant: bool,
-    #[command(flatten)]
-    pub plan: PlanArgs,
 }
 
 #[derive(Args)]
@@ -225,16 +226,8 @@ pub struct ScoreCmd {
     /// Write one line per request: {"logprob": f, "is_greedy": b}.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Rows per forward pass (a row is a context with all its continuations).
-    #[arg(long, default_value_t = 8)]
-    pub batch_size: usize,
-    /// Score every request in its own row, as lm-eval does.
-    #[arg(long)]
-    pub no_reuse: bool,
-    /// Score one request per forward pass, in its own row: scores then do not depend on
-    /// the batch size or on which requests share a batch (slower; see README).
-    #[arg(long)]
-    pub batch_invariant: bool,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
     /// Score this many times and report the fastest (the first warms the device up).
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
@@ -244,8 +237,8 @@ pub struct ScoreCmd {
 
 #[derive(Args)]
 pub struct DataArgs {
-    /// Benchmark data directory (layout of the official files; see README). Default:
-    /// $PAINTERS_DATA, else ~/.local/share/painters/data.
+    /// Benchmark data directory (layout of the official files; see README). Default: an
+    /// experiment file's [data] dir, else $PAINTERS_DATA, else ~/.local/share/painters/data.
     #[arg(long)]
     pub data: Option<PathBuf>,
 }
@@ -257,10 +250,8 @@ pub struct RunCmd {
     /// Results directory (default: results/<experiment file stem>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Benchmark data directory (default: the file's [data] dir, $PAINTERS_DATA, then
-    /// ~/.local/share/painters/data).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Requests per checkpoint: a killed run recomputes at most this many.
     #[arg(long, default_value_t = 64)]
     pub chunk_size: usize,
@@ -278,26 +269,11 @@ pub struct RunCmd {
     pub shard: Option<crate::shard::Shard>,
     /// Run on this device instead of the file's model.device (cpu, cuda or cuda:N).
     #[arg(long, conflicts_with = "devices")]
-    pub device: Option<String>,
+    pub device: Option<Device>,
     /// One worker process per device, each running one shard into --out; then the
-    /// summary. Comma-separated: a CUDA index N (cuda:N), cuda:N or cpu.
-    #[arg(long, value_delimiter = ',', value_parser = worker_device)]
-    pub devices: Vec<String>,
-}
-
-/// `--devices` entries: `N` means `cuda:N`.
-fn worker_device(text: &str) -> Result<String, String> {
-    match text.trim() {
-        "cpu" => Ok("cpu".into()),
-        t if t.parse::<usize>().is_ok() => Ok(format!("cuda:{t}")),
-        t if t
-            .strip_prefix("cuda:")
-            .is_some_and(|i| i.parse::<usize>().is_ok()) =>
-        {
-            Ok(t.into())
-        }
-        _ => Err("expected cpu, a CUDA device index N or cuda:N".into()),
-    }
+    /// summary. Comma-separated: a CUDA index N (cuda:N), cuda, cuda:N or cpu.
+    #[arg(long, value_delimiter = ',', value_parser = Device::parse_worker)]
+    pub devices: Vec<Device>,
 }
 
 #[derive(Args)]
@@ -310,9 +286,8 @@ pub struct MergeCmd {
     /// Results directory to write (default: results/<experiment file stem>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Benchmark data directory recorded in resolved.toml (default as `painters run`).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Args)]
@@ -326,12 +301,11 @@ pub struct SlurmCmd {
     /// the scripts go to OUT/slurm.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Benchmark data directory passed to every job.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Device of every shard instead of the file's model.device (e.g. cuda).
     #[arg(long)]
-    pub device: Option<String>,
+    pub device: Option<Device>,
     /// Slurm partition of both jobs.
     #[arg(long)]
     pub partition: Option<String>,
@@ -401,10 +375,115 @@ pub struct SimilarityCmd {
     /// Number of LAMBADA passages (the paper uses 100).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    /// Benchmark data directory (default: $PAINTERS_DATA, else ~/.local/share/painters/data).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Results directory to write similarity.csv into (`painters plot` draws it).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+
+    use super::*;
+
+    fn parse(args: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("painters").chain(args.split_whitespace()))
+    }
+
+    /// The error for `args`, which must be a bad value.
+    fn bad_value(args: &str) -> String {
+        let Err(e) = parse(args) else {
+            panic!("{args} parsed");
+        };
+        // InvalidValue for a value enum, ValueValidation for a FromStr type.
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation
+            ),
+            "{e}"
+        );
+        e.to_string()
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_valid_values() {
+        let cases = [
+            (
+                "logprobs --model m --text t --dtype f64",
+                "invalid value 'f64' for '--dtype <DTYPE>'",
+                "[possible values: f32, bf16, f16, auto]",
+            ),
+            (
+                "logprobs --model m --text t --device gpu",
+                "invalid value 'gpu' for '--device <DEVICE>'",
+                "(valid: cpu, cuda, cuda:N)",
+            ),
+            (
+                "generate --model m --prompt p --kv fast",
+                "invalid value 'fast' for '--kv <KV>'",
+                "[possible values: exact, paper]",
+            ),
+            (
+                "plan --layers 30 --variant shuffle --start-layer 3 --seed 1 --rng numpy",
+                "invalid value 'numpy' for '--rng <RNG>'",
+                "(valid: portable, python)",
+            ),
+            (
+                "plan --layers 30 --variant skipp",
+                "invalid value 'skipp' for '--variant <VARIANT>'",
+                "[possible values: baseline, skip, skip-one,",
+            ),
+            (
+                "run x.toml --devices 0,gpu",
+                "invalid value 'gpu' for '--devices <DEVICES>'",
+                "unknown device 'gpu' (valid: cpu, cuda, cuda:N, N for cuda:N)",
+            ),
+        ];
+        for (args, what, valid) in cases {
+            let e = bad_value(args);
+            assert!(e.contains(what) && e.contains(valid), "{args}: {e}");
+        }
+    }
+
+    #[test]
+    fn settings_parse_to_their_types() {
+        let Command::Eval(eval) = parse(
+            "eval --model m --tasks piqa --device cuda:1 --dtype bfloat16 --kv paper --data d",
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("not eval");
+        };
+        assert_eq!(eval.model.device, Device::Cuda(Some(1)));
+        assert_eq!(eval.model.dtype, Dtype::Bf16);
+        assert_eq!(eval.kv, Kv::Paper);
+        assert_eq!(eval.data.data, Some(PathBuf::from("d")));
+        let Command::Run(run) = parse("run x.toml --devices 0,cuda,cuda:2,cpu --data d")
+            .unwrap()
+            .command
+        else {
+            panic!("not run");
+        };
+        assert_eq!(
+            run.devices,
+            [
+                Device::Cuda(Some(0)),
+                Device::Cuda(None),
+                Device::Cuda(Some(2)),
+                Device::Cpu
+            ]
+        );
+        assert_eq!(run.data.data, Some(PathBuf::from("d")));
+        let Command::Plan(plan) = parse("plan --layers 8 --variant shuffle --rng portable")
+            .unwrap()
+            .command
+        else {
+            panic!("not plan");
+        };
+        assert_eq!(plan.plan.rng, Some(ShuffleRng::Portable));
+    }
 }

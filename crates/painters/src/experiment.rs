@@ -36,16 +36,22 @@
 //! `start_layer`, `layer`, `seed` and `times` take one value, a list or `{ from, to }`;
 //! a variant expands to the product of its lists (at most 10 000 cells). Other keys
 //! (`range`, `with`, `rng`, `plan`, `slices`) are single values, as `painters plan` takes
-//! them.
+//! them. Every setting is parsed into its type here, so a bad value is reported as
+//! `FILE:LINE: key: what is wrong (valid: ...)`, the line found from toml's spans.
 
-use std::ops::Range;
+mod settings;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use layer_plan::{Plan, Variant, VariantSpec};
+use layer_plan::{Plan, PlanError, ShuffleRng, Variant, VariantSpec};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
 use crate::backend::AddBos;
+pub use settings::{Device, Dtype, Kv};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,30 +62,25 @@ pub struct ModelSettings {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<usize>,
-    #[serde(default = "cpu")]
-    pub device: String,
-    #[serde(default = "f32")]
-    pub dtype: String,
+    #[serde(default)]
+    pub device: Device,
+    #[serde(default, with = "settings::by_name")]
+    pub dtype: Dtype,
     #[serde(default = "eight")]
     pub batch_size: usize,
-    #[serde(default = "exact")]
-    pub kv: String,
+    #[serde(default, with = "settings::by_name")]
+    pub kv: Kv,
     /// Which special tokens requests are encoded with (it changes every score).
-    #[serde(default, skip_serializing_if = "AddBos::is_tokenizer")]
+    #[serde(
+        default,
+        skip_serializing_if = "AddBos::is_tokenizer",
+        with = "settings::by_name"
+    )]
     pub add_bos: AddBos,
 }
 
-fn cpu() -> String {
-    "cpu".into()
-}
-fn f32() -> String {
-    "f32".into()
-}
 fn eight() -> usize {
     8
-}
-fn exact() -> String {
-    "exact".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,7 +144,7 @@ pub struct VariantGrid {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rng: Option<String>,
+    pub rng: Option<ShuffleRng>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,8 +177,26 @@ pub struct Cell {
 pub struct ExperimentFile {
     pub path: PathBuf,
     pub experiment: Experiment,
-    /// Line (1-based) where each `[[variants]]` table starts, for error messages.
-    variant_lines: Vec<usize>,
+    /// Where each `[[variants]]` table is in the file, for error messages.
+    variant_lines: Vec<TableLines>,
+}
+
+/// The line (1-based) of a table's header and of each of its keys.
+struct TableLines {
+    header: usize,
+    keys: BTreeMap<String, usize>,
+}
+
+/// The spans toml records for the `[[variants]]` tables and their keys.
+#[derive(Deserialize)]
+struct VariantSpans {
+    #[serde(default)]
+    variants: Vec<Spanned<BTreeMap<String, Spanned<IgnoredAny>>>>,
+}
+
+/// The 1-based line of byte `offset` of `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 impl ExperimentFile {
@@ -189,21 +208,16 @@ impl ExperimentFile {
 
     /// Parses `text`; errors read `FILE:LINE: KEY: what is wrong`.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-        let de = toml::Deserializer::parse(text).map_err(|e| toml_error(path, &e, line_of))?;
+        let at = |e: &toml::de::Error| match e.span() {
+            Some(span) => format!("{}:{}", path.display(), line_at(text, span.start)),
+            None => path.display().to_string(),
+        };
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| anyhow!("{}: {}", at(&e), e.message().trim()))?;
         let experiment: Experiment = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
-            let line = inner
-                .span()
-                .map(|s| line_of(s.start))
-                .map(|l| format!(":{l}"))
-                .unwrap_or_default();
-            anyhow!(
-                "{}{line}: {key}: {}",
-                path.display(),
-                inner.message().trim()
-            )
+            anyhow!("{}: {key}: {}", at(&inner), inner.message().trim())
         })?;
         if experiment.tasks.is_empty() {
             bail!(
@@ -215,11 +229,19 @@ impl ExperimentFile {
             eval_suite::check_task(&task.name)
                 .map_err(|e| anyhow!("{}: tasks[{i}].name: {e}", path.display()))?;
         }
-        let variant_lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| l.trim_start().starts_with("[[variants]]"))
-            .map(|(i, _)| i + 1)
+        let spans: VariantSpans =
+            toml::from_str(text).context("the experiment parsed once but not twice")?;
+        let variant_lines = spans
+            .variants
+            .iter()
+            .map(|table| TableLines {
+                header: line_at(text, table.span().start),
+                keys: table
+                    .get_ref()
+                    .iter()
+                    .map(|(key, value)| (key.clone(), line_at(text, value.span().start)))
+                    .collect(),
+            })
             .collect();
         Ok(Self {
             path: path.to_owned(),
@@ -258,19 +280,28 @@ impl ExperimentFile {
             ..VariantSpec::default()
         };
         let baseline = compile("baseline".into(), baseline, num_layers)
-            .map_err(|e| anyhow!("{}: baseline: {e}", self.path.display()))?;
+            .map_err(|e| anyhow!("{}: baseline: {}", self.path.display(), e.message()))?;
         let mut cells = vec![baseline];
         for (i, grid) in self.experiment.variants.iter().enumerate() {
-            let at = format!(
-                "{}:{}: variants[{i}]",
-                self.path.display(),
-                self.variant_lines.get(i).copied().unwrap_or(0)
-            );
-            for spec in expand(grid).map_err(|e| anyhow!("{at}: {e}"))? {
+            // `FILE:LINE: variants[i]`, or `FILE:LINE: variants[i].KEY` at KEY's line.
+            let at = |key: Option<&str>| {
+                let lines = &self.variant_lines[i];
+                let (line, key) = match key.and_then(|k| Some((*lines.keys.get(k)?, k))) {
+                    Some((line, key)) => (line, format!(".{key}")),
+                    None => (lines.header, String::new()),
+                };
+                format!("{}:{line}: variants[{i}]{key}", self.path.display())
+            };
+            for spec in expand(grid).map_err(|e| anyhow!("{}: {e}", at(None)))? {
                 let label = label(&spec);
-                let cell = compile(label, spec, num_layers).map_err(|e| anyhow!("{at}: {e}"))?;
+                let cell = compile(label, spec, num_layers)
+                    .map_err(|e| anyhow!("{}: {}", at(e.key()), e.message()))?;
                 if cells.iter().any(|c| c.label == cell.label) {
-                    bail!("{at}: cell {:?} appears twice in the grid", cell.label);
+                    bail!(
+                        "{}: cell {:?} appears twice in the grid",
+                        at(None),
+                        cell.label
+                    );
                 }
                 cells.push(cell);
             }
@@ -279,18 +310,51 @@ impl ExperimentFile {
     }
 }
 
-fn toml_error(path: &Path, e: &toml::de::Error, line_of: impl Fn(usize) -> usize) -> anyhow::Error {
-    let line = e
-        .span()
-        .map(|s: Range<usize>| format!(":{}", line_of(s.start)))
-        .unwrap_or_default();
-    anyhow!("{}{line}: {}", path.display(), e.message().trim())
+/// A variant's error as an experiment file names things: its key where it has one, and
+/// arguments spelt as the file's keys (`start_layer`, not `start-layer`).
+struct GridError(PlanError);
+
+impl GridError {
+    /// The key of the table the error is about, if one.
+    fn key(&self) -> Option<&str> {
+        match &self.0 {
+            PlanError::UnknownVariant { .. } => Some("kind"),
+            PlanError::UnusedArg { arg, .. } => Some(arg),
+            _ => None,
+        }
+    }
+
+    fn message(&self) -> String {
+        let key = |arg: &str| arg.replace('-', "_");
+        match &self.0 {
+            PlanError::UnusedArg {
+                variant,
+                arg,
+                valid,
+            } => {
+                let valid: Vec<String> = valid.iter().map(|a| key(a)).collect();
+                let valid = if valid.is_empty() {
+                    "none".into()
+                } else {
+                    valid.join(", ")
+                };
+                format!("{variant} does not take {} (valid: {valid})", key(arg))
+            }
+            PlanError::MissingArg { variant, arg } => {
+                format!("variant {variant} needs {}", key(arg))
+            }
+            PlanError::ConflictingArgs { variant, args } => {
+                format!("variant {variant} takes {}, not both", key(args))
+            }
+            e => e.to_string(),
+        }
+    }
 }
 
-fn compile(label: String, spec: VariantSpec, num_layers: usize) -> Result<Cell> {
-    let variant = Variant::try_from(spec.clone())?;
-    let plan = variant.compile(num_layers)?;
-    let affected_layers = variant.affected_layers(num_layers)?;
+fn compile(label: String, spec: VariantSpec, num_layers: usize) -> Result<Cell, GridError> {
+    let variant = Variant::try_from(spec.clone()).map_err(GridError)?;
+    let plan = variant.compile(num_layers).map_err(GridError)?;
+    let affected_layers = variant.affected_layers(num_layers).map_err(GridError)?;
     Ok(Cell {
         label,
         spec,
@@ -317,12 +381,6 @@ fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
             .map(|v| v.expand().into_iter().map(Some).collect())
             .unwrap_or_else(|| vec![None])
     };
-    let rng = grid
-        .rng
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(|e: layer_plan::PlanError| anyhow!("rng: {e}"))?;
     let mut specs = Vec::new();
     for start_layer in values(&grid.start_layer) {
         for layer in values(&grid.layer) {
@@ -336,7 +394,7 @@ fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
                         with: grid.with,
                         seed,
                         times: times.map(|v| v as usize),
-                        rng,
+                        rng: grid.rng,
                         plan: grid.plan.clone(),
                         slices: grid.slices.clone(),
                     });
@@ -347,38 +405,53 @@ fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
     Ok(specs)
 }
 
-/// `kind` plus its arguments: `looped-parallel s=10 K=3`, `swap layer=4`.
+/// `kind` plus its arguments: `looped-parallel s=10 K=3`, `swap layer=4`. Labels name
+/// cells in summary.csv and the figures: their text must not change.
 pub(crate) fn label(spec: &VariantSpec) -> String {
-    let mut label = spec.name.clone();
+    // Exhaustive, so that a new argument cannot be left out of the label (two cells that
+    // differ only in it would then share one).
+    let VariantSpec {
+        name,
+        start_layer,
+        range,
+        layer,
+        with,
+        seed,
+        times,
+        rng,
+        plan,
+        slices,
+    } = spec;
+    let mut label = name.clone();
     let mut add = |part: String| {
         label.push(' ');
         label.push_str(&part);
     };
-    if let Some(s) = spec.start_layer {
+    if let Some(s) = start_layer {
         add(format!("s={s}"));
     }
-    if let Some([a, b]) = spec.range {
+    if let Some([a, b]) = range {
         add(format!("range={a}..{b}"));
     }
-    if let Some(l) = spec.layer {
+    if let Some(l) = layer {
         add(format!("layer={l}"));
     }
-    if let Some(w) = spec.with {
+    if let Some(w) = with {
         add(format!("with={w}"));
     }
-    if let Some(k) = spec.times {
+    if let Some(k) = times {
         add(format!("K={k}"));
     }
-    if let Some(seed) = spec.seed {
+    if let Some(seed) = seed {
         add(format!("seed={seed}"));
     }
-    if let Some(rng) = spec.rng {
+    if let Some(rng) = rng {
         add(format!("rng={rng}"));
     }
-    if let Some(plan) = &spec.plan {
+    if let Some(plan) = plan {
         add(format!("plan=\"{plan}\""));
     }
-    if let Some(slices) = &spec.slices {
+    if let Some(slices) = slices {
         let text: Vec<String> = slices.iter().map(|[a, b]| format!("{a}..{b}")).collect();
         add(format!("slices={}", text.join(",")));
     }
@@ -453,11 +526,9 @@ mod tests {
                 .unwrap();
         assert_eq!(never.experiment.model.add_bos, AddBos::Never);
         let e = error("[model]\ndir = \"m\"\nadd_bos = \"always\"\n[[tasks]]\nname = \"piqa\"\n");
-        assert!(
-            e.starts_with("x.toml:3: model.add_bos:")
-                && e.contains("`tokenizer`")
-                && e.contains("`never`"),
-            "{e}"
+        assert_eq!(
+            e,
+            "x.toml:3: model.add_bos: unknown value 'always' (valid: tokenizer, never)"
         );
     }
 
@@ -507,6 +578,102 @@ mod tests {
             e.starts_with("x.toml:8: variants[0]") && e.contains("more than 10000 cells"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn arguments_a_variant_does_not_take_name_their_line_and_the_valid_keys() {
+        // HEAD is 7 lines: the table starts on line 8, its keys on lines 9 to 11.
+        let cases = [
+            (
+                "kind = \"skip\"\nstart_layer = 3\nseed = 3\n",
+                "x.toml:11: variants[0].seed: skip does not take seed (valid: start_layer, range)",
+            ),
+            (
+                "kind = \"reverse\"\nstart_layer = 3\ntimes = [1, 2]\n",
+                "x.toml:11: variants[0].times: reverse does not take times (valid: start_layer, range)",
+            ),
+            (
+                "kind = \"shuffle\"\nstart_layer = 3\nlayer = 4\nseed = 1\n",
+                "x.toml:11: variants[0].layer: shuffle does not take layer (valid: start_layer, range, seed, rng)",
+            ),
+            (
+                "kind = \"baseline\"\n\nwith = 2\n",
+                "x.toml:11: variants[0].with: baseline does not take with (valid: none)",
+            ),
+            (
+                "\nkind = \"skipp\"\n",
+                "x.toml:10: variants[0].kind: unknown variant 'skipp' (valid: baseline, skip, skip-one, swap, reverse, shuffle, repeat-middle, double-repeat, triple-repeat, parallel, looped-parallel, explicit)",
+            ),
+            (
+                "kind = \"skip\"\nlayer = 3\n",
+                "x.toml:8: variants[0]: variant skip needs start_layer or range",
+            ),
+            (
+                "kind = \"skip\"\nstart_layer = 3\nrange = [1, 4]\n",
+                "x.toml:8: variants[0]: variant skip takes start_layer or range, not both",
+            ),
+        ];
+        for (table, expected) in cases {
+            assert_eq!(error(&format!("{HEAD}[[variants]]\n{table}")), expected);
+        }
+    }
+
+    #[test]
+    fn bad_model_settings_and_rng_name_their_line_and_the_valid_values() {
+        let model = |line: &str| {
+            error(&format!(
+                "[model]\ndir = \"m\"\nlayers = 30\n{line}\n[[tasks]]\nname = \"piqa\"\n"
+            ))
+        };
+        assert_eq!(
+            model("dtype = \"f64\""),
+            "x.toml:4: model.dtype: unknown value 'f64' (valid: f32, bf16, f16, auto)"
+        );
+        assert_eq!(
+            model("device = \"gpu\""),
+            "x.toml:4: model.device: unknown device 'gpu' (valid: cpu, cuda, cuda:N)"
+        );
+        assert_eq!(
+            model("device = \"cuda:x\""),
+            "x.toml:4: model.device: unknown device 'cuda:x' (valid: cpu, cuda, cuda:N)"
+        );
+        assert_eq!(
+            model("kv = \"fast\""),
+            "x.toml:4: model.kv: unknown value 'fast' (valid: exact, paper)"
+        );
+        let e = error(&format!(
+            "{HEAD}[[variants]]\nkind = \"shuffle\"\nstart_layer = 3\nseed = 1\nrng = \"numpy\"\n"
+        ));
+        assert_eq!(
+            e,
+            "x.toml:12: variants[0].rng: unknown shuffle rng 'numpy' (valid: portable, python)"
+        );
+    }
+
+    #[test]
+    fn model_settings_parse_to_their_types_and_serialise_as_before() {
+        let file = parse(
+            "[model]\ndir = \"m\"\ndevice = \"cuda:1\"\ndtype = \"bfloat16\"\nkv = \"paper\"\n\
+             [[tasks]]\nname = \"piqa\"\n",
+        )
+        .unwrap();
+        let model = &file.experiment.model;
+        assert_eq!(
+            (model.device, model.dtype, model.kv),
+            (Device::Cuda(Some(1)), Dtype::Bf16, Kv::Paper)
+        );
+        assert_eq!(
+            toml::to_string(model).unwrap(),
+            "dir = \"m\"\ndevice = \"cuda:1\"\ndtype = \"bf16\"\nbatch_size = 8\nkv = \"paper\"\n"
+        );
+        // The defaults, as resolved.toml has always recorded them.
+        let defaults = &parse(HEAD).unwrap().experiment.model;
+        assert_eq!(
+            toml::to_string(defaults).unwrap(),
+            "dir = \"m\"\nlayers = 30\ndevice = \"cpu\"\ndtype = \"f32\"\nbatch_size = 8\nkv = \"exact\"\n"
+        );
+        let cuda = parse("[model]\ndir = \"m\"\ndevice = \"cuda\"\n[[tasks]]\nname = \"piqa\"\n");
+        assert_eq!(cuda.unwrap().experiment.model.device, Device::Cuda(None));
     }
 
     #[test]

@@ -56,7 +56,8 @@ impl Grid {
             AddBos::Tokenizer => "add_bos=tokenizer",
             AddBos::Never => "add_bos=never",
         };
-        let model_id = model_identity(&model.dir, &model.dtype, settings, cache_root().as_deref())?;
+        let dtype = model.dtype.to_string();
+        let model_id = model_identity(&model.dir, &dtype, settings, cache_root().as_deref())?;
         let keys = cells
             .iter()
             .map(|cell| {

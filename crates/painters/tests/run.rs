@@ -516,7 +516,7 @@ fn device_workers_write_the_unsharded_files() {
     assert!(
         e.contains("'gpu'")
             && e.contains("--devices")
-            && e.contains("cpu, a CUDA device index N or cuda:N"),
+            && e.contains("(valid: cpu, cuda, cuda:N, N for cuda:N)"),
         "{e}"
     );
 }

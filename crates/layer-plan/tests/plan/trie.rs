@@ -23,8 +23,15 @@ fn naive_passes(plans: &[Plan]) -> usize {
 /// Plans that end at each node, in walk order, as plan indices.
 fn leaves(trie: &PlanTrie) -> Vec<usize> {
     let mut out = Vec::new();
-    trie.walk((), |_, _| (), |plan, _| Ok::<_, ()>(out.push(plan)))
-        .unwrap();
+    trie.walk(
+        (),
+        |_, _| (),
+        |plan, _| {
+            out.push(plan);
+            Ok::<_, ()>(())
+        },
+    )
+    .unwrap();
     out
 }
 

@@ -435,35 +435,66 @@ fn affected_layers() {
     }
 }
 
+/// A spec of every variant in its serde form, as experiment grids, fixtures and stored
+/// results hold it: these bytes must not change, or results directories stop resuming.
+const SERIALIZED: &[(&str, &str)] = &[
+    ("baseline", r#"{"name":"baseline"}"#),
+    ("skip", r#"{"name":"skip","start-layer":3}"#),
+    ("skip-one", r#"{"name":"skip-one","layer":4}"#),
+    ("swap", r#"{"name":"swap","layer":1,"with":6}"#),
+    ("reverse", r#"{"name":"reverse","range":[3,9]}"#),
+    (
+        "shuffle",
+        r#"{"name":"shuffle","start-layer":2,"seed":3,"rng":"portable"}"#,
+    ),
+    (
+        "repeat-middle",
+        r#"{"name":"repeat-middle","range":[3,9],"layer":2}"#,
+    ),
+    (
+        "double-repeat",
+        r#"{"name":"double-repeat","start-layer":2}"#,
+    ),
+    (
+        "triple-repeat",
+        r#"{"name":"triple-repeat","start-layer":2}"#,
+    ),
+    ("parallel", r#"{"name":"parallel","start-layer":2}"#),
+    (
+        "looped-parallel",
+        r#"{"name":"looped-parallel","start-layer":2,"times":3}"#,
+    ),
+    (
+        "explicit",
+        r#"{"name":"explicit","plan":"0..3 [3|4]x2 5..8"}"#,
+    ),
+    ("explicit", r#"{"name":"explicit","slices":[[0,4],[3,8]]}"#),
+];
+
 #[test]
-fn spec_round_trips_through_variant_and_toml() {
-    let variants = [
-        Variant::Baseline,
-        Variant::SkipOne { layer: 4 },
-        Variant::Swap { a: 1, b: 6 },
-        Variant::RepeatMiddle {
-            window: Window::Range { start: 3, end: 9 },
-            layer: Some(2),
-        },
-        Variant::Slices {
-            slices: vec![[0, 4], [3, 8]],
-        },
-        Variant::Explicit {
-            text: "0..3 [3|4]x2 5..8".into(),
-        },
-    ]
-    .into_iter()
-    .chain(windowed(Window::StartLayer(2)));
-    for variant in variants {
-        let spec = VariantSpec::from(variant.clone());
-        assert_eq!(Variant::try_from(spec), Ok(variant.clone()));
-        let text = toml::to_string(&variant).unwrap();
+fn every_variant_round_trips_its_serde_form_byte_for_byte() {
+    let mut names: Vec<&str> = SERIALIZED.iter().map(|(name, _)| *name).collect();
+    names.dedup();
+    assert_eq!(names, layer_plan::variant_names().collect::<Vec<_>>());
+    for (_, json) in SERIALIZED {
+        let spec: VariantSpec = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&spec).unwrap(), *json);
+        let toml_text = toml::to_string(&spec).unwrap();
         assert_eq!(
-            toml::from_str::<Variant>(&text),
-            Ok(variant.clone()),
-            "{text}"
+            toml::from_str::<VariantSpec>(&toml_text).as_ref(),
+            Ok(&spec)
+        );
+        let variant = Variant::try_from(spec.clone()).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(
+            toml::from_str::<Variant>(&toml_text),
+            Ok(variant),
+            "{toml_text}"
         );
     }
+}
+
+#[test]
+fn spec_defaults_and_file_form() {
     let from_file: Variant =
         toml::from_str("name = \"shuffle\"\nstart-layer = 10\nseed = 4\nrng = \"portable\"")
             .unwrap();
@@ -487,6 +518,8 @@ fn spec_round_trips_through_variant_and_toml() {
             rng: ShuffleRng::Python
         }
     );
+    let swap: Variant = toml::from_str("name = \"swap\"\nlayer = 4").unwrap();
+    assert_eq!(swap, Variant::Swap { a: 4, b: 5 });
     let typo = toml::from_str::<Variant>("name = \"skip\"\nstart_layer = 3").unwrap_err();
     assert!(typo.to_string().contains("start_layer"), "{typo}");
     assert_eq!("portable".parse(), Ok(ShuffleRng::Portable));
@@ -498,7 +531,11 @@ fn spec_errors_name_the_argument() {
     let cases: &[(VariantSpec, &[&str])] = &[
         (
             spec("foo"),
-            &["unknown variant 'foo'", "baseline", "looped-parallel"],
+            &[
+                "unknown variant 'foo'",
+                "(valid: baseline, skip,",
+                "looped-parallel",
+            ],
         ),
         (spec("skip"), &["skip needs start-layer or range"]),
         (spec("swap"), &["swap needs layer"]),
@@ -523,7 +560,7 @@ fn spec_errors_name_the_argument() {
                 slices: Some(vec![]),
                 ..spec("explicit")
             },
-            &["does not take slices"],
+            &["explicit takes plan or slices, not both"],
         ),
         (
             VariantSpec {
@@ -531,7 +568,7 @@ fn spec_errors_name_the_argument() {
                 range: Some([1, 4]),
                 ..spec("skip")
             },
-            &["start-layer or range, not both"],
+            &["skip takes start-layer or range, not both"],
         ),
         (
             VariantSpec {
@@ -539,14 +576,14 @@ fn spec_errors_name_the_argument() {
                 seed: Some(1),
                 ..spec("skip")
             },
-            &["skip does not take seed"],
+            &["skip does not take seed (valid: start-layer, range)"],
         ),
         (
             VariantSpec {
                 times: Some(2),
                 ..spec("baseline")
             },
-            &["baseline does not take times"],
+            &["baseline does not take times (valid: none)"],
         ),
         (
             VariantSpec {
@@ -554,7 +591,32 @@ fn spec_errors_name_the_argument() {
                 rng: Some(ShuffleRng::Python),
                 ..spec("swap")
             },
-            &["swap does not take rng"],
+            &["swap does not take rng (valid: layer, with)"],
+        ),
+        (
+            VariantSpec {
+                start_layer: Some(3),
+                times: Some(2),
+                ..spec("reverse")
+            },
+            &["reverse does not take times (valid: start-layer, range)"],
+        ),
+        (
+            VariantSpec {
+                start_layer: Some(3),
+                seed: Some(1),
+                times: Some(2),
+                ..spec("shuffle")
+            },
+            &["shuffle does not take times (valid: start-layer, range, seed, rng)"],
+        ),
+        (
+            VariantSpec {
+                plan: Some("0".into()),
+                seed: Some(1),
+                ..spec("explicit")
+            },
+            &["explicit does not take seed (valid: plan, slices)"],
         ),
     ];
     for (spec, parts) in cases {
@@ -562,7 +624,7 @@ fn spec_errors_name_the_argument() {
     }
     assert_message(
         &"numpy".parse::<ShuffleRng>().unwrap_err(),
-        &["'numpy'", "portable or python"],
+        &["unknown shuffle rng 'numpy' (valid: portable, python)"],
     );
 }
 

@@ -37,12 +37,12 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
             .progress_chars("=> "),
         );
         bar.set_prefix(task.clone());
-        let scoring = super::score_options(cmd.batch_size, cmd.no_reuse, cmd.batch_invariant);
+        let scoring = super::score_options(&cmd.scoring);
         let mut backend = PlanBackend {
             model: &model,
             plan: plan.clone(),
             scoring,
-            kv: super::kv_mode(cmd.kv),
+            kv: cmd.kv.into(),
             add_bos: cmd.add_bos,
             followers: Vec::new(),
             progress: bar.clone(),

@@ -13,7 +13,7 @@ pub fn run(cmd: GenerateCmd) -> Result<()> {
     let opts = GenerateOptions {
         max_tokens: cmd.max_tokens,
         until: cmd.until,
-        kv: super::kv_mode(cmd.kv),
+        kv: cmd.kv.into(),
     };
     let generation = generate(&model, &[prompt], &plan, &opts)?.remove(0);
     outln!("{}", generation.text)?;

@@ -11,7 +11,7 @@ use crate::outln;
 use crate::store::Store;
 
 pub fn run(cmd: MergeCmd) -> Result<()> {
-    let grid = super::read_grid(&cmd.experiment, cmd.data)?;
+    let grid = super::read_grid(&cmd.experiment, &cmd.data)?;
     let out = super::results_dir(cmd.out.as_deref(), &cmd.experiment);
     let shards = cmd
         .from

@@ -20,11 +20,10 @@ use layer_plan::{Plan, Variant, VariantSpec};
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Command, DataArgs, KvArg, ModelArgs, PlanArgs};
+use crate::cli::{Command, DataArgs, ModelArgs, PlanArgs, ScoringArgs};
 use crate::experiment::ExperimentFile;
 use crate::grid::Grid;
 use crate::outln;
-use layer_graph::exec::KvMode;
 
 pub fn run(cli: crate::cli::Cli) -> Result<()> {
     match cli.command {
@@ -48,10 +47,15 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
     }
 }
 
-/// Scoring settings from the flags: `batch_invariant` scores one request per forward
-/// pass (batch size and context sharing ignored), else `no_reuse` turns off shared
+/// Scoring settings from the flags: `--batch-invariant` scores one request per forward
+/// pass (batch size and context sharing ignored), else `--no-reuse` turns off shared
 /// contexts.
-fn score_options(batch_size: usize, no_reuse: bool, batch_invariant: bool) -> ScoreOptions {
+fn score_options(args: &ScoringArgs) -> ScoreOptions {
+    scoring(args.batch_size, args.no_reuse, args.batch_invariant)
+}
+
+/// [`score_options`] from its parts (`painters run` takes the batch size from its file).
+fn scoring(batch_size: usize, no_reuse: bool, batch_invariant: bool) -> ScoreOptions {
     match batch_invariant {
         true => ScoreOptions {
             share_contexts: false,
@@ -67,8 +71,8 @@ fn score_options(batch_size: usize, no_reuse: bool, batch_invariant: bool) -> Sc
 /// Loads the checkpoint on the chosen device and dtype.
 fn load_model(args: &ModelArgs) -> Result<Model> {
     let options = LoadOptions {
-        device: layer_graph::device::parse_device(&args.device)?,
-        dtype: layer_graph::device::parse_dtype(&args.dtype)?,
+        device: args.device.open()?,
+        dtype: args.dtype.into(),
     };
     Ok(Model::load(&args.model, options)?)
 }
@@ -86,13 +90,7 @@ fn resolve_plan(args: &PlanArgs, num_layers: usize) -> Result<Plan> {
         with: args.with,
         seed: args.seed,
         times: args.times,
-        rng: args
-            .rng
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(anyhow::Error::msg)
-            .context("--rng")?,
+        rng: args.rng,
         ..VariantSpec::default()
     };
     let variant = Variant::try_from(spec)?;
@@ -118,10 +116,13 @@ fn data_dir(args: &DataArgs) -> PathBuf {
 
 /// An experiment file's grid, scored on the data directory `--data`, else the file's
 /// `[data] dir`, else the default of [`data_dir`].
-fn read_grid(experiment: &Path, data: Option<PathBuf>) -> Result<Grid> {
+fn read_grid(experiment: &Path, data: &DataArgs) -> Result<Grid> {
     let file = ExperimentFile::read(experiment)?;
     let data = data_dir(&DataArgs {
-        data: data.or(file.experiment.data.as_ref().map(|d| d.dir.clone())),
+        data: data
+            .data
+            .clone()
+            .or(file.experiment.data.as_ref().map(|d| d.dir.clone())),
     });
     Grid::resolve(file, data)
 }
@@ -131,11 +132,4 @@ fn results_dir(out: Option<&Path>, experiment: &Path) -> PathBuf {
     out.map(Path::to_owned).unwrap_or_else(|| {
         PathBuf::from("results").join(experiment.file_stem().unwrap_or_default())
     })
-}
-
-fn kv_mode(arg: KvArg) -> KvMode {
-    match arg {
-        KvArg::Exact => KvMode::Exact,
-        KvArg::Paper => KvMode::Paper,
-    }
 }

@@ -16,7 +16,7 @@ use layer_graph::scoring::ScoreOptions;
 use layer_plan::Plan;
 
 use crate::backend::PlanBackend;
-use crate::cli::{KvArg, ModelArgs, RunCmd};
+use crate::cli::{ModelArgs, RunCmd};
 use crate::grid::Grid;
 use crate::outln;
 use crate::store::{Claim, FollowerLog, Store};
@@ -28,16 +28,9 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 pub fn run(cmd: RunCmd) -> Result<()> {
-    let grid = super::read_grid(&cmd.experiment, cmd.data.clone())?;
+    let grid = super::read_grid(&cmd.experiment, &cmd.data)?;
     let out = super::results_dir(cmd.out.as_deref(), &cmd.experiment);
     let exp = &grid.file.experiment;
-    let kv = <KvArg as clap::ValueEnum>::from_str(&exp.model.kv, false).map_err(|_| {
-        anyhow::anyhow!(
-            "{}: model.kv is {:?}, expected \"exact\" or \"paper\"",
-            grid.file.path.display(),
-            exp.model.kv
-        )
-    })?;
     if !cmd.devices.is_empty() {
         return super::workers::run(&cmd, &grid, &out);
     }
@@ -78,8 +71,8 @@ pub fn run(cmd: RunCmd) -> Result<()> {
             model: &model,
             grid: &grid,
             store: &store,
-            scoring: super::score_options(exp.model.batch_size, cmd.no_reuse, cmd.batch_invariant),
-            kv: super::kv_mode(kv),
+            scoring: super::scoring(exp.model.batch_size, cmd.no_reuse, cmd.batch_invariant),
+            kv: exp.model.kv.into(),
             chunk_size: cmd.chunk_size,
             reuse: !cmd.no_reuse,
             bars: MultiProgress::new(),
@@ -119,14 +112,10 @@ fn task_options(task: &crate::experiment::TaskSettings, chunk_size: usize) -> Ev
 /// The grid's model on `--device`, else on the file's `model.device`.
 fn load_model(cmd: &RunCmd, grid: &Grid) -> Result<Model> {
     let settings = &grid.file.experiment.model;
-    let device = cmd
-        .device
-        .clone()
-        .unwrap_or_else(|| settings.device.clone());
     let args = ModelArgs {
         model: settings.dir.clone(),
-        device,
-        dtype: settings.dtype.clone(),
+        device: cmd.device.unwrap_or(settings.device),
+        dtype: settings.dtype,
     };
     let model = super::load_model(&args).with_context(|| match &cmd.device {
         Some(_) => "--device".to_string(),

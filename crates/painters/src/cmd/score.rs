@@ -60,7 +60,7 @@ pub fn run(cmd: ScoreCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
     let requests = read_requests(&cmd.requests, model.stack().vocab_size())?;
-    let mut options = super::score_options(cmd.batch_size, cmd.no_reuse, cmd.batch_invariant);
+    let mut options = super::score_options(&cmd.scoring);
     let mut best = f64::INFINITY;
     let mut scores = Vec::new();
     for _ in 0..cmd.repeat.max(1) {

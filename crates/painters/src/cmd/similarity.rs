@@ -10,7 +10,7 @@ use layer_plan::Plan;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::cli::{DataArgs, SimilarityCmd};
+use crate::cli::SimilarityCmd;
 use crate::outln;
 
 /// One row of similarity.csv: the cosine between hidden states `i` and `j`.
@@ -32,12 +32,7 @@ fn l2(xs: &Tensor) -> Tensor {
 
 pub fn run(cmd: SimilarityCmd) -> Result<()> {
     let model = super::load_model(&cmd.model)?;
-    let texts = eval_suite::lambada_passages(
-        &super::data_dir(&DataArgs {
-            data: cmd.data.clone(),
-        }),
-        cmd.limit,
-    )?;
+    let texts = eval_suite::lambada_passages(&super::data_dir(&cmd.data), cmd.limit)?;
     let layers = model.stack().num_layers();
     let plan = Plan::baseline(layers)?;
     let n = layers + 1;

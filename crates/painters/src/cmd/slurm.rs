@@ -28,7 +28,7 @@ pub fn run(cmd: SlurmCmd) -> Result<()> {
         painters: std::env::current_exe().context("locating the painters binary")?,
         experiment: cwd.join(&cmd.experiment),
         out: cwd.join(super::results_dir(cmd.out.as_deref(), &cmd.experiment)),
-        data: cmd.data.as_ref().map(|d| cwd.join(d)),
+        data: cmd.data.data.as_ref().map(|d| cwd.join(d)),
         cwd,
     };
     let dir = jobs.out.join("slurm");

@@ -13,13 +13,14 @@ use std::process::{Child, Command};
 use anyhow::{Context, Result, bail};
 
 use crate::cli::RunCmd;
+use crate::experiment::Device;
 use crate::grid::Grid;
 use crate::outln;
 use crate::shard::Shard;
 use crate::store::Store;
 
-struct Worker<'a> {
-    device: &'a str,
+struct Worker {
+    device: Device,
     shard: Shard,
     log: PathBuf,
     child: Child,
@@ -36,7 +37,7 @@ pub fn run(cmd: &RunCmd, grid: &Grid, out: &Path) -> Result<()> {
         .devices
         .iter()
         .enumerate()
-        .map(|(index, device)| {
+        .map(|(index, &device)| {
             spawn(
                 cmd,
                 grid,
@@ -78,15 +79,15 @@ pub fn run(cmd: &RunCmd, grid: &Grid, out: &Path) -> Result<()> {
 }
 
 /// Starts `painters run --shard` for one device, its output going to its log.
-fn spawn<'a>(
+fn spawn(
     cmd: &RunCmd,
     grid: &Grid,
     out: &Path,
-    device: &'a str,
+    device: Device,
     shard: Shard,
     logs: &Path,
     cpu_threads: Option<usize>,
-) -> Result<Worker<'a>> {
+) -> Result<Worker> {
     let log = logs.join(format!("shard-{}-of-{}.log", shard.index, shard.count));
     let output = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let exe = std::env::current_exe().context("locating the painters binary")?;
@@ -96,7 +97,8 @@ fn spawn<'a>(
         .arg(&cmd.experiment)
         .arg("--shard")
         .arg(shard.to_string())
-        .args(["--device", device]);
+        .arg("--device")
+        .arg(device.to_string());
     command
         .arg("--out")
         .arg(out)
@@ -110,7 +112,7 @@ fn spawn<'a>(
     if cmd.batch_invariant {
         command.arg("--batch-invariant");
     }
-    if let Some(threads) = cpu_threads.filter(|_| device == "cpu") {
+    if let Some(threads) = cpu_threads.filter(|_| device == Device::Cpu) {
         command.env("OMP_NUM_THREADS", threads.to_string());
     }
     let child = command
@@ -127,8 +129,8 @@ fn spawn<'a>(
 }
 
 /// Threads for each CPU worker when there are several: the cores shared out evenly.
-fn cpu_threads(devices: &[String]) -> Option<usize> {
-    let cpu_workers = devices.iter().filter(|d| *d == "cpu").count();
+fn cpu_threads(devices: &[Device]) -> Option<usize> {
+    let cpu_workers = devices.iter().filter(|d| **d == Device::Cpu).count();
     if cpu_workers < 2 || std::env::var_os("OMP_NUM_THREADS").is_some() {
         return None;
     }
