@@ -3,12 +3,12 @@
 //!
 //! Tasks (the [`registry`]: ARC, HellaSwag, GSM8K, WinoGrande, PIQA, LAMBADA, BoolQ,
 //! MMLU and its subjects `mmlu_<subject>`, OpenBookQA) read the canonical benchmark files
-//! from a data directory (layout: `/work/shared/data/README.md`), build lm-eval's exact
-//! prompt strings, send every request to the backend in chunks, and return per-item
-//! records and lm-eval's aggregated metrics with their stderrs. Each task's registry entry
-//! ([`TaskDef`]) also says where its files officially come from ([`source`]), what
-//! guessing scores and which metric judges it. [`stats`] adds the paper's normalised
-//! scores and paired comparisons.
+//! from a data directory (`--data` or `$PAINTERS_DATA`, laid out as `painters data fetch`
+//! writes it), build lm-eval's exact prompt strings, send every request to the backend in
+//! chunks, and return per-item records and lm-eval's aggregated metrics with their
+//! stderrs. Each task's registry entry ([`TaskDef`]) also says where its files officially
+//! come from ([`source`]), what guessing scores and which metric judges it. [`stats`] adds
+//! the paper's normalised scores and paired comparisons.
 //!
 //! This crate never sees a token or a tensor, downloads nothing, and writes no files.
 

@@ -141,10 +141,7 @@ impl Plan {
     /// A stable id: the first 16 hex digits of `sha256("{num_layers}:{canonical text}")`.
     pub fn hash(&self) -> String {
         let digest = Sha256::digest(format!("{}:{}", self.num_layers, self));
-        digest[..8]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        hex::encode(&digest[..8])
     }
 }
 

@@ -6,6 +6,19 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+/// `items` as JSON Lines (one compact JSON document per line), written atomically.
+pub fn write_jsonl<'a, T: serde::Serialize + 'a>(
+    path: &Path,
+    items: impl IntoIterator<Item = &'a T>,
+) -> Result<()> {
+    let mut lines = Vec::new();
+    for item in items {
+        serde_json::to_writer(&mut lines, item)?;
+        lines.push(b'\n');
+    }
+    write(path, &lines)
+}
+
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()

@@ -427,11 +427,7 @@ fn hash_stream(
         hasher.update(&buf[..n]);
         sink(&buf[..n])?;
     }
-    let mut hex = String::with_capacity(64);
-    for byte in hasher.finalize() {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    Ok(hex)
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// A new temporary file in `dir` (created if needed), removed unless persisted.

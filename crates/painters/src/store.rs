@@ -52,10 +52,6 @@ fn check_harness(results_dir: &Path) -> Result<()> {
     }
 }
 
-fn hex(digest: impl AsRef<[u8]>) -> String {
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Key of one (plan, task) cell.
 pub fn cell_key(
     model_id: &str,
@@ -67,7 +63,7 @@ pub fn cell_key(
         plan.num_layers(),
         serde_json::to_string(task).expect("task settings serialise")
     );
-    hex(Sha256::digest(text.as_bytes()))[..16].to_string()
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
 pub struct Store {
@@ -202,12 +198,7 @@ impl Store {
                 )
             })
             .collect();
-        let mut lines = String::new();
-        for item in &result.items {
-            lines.push_str(&serde_json::to_string(item)?);
-            lines.push('\n');
-        }
-        crate::atomic::write(&self.items_path(key), lines.as_bytes())?;
+        crate::atomic::write_jsonl(&self.items_path(key), &result.items)?;
         result.items.clear();
         let stored = StoredResult { result, chance };
         crate::atomic::write(
@@ -269,12 +260,7 @@ impl Store {
                 }
             }
         }
-        let mut text = String::new();
-        for c in &logged {
-            text.push_str(&serde_json::to_string(c)?);
-            text.push('\n');
-        }
-        crate::atomic::write(&path, text.as_bytes())?;
+        crate::atomic::write_jsonl(&path, &logged)?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
@@ -396,7 +382,7 @@ fn digest_of(parts: impl Iterator<Item = String>) -> String {
         h.update(p.as_bytes());
         h.update([0]);
     }
-    hex(h.finalize())[..16].to_string()
+    hex::encode(&h.finalize()[..8])
 }
 
 fn loglikelihood_digest(reqs: &[LoglikelihoodRequest]) -> String {

@@ -52,14 +52,14 @@ pub fn read<T: DeserializeOwned>(file: &Path) -> Result<Vec<T>, TableError> {
             let csv::ErrorKind::Deserialize { err, .. } = e.kind() else {
                 return fail(format!(": line {line}"), e.to_string());
             };
-            if let csv::DeserializeErrorKind::Message(message) = err.kind() {
-                if let Some(column) = message.strip_prefix("missing field ") {
-                    let column = column.trim_matches('`');
-                    return fail(
-                        format!(": line 1 (header), column {column}"),
-                        "no such column".into(),
-                    );
-                }
+            if let csv::DeserializeErrorKind::Message(message) = err.kind()
+                && let Some(column) = message.strip_prefix("missing field ")
+            {
+                let column = column.trim_matches('`');
+                return fail(
+                    format!(": line 1 (header), column {column}"),
+                    "no such column".into(),
+                );
             }
             let field = err.field().map(|i| i as usize);
             let at = match field.and_then(|i| Some((i, header.get(i)?))) {

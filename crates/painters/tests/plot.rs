@@ -383,7 +383,8 @@ fn malformed_summary_is_an_error_naming_file_line_and_column() {
         good.replace(",true", ",maybe")
     ));
     assert!(
-        message.contains("line 3, column 21 (informative): expected true or false, found \"maybe\""),
+        message
+            .contains("line 3, column 21 (informative): expected true or false, found \"maybe\""),
         "{message}"
     );
 

@@ -1,7 +1,7 @@
 //! Golden prompts: the first two docs of every task on the real data files must produce
 //! exactly the requests lm-eval 0.4.13 builds. The expected strings in `golden/*.jsonl`
 //! were produced by lm-eval's own task code:
-//! `python reference_prompts.py /work/shared/data golden 2 1` (see that script).
+//! `python reference_prompts.py "$PAINTERS_DATA" golden 2 1` (see that script).
 
 use eval_suite::{EvalOptions, evaluate};
 use serde_json::Value;

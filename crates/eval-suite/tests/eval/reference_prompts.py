@@ -15,7 +15,7 @@ for log-likelihood tasks, {"doc_id", "context", "until"} for gsm8k. mmlu is writ
 alphabetical subject order (only the first MMLU_SUBJECTS subjects if given), with "subject".
 
 The golden files next to this script were made with
-    python reference_prompts.py /work/shared/data golden 2 1
+    python reference_prompts.py "$PAINTERS_DATA" golden 2 1
 (the first 2 docs of every task; MMLU: of abstract_algebra); `LM_EVAL_REFERENCE_DIR=<OUT_DIR>`
 of a full run (no LIMIT) makes the `reference` test compare every request of every task.
 """

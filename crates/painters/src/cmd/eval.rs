@@ -54,7 +54,7 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
         .with_context(|| format!("task {task}"))?;
         bar.finish_and_clear();
         if let Some(out) = &cmd.out {
-            write_items(out, &result)?;
+            crate::atomic::write_jsonl(&out.join(format!("{}.jsonl", result.task)), &result.items)?;
         }
         print_result(&result)?;
         results.push(result);
@@ -68,18 +68,6 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
         )?;
     }
     Ok(())
-}
-
-fn write_items(out: &std::path::Path, result: &TaskResult) -> Result<()> {
-    let mut lines = String::new();
-    for item in &result.items {
-        lines.push_str(&serde_json::to_string(item)?);
-        lines.push('\n');
-    }
-    crate::atomic::write(
-        &out.join(format!("{}.jsonl", result.task)),
-        lines.as_bytes(),
-    )
 }
 
 fn print_result(result: &TaskResult) -> Result<()> {
