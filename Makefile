@@ -9,7 +9,7 @@ FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test fixtures demo notebook parity reference fuzz bench kill-test
+.PHONY: setup build test lint fixtures demo notebook parity reference fuzz bench kill-test
 
 setup:
 	@bash scripts/setup.sh
@@ -25,8 +25,13 @@ $(FIXTURES): scripts/make_fixtures.py scripts/requirements.txt scripts/fetch_mod
 
 fixtures: setup $(FIXTURES)
 
-test: fixtures
+# Formatting and lints first (fast to fail), then every test.
+test: fixtures lint
 	cargo test --workspace
+
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 
 # The main job: the paper's main variants on SmolLM2-135M, scored on real benchmarks
 # (experiments/smollm2-demo.toml, ~5 min on 2 cores; resumable) into target/demo, its
