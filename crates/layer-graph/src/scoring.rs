@@ -161,7 +161,7 @@ fn score_batch(
         PackedBatch::new(rows, device).map_err(|e| Error::torch("the batch's inputs", e))?;
     let xs = embed(stack, &batch.ids, &batch.attention.positions)?; // (B, S, C)
     for (group, trie) in tries {
-        // The trie's steps cannot fail: a failed step yields no stream and leaves its
+        // `walk` takes infallible steps: a failed step yields no stream and leaves its
         // error here, and no step runs after it.
         let failure = RefCell::new(None);
         let run = |step: &Step, input: &Option<Tensor>| {
