@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use tch::TchError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
@@ -74,11 +76,85 @@ pub enum Error {
     #[error("scoring request {index}: {message}")]
     Request { index: usize, message: String },
 
-    #[error("out of device memory even at one row per batch; use a smaller model, dtype or device")]
-    OutOfMemory,
+    /// libtorch could not allocate memory on the device while doing `during`: scoring
+    /// retries such a batch with fewer rows.
+    #[error("out of device memory in {during}: {message}")]
+    OutOfMemory { during: String, message: String },
 
-    #[error(transparent)]
-    Torch(#[from] tch::TchError),
+    /// Any other libtorch failure while doing `during`.
+    #[error("libtorch failed in {during}: {message}")]
+    Torch { during: String, message: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// libtorch's error `e` while doing `during` (e.g. "layer 12"), an allocation failure
+    /// told apart from the rest. Only the message's first line is kept: libtorch appends
+    /// a C++ backtrace.
+    pub(crate) fn torch(during: impl Into<String>, e: TchError) -> Self {
+        let text = match e {
+            TchError::Torch(text) => text,
+            other => other.to_string(),
+        };
+        let message = text.lines().next().unwrap_or_default().to_owned();
+        let during = during.into();
+        if OUT_OF_MEMORY.iter().any(|m| text.contains(m)) {
+            Error::OutOfMemory { during, message }
+        } else {
+            Error::Torch { during, message }
+        }
+    }
+}
+
+/// How libtorch's allocators say they ran out: CUDA's caching allocator ("CUDA out of
+/// memory. Tried to allocate ..."; MPS and HIP alike) and the CPU allocator
+/// ("DefaultCPUAllocator: can't allocate memory: you tried to allocate ...").
+const OUT_OF_MEMORY: [&str; 2] = ["out of memory", "can't allocate memory"];
+
+#[cfg(test)]
+mod tests {
+    use tch::{Device, Kind, Tensor};
+
+    use super::*;
+
+    #[test]
+    fn an_allocation_the_cpu_refuses_is_out_of_memory() {
+        let e = Tensor::f_empty([1 << 60], (Kind::Int8, Device::Cpu)).unwrap_err();
+        let e = Error::torch("layer 3", e);
+        let text = e.to_string();
+        assert!(matches!(e, Error::OutOfMemory { .. }), "{text}");
+        assert!(
+            text.starts_with("out of device memory in layer 3: "),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "the C++ backtrace is cut: {text}");
+    }
+
+    #[test]
+    fn cuda_running_out_is_out_of_memory() {
+        let message = "CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.15 GiB total \
+                       capacity)\nException raised from malloc at CUDACachingAllocator.cpp:1000";
+        let e = Error::torch("the head", TchError::Torch(message.into()));
+        assert!(
+            matches!(&e, Error::OutOfMemory { during, message }
+                if during == "the head" && message.ends_with("total capacity)")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn other_failures_are_not_out_of_memory() {
+        let e = Tensor::zeros([2, 3], (Kind::Float, Device::Cpu))
+            .f_view([4])
+            .unwrap_err();
+        let e = Error::torch("the embedding", e);
+        let text = e.to_string();
+        println!("{text}");
+        assert!(matches!(e, Error::Torch { .. }), "{text}");
+        assert!(
+            text.starts_with("libtorch failed in the embedding: ") && text.contains("[4]"),
+            "{text}"
+        );
+    }
+}

@@ -9,10 +9,12 @@
 //! generation equals recomputing the whole sequence; [`KvMode::Paper`] stores the
 //! members' mean K/V in one slot per step, as the paper's code does.
 //!
+//! A libtorch failure comes back as an error naming the step or stage it happened in.
+//!
 //! B batch, S token slots, T new tokens, C hidden, V vocab.
 
 use layer_plan::{Merge, Plan, Step};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind, TchError, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -83,7 +85,7 @@ pub struct Forward {
 pub fn run_plan(model: &Model, batch: &Batch, plan: &Plan, keep_hidden: bool) -> Result<Forward> {
     let mut hidden = Vec::new();
     let xs = residual_stream(model, batch, plan, keep_hidden.then_some(&mut hidden))?;
-    let output = tch::no_grad(|| model.stack().head(&xs));
+    let output = tch::no_grad(|| head(model.stack(), &xs))?;
     Ok(Forward { output, hidden })
 }
 
@@ -98,15 +100,31 @@ pub fn residual_stream(
     let stack = model.stack();
     check_plan(stack, plan)?;
     let _guard = tch::no_grad_guard();
-    let (b, s) = batch.ids.size2().expect("ids are (B, S)");
+    let (b, s) = batch
+        .ids
+        .size2()
+        .map_err(|e| Error::torch("the batch's token ids", e))?;
     check_length(stack, s as usize, || "the batch".into())?;
     let attn = if stack.is_causal() && batch.right_padded {
         Attention::causal(b, s, batch.ids.device())
     } else {
         Attention::new(&batch.valid, s, stack.is_causal())
-    };
-    let xs = stack.embed(&batch.ids, &attn.positions);
-    Ok(run_steps(stack, xs, &attn, plan, None, hidden))
+    }
+    .map_err(|e| Error::torch("the attention mask", e))?;
+    let xs = embed(stack, &batch.ids, &attn.positions)?;
+    run_steps(stack, xs, &attn, plan, None, hidden)
+}
+
+/// The stack's embedding, failures named.
+pub(crate) fn embed(stack: &dyn LayerStack, ids: &Tensor, positions: &Tensor) -> Result<Tensor> {
+    stack
+        .embed(ids, positions)
+        .map_err(|e| Error::torch("the embedding", e))
+}
+
+/// The stack's head, failures named.
+pub(crate) fn head(stack: &dyn LayerStack, xs: &Tensor) -> Result<Tensor> {
+    stack.head(xs).map_err(|e| Error::torch("the head", e))
 }
 
 pub(crate) fn check_plan(stack: &dyn LayerStack, plan: &Plan) -> Result<()> {
@@ -178,7 +196,7 @@ fn run_steps(
     plan: &Plan,
     mut cache: Option<&mut PlanCache>,
     mut hidden: Option<&mut Vec<Tensor>>,
-) -> Tensor {
+) -> Result<Tensor> {
     if let Some(h) = hidden.as_deref_mut() {
         h.push(xs.shallow_clone());
     }
@@ -186,12 +204,12 @@ fn run_steps(
         let slots = cache
             .as_deref_mut()
             .map(|c| (c.mode, c.slots[i].as_mut_slice()));
-        xs = apply_step(stack, step, &xs, attn, slots);
+        xs = apply_step(stack, step, &xs, attn, slots)?;
         if let Some(h) = hidden.as_deref_mut() {
             h.push(xs.shallow_clone());
         }
     }
-    xs
+    Ok(xs)
 }
 
 /// One plan step on the residual stream (B, T, C), with the step's KV slots when
@@ -202,9 +220,9 @@ pub(crate) fn apply_step(
     xs: &Tensor,
     attn: &Attention,
     slots: Option<(KvMode, &mut [KvSlot])>,
-) -> Tensor {
+) -> Result<Tensor> {
     match step {
-        Step::Layer(id) => stack.layer(id.0, xs, attn, slots.map(|(_, s)| &mut s[0])),
+        Step::Layer(id) => layer(stack, id.0, xs, attn, slots.map(|(_, s)| &mut s[0])),
         Step::Parallel {
             layers,
             merge: Merge::Mean,
@@ -212,20 +230,38 @@ pub(crate) fn apply_step(
             let outs: Vec<Tensor> = match slots {
                 None => layers
                     .iter()
-                    .map(|l| stack.layer(l.0, xs, attn, None))
+                    .map(|l| layer(stack, l.0, xs, attn, None))
                     .collect(),
                 Some((KvMode::Exact, slots)) => layers
                     .iter()
                     .zip(slots.iter_mut())
-                    .map(|(l, slot)| stack.layer(l.0, xs, attn, Some(slot)))
+                    .map(|(l, slot)| layer(stack, l.0, xs, attn, Some(slot)))
                     .collect(),
                 Some((KvMode::Paper, slots)) => {
                     parallel_paper_kv(stack, layers, xs, attn, &mut slots[0])
                 }
-            };
-            Tensor::stack(&outs, 0).mean_dim(0, false, None)
+            }?;
+            mean(&outs).map_err(|e| Error::torch(format!("averaging step {step}"), e))
         }
     }
+}
+
+/// The stack's layer `l`, failures named.
+fn layer(
+    stack: &dyn LayerStack,
+    l: usize,
+    xs: &Tensor,
+    attn: &Attention,
+    kv: Option<&mut KvSlot>,
+) -> Result<Tensor> {
+    stack
+        .layer(l, xs, attn, kv)
+        .map_err(|e| Error::torch(format!("layer {l}"), e))
+}
+
+/// The elementwise mean of equally shaped tensors.
+fn mean(tensors: &[Tensor]) -> Result<Tensor, TchError> {
+    Tensor::f_stack(tensors, 0)?.f_mean_dim(0, false, None)
 }
 
 /// Each member attends over the shared (averaged) past plus its own new keys; the slot
@@ -236,7 +272,7 @@ fn parallel_paper_kv(
     xs: &Tensor,
     attn: &Attention,
     shared: &mut KvSlot,
-) -> Vec<Tensor> {
+) -> Result<Vec<Tensor>> {
     let (mut keys, mut values, mut outs) = (Vec::new(), Vec::new(), Vec::new());
     for l in layers {
         let mut own = KvSlot {
@@ -245,16 +281,16 @@ fn parallel_paper_kv(
                 .as_ref()
                 .map(|(k, v)| (k.shallow_clone(), v.shallow_clone())),
         };
-        outs.push(stack.layer(l.0, xs, attn, Some(&mut own)));
+        outs.push(layer(stack, l.0, xs, attn, Some(&mut own))?);
         let (k, v) = own.kv.expect("a layer run with a slot fills it");
         keys.push(k);
         values.push(v);
     }
-    shared.kv = Some((
-        Tensor::stack(&keys, 0).mean_dim(0, false, None),
-        Tensor::stack(&values, 0).mean_dim(0, false, None),
-    ));
-    outs
+    let average = |ts: &[Tensor]| {
+        mean(ts).map_err(|e| Error::torch("averaging the members' keys and values", e))
+    };
+    shared.kv = Some((average(&keys)?, average(&values)?));
+    Ok(outs)
 }
 
 /// log p(token i | tokens < i) for i = 1..len of each right-padded sequence, from the
@@ -281,6 +317,14 @@ pub fn next_token_logprobs(logits: &Tensor, batch: &Batch) -> Vec<Vec<f64>> {
             Vec::<f64>::try_from(&row).expect("a 1-d double tensor converts to Vec<f64>")
         })
         .collect()
+}
+
+/// The most likely next token of each row of logits (B, 1, V): (B, 1) on the device and
+/// as host ids.
+fn greedy_tokens(logits: &Tensor) -> Result<(Tensor, Vec<i64>), TchError> {
+    let next = logits.f_argmax(-1, false)?; // (B, 1)
+    let tokens = Vec::<i64>::try_from(next.f_view([-1])?.f_to_device(Device::Cpu)?)?;
+    Ok((next, tokens))
 }
 
 /// Greedy decoding settings.
@@ -338,18 +382,15 @@ pub fn generate(
     let mut done = vec![false; prompts.len()];
     for _ in 0..opts.max_tokens {
         let t = ids.size()[1];
-        let attn = Attention::new(&valid, t, stack.is_causal());
-        let xs = run_steps(
-            stack,
-            stack.embed(&ids, &attn.positions),
-            &attn,
-            plan,
-            Some(&mut cache),
-            None,
-        );
-        let next = stack.head(&xs.narrow(1, t - 1, 1)).argmax(-1, false); // (B, 1)
-        let tokens = Vec::<i64>::try_from(next.view([-1]).to_device(Device::Cpu))
-            .expect("token ids are int64");
+        let attn = Attention::new(&valid, t, stack.is_causal())
+            .map_err(|e| Error::torch("the attention mask", e))?;
+        let xs = embed(stack, &ids, &attn.positions)?;
+        let xs = run_steps(stack, xs, &attn, plan, Some(&mut cache), None)?;
+        let last = xs
+            .f_narrow(1, t - 1, 1)
+            .map_err(|e| Error::torch("the last position", e))?; // (B, 1, C)
+        let (next, tokens) = greedy_tokens(&head(stack, &last)?)
+            .map_err(|e| Error::torch("picking the next tokens", e))?;
         for (b, &token) in tokens.iter().enumerate() {
             if done[b] {
                 continue;
@@ -364,13 +405,9 @@ pub fn generate(
             break;
         }
         ids = next;
-        valid = Tensor::cat(
-            &[
-                valid,
-                Tensor::ones([prompts.len() as i64, 1], (Kind::Bool, model.device())),
-            ],
-            1,
-        );
+        valid = Tensor::f_ones([prompts.len() as i64, 1], (Kind::Bool, model.device()))
+            .and_then(|new| Tensor::f_cat(&[&valid, &new], 1))
+            .map_err(|e| Error::torch("extending the attention mask", e))?;
     }
     for g in &mut out {
         let text = model.tokenizer().decode(&g.ids, true)?;

@@ -192,3 +192,15 @@ fn checkpoint_kind(
         )),
     }
 }
+
+#[cfg(test)]
+impl Model {
+    /// The same model with its stack wrapped by `wrap` (tests inject failures so).
+    pub(crate) fn wrap_stack(
+        mut self,
+        wrap: impl FnOnce(Box<dyn LayerStack>) -> Box<dyn LayerStack>,
+    ) -> Self {
+        self.stack = wrap(self.stack);
+        self
+    }
+}

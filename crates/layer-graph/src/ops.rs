@@ -2,7 +2,7 @@
 //! multi-head attention over an optional KV slot. Arithmetic follows the Hugging Face
 //! reference implementations (e.g. RMSNorm in float32) so results match to ~1e-5.
 
-use tch::{Kind, Tensor};
+use tch::{Kind, TchError, Tensor};
 
 use crate::error::Result;
 use crate::stack::{Attention, KvSlot};
@@ -28,8 +28,8 @@ impl Linear {
     }
 
     /// (..., in) -> (..., out)
-    pub fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.linear(&self.weight, self.bias.as_ref())
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        xs.f_linear(&self.weight, self.bias.as_ref())
     }
 }
 
@@ -50,12 +50,10 @@ impl LayerNorm {
         })
     }
 
-    pub fn forward(&self, xs: &Tensor) -> Tensor {
-        let c = *xs
-            .size()
-            .last()
-            .expect("hidden states have a channel dimension");
-        xs.layer_norm([c], Some(&self.weight), Some(&self.bias), self.eps, false)
+    /// (..., C) -> (..., C)
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        let c = self.weight.size();
+        xs.f_layer_norm(c, Some(&self.weight), Some(&self.bias), self.eps, false)
     }
 }
 
@@ -66,12 +64,12 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
-    pub fn forward(&self, xs: &Tensor) -> Tensor {
-        let kind = xs.kind();
-        let x = xs.to_kind(Kind::Float);
-        let variance = x.square().mean_dim(-1, true, Kind::Float);
-        let normed = x * (variance + self.eps).rsqrt();
-        &self.weight * normed.to_kind(kind)
+    /// (..., C) -> (..., C)
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        let x = xs.f_to_kind(Kind::Float)?;
+        let variance = x.f_square()?.f_mean_dim(-1, true, Kind::Float)?;
+        let normed = x.f_mul(&variance.f_add_scalar(self.eps)?.f_rsqrt()?)?;
+        self.weight.f_mul(&normed.f_to_kind(xs.kind())?)
     }
 }
 
@@ -92,27 +90,40 @@ impl Rotary {
     }
 
     /// cos and sin (B, 1, T, dim) in `kind` for positions (B, T), memoised per forward.
-    fn tables<'a>(&self, attn: &'a Attention, kind: Kind) -> &'a (Tensor, Tensor) {
-        attn.rotary.get_or_init(|| {
-            let inv_freq = self.inv_freq.to_device(attn.positions.device());
-            let freqs = attn.positions.to_kind(Kind::Float).unsqueeze(-1) * inv_freq; // (B, T, dim/2)
-            let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1); // (B, 1, T, dim)
-            (emb.cos().to_kind(kind), emb.sin().to_kind(kind))
-        })
+    fn tables<'a>(
+        &self,
+        attn: &'a Attention,
+        kind: Kind,
+    ) -> Result<&'a (Tensor, Tensor), TchError> {
+        if let Some(tables) = attn.rotary.get() {
+            return Ok(tables);
+        }
+        let inv_freq = self.inv_freq.f_to_device(attn.positions.device())?;
+        let positions = attn.positions.f_to_kind(Kind::Float)?.f_unsqueeze(-1)?;
+        let freqs = positions.f_mul(&inv_freq)?; // (B, T, dim/2)
+        let emb = Tensor::f_cat(&[&freqs, &freqs], -1)?.f_unsqueeze(1)?; // (B, 1, T, dim)
+        let tables = (emb.f_cos()?.f_to_kind(kind)?, emb.f_sin()?.f_to_kind(kind)?);
+        Ok(attn.rotary.get_or_init(|| tables))
     }
 
     /// Rotates q or k (B, heads, T, D) on its first `dim` channels.
-    pub fn apply(&self, xs: &Tensor, attn: &Attention) -> Tensor {
-        let (cos, sin) = self.tables(attn, xs.kind());
-        let d = xs.size()[3];
-        let rot = xs.narrow(-1, 0, self.dim);
+    pub fn apply(&self, xs: &Tensor, attn: &Attention) -> Result<Tensor, TchError> {
+        let (cos, sin) = self.tables(attn, xs.kind())?;
+        let (_, _, _, d) = xs.size4()?;
+        let rot = xs.f_narrow(-1, 0, self.dim)?;
         let half = self.dim / 2;
-        let rotated = Tensor::cat(&[-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)], -1);
-        let out = rot * cos + rotated * sin;
+        let rotated = Tensor::f_cat(
+            &[
+                rot.f_narrow(-1, half, half)?.f_neg()?,
+                rot.f_narrow(-1, 0, half)?,
+            ],
+            -1,
+        )?;
+        let out = rot.f_mul(cos)?.f_add(&rotated.f_mul(sin)?)?;
         if self.dim == d {
-            out
+            Ok(out)
         } else {
-            Tensor::cat(&[out, xs.narrow(-1, self.dim, d - self.dim)], -1)
+            Tensor::f_cat(&[out, xs.f_narrow(-1, self.dim, d - self.dim)?], -1)
         }
     }
 }
@@ -125,21 +136,29 @@ pub fn attend(
     v: Tensor,
     attn: &Attention,
     kv: Option<&mut KvSlot>,
-) -> Tensor {
+) -> Result<Tensor, TchError> {
     let (k, v) = match kv {
-        Some(slot) => slot.append(k, v),
+        Some(slot) => slot.append(k, v)?,
         None => (k, v),
     };
-    let gqa = q.size()[1] != k.size()[1];
+    let gqa = q.size4()?.1 != k.size4()?.1;
     let causal = attn.mask.is_none();
-    let out =
-        Tensor::scaled_dot_product_attention(q, &k, &v, attn.mask.as_ref(), 0.0, causal, None, gqa);
-    let (b, h, t, d) = out.size4().expect("attention output is 4-d");
-    out.transpose(1, 2).reshape([b, t, h * d])
+    let out = Tensor::f_scaled_dot_product_attention(
+        q,
+        &k,
+        &v,
+        attn.mask.as_ref(),
+        0.0,
+        causal,
+        None,
+        gqa,
+    )?;
+    let (b, h, t, d) = out.size4()?;
+    out.f_transpose(1, 2)?.f_reshape([b, t, h * d])
 }
 
 /// (B, T, heads * D) -> (B, heads, T, D)
-pub fn split_heads(xs: &Tensor, heads: i64) -> Tensor {
-    let (b, t, c) = xs.size3().expect("projection output is 3-d");
-    xs.view([b, t, heads, c / heads]).transpose(1, 2)
+pub fn split_heads(xs: &Tensor, heads: i64) -> Result<Tensor, TchError> {
+    let (b, t, c) = xs.size3()?;
+    xs.f_view([b, t, heads, c / heads])?.f_transpose(1, 2)
 }

@@ -16,17 +16,19 @@
 //!
 //! Rows run in batches sorted by length (longest first, little padding); the head runs
 //! only at the positions whose log-probs are read. Results come back in request order.
+//! A batch that runs out of device memory ([`Error::OutOfMemory`], which libtorch's
+//! fallible operations return) is retried with half its rows.
 //!
 //! B batch, S token slots, C hidden, V vocab, N scored positions.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 
 use layer_plan::{Plan, PlanTrie, Step};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind, TchError, Tensor};
 
 use crate::error::{Error, Result};
-use crate::exec::{apply_step, check_length, check_plan};
+use crate::exec::{apply_step, check_length, check_plan, embed, head};
 use crate::model::Model;
 use crate::stack::{Attention, LayerStack};
 
@@ -121,22 +123,9 @@ pub fn score_plans(
     let (mut at, mut done) = (0, 0);
     while at < rows.len() {
         let chunk = &rows[at..(at + options.batch_size.max(1)).min(rows.len())];
-        let attempt = catch_out_of_memory(|| -> Result<()> {
-            let batch = PackedBatch::new(chunk, model.device());
-            let xs = stack.embed(&batch.ids, &batch.attention.positions); // (B, S, C)
-            for (group, trie) in &tries {
-                let run = |step: &Step, input: &Tensor| {
-                    apply_step(stack, step, input, &batch.attention, None)
-                };
-                trie.walk(xs.shallow_clone(), run, |p, ys| {
-                    batch.read(stack, ys, &mut scores[group[p]])
-                })?;
-            }
-            Ok(())
-        });
-        match attempt {
-            Some(result) => result?,
-            None if chunk.len() > 1 => {
+        match score_batch(stack, chunk, &tries, &mut scores, model.device()) {
+            Ok(()) => {}
+            Err(Error::OutOfMemory { .. }) if chunk.len() > 1 => {
                 options.batch_size = chunk.len() / 2;
                 eprintln!(
                     "out of device memory at {} rows per batch; going on with {}",
@@ -145,7 +134,13 @@ pub fn score_plans(
                 );
                 continue;
             }
-            None => return Err(Error::OutOfMemory),
+            Err(Error::OutOfMemory { during, message }) => {
+                return Err(Error::OutOfMemory {
+                    during: format!("{during}, even at one row per batch"),
+                    message,
+                });
+            }
+            Err(e) => return Err(e),
         }
         at += chunk.len();
         done += chunk.iter().map(|r| r.reads.len()).sum::<usize>();
@@ -154,30 +149,40 @@ pub fn score_plans(
     Ok(scores)
 }
 
-/// Runs `f`, returning `None` if libtorch ran out of device memory in it (tch turns the
-/// C++ exception into a panic); any other panic goes on unwinding.
-fn catch_out_of_memory<T>(f: impl FnOnce() -> T) -> Option<T> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
-    match result {
-        Ok(value) => Some(value),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or(panic.downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if message.contains("out of memory") {
-                None
-            } else {
-                // The silenced hook printed nothing; say what failed before unwinding on.
-                eprintln!("libtorch failed: {message}");
-                std::panic::resume_unwind(panic)
+/// Scores one batch of rows under every trie's plans into `scores[plan][request]`.
+fn score_batch(
+    stack: &dyn LayerStack,
+    rows: &[Row],
+    tries: &[(Vec<usize>, PlanTrie)],
+    scores: &mut [Vec<Score>],
+    device: Device,
+) -> Result<()> {
+    let batch =
+        PackedBatch::new(rows, device).map_err(|e| Error::torch("the batch's inputs", e))?;
+    let xs = embed(stack, &batch.ids, &batch.attention.positions)?; // (B, S, C)
+    for (group, trie) in tries {
+        // `walk` takes infallible steps: a failed step yields no stream and leaves its
+        // error here, and no step runs after it.
+        let failure = RefCell::new(None);
+        let run = |step: &Step, input: &Option<Tensor>| {
+            let input = input.as_ref().filter(|_| failure.borrow().is_none())?;
+            match apply_step(stack, step, input, &batch.attention, None) {
+                Ok(output) => Some(output),
+                Err(e) => {
+                    failure.replace(Some(e));
+                    None
+                }
             }
+        };
+        trie.walk(Some(xs.shallow_clone()), run, |p, ys| match ys {
+            Some(ys) => batch.read(stack, ys, &mut scores[group[p]]),
+            None => Ok(()),
+        })?;
+        if let Some(e) = failure.into_inner() {
+            return Err(e);
         }
     }
+    Ok(())
 }
 
 /// One model input row: a prefix, then (for a shared context) each continuation's
@@ -302,12 +307,12 @@ struct PackedBatch<'a> {
 }
 
 impl<'a> PackedBatch<'a> {
-    fn new(rows: &'a [Row], device: Device) -> Self {
+    fn new(rows: &'a [Row], device: Device) -> Result<Self, TchError> {
         let (b, s) = (
             rows.len() as i64,
             rows.iter().map(|r| r.tokens.len()).max().unwrap_or(0) as i64,
         );
-        let pad = |f: &dyn Fn(&Row) -> &[i64], fill: i64| -> Tensor {
+        let pad = |f: &dyn Fn(&Row) -> &[i64], fill: i64| -> Result<Tensor, TchError> {
             let flat: Vec<i64> = rows
                 .iter()
                 .flat_map(|r| {
@@ -316,32 +321,35 @@ impl<'a> PackedBatch<'a> {
                         .chain(std::iter::repeat_n(fill, s as usize - r.tokens.len()))
                 })
                 .collect();
-            Tensor::from_slice(&flat).view([b, s]).to_device(device)
+            Tensor::f_from_slice(&flat)?
+                .f_view([b, s])?
+                .f_to_device(device)
         };
-        let ids = pad(&|r| &r.tokens, 0);
+        let ids = pad(&|r| &r.tokens, 0)?;
         let attention = if rows.iter().any(Row::branched) {
-            let positions = pad(&|r| &r.positions, 0);
+            let positions = pad(&|r| &r.positions, 0)?;
             // Branch -1 marks padding: no query attends to it (but itself).
-            let branch = pad(&|r| &r.branch, -1); // (B, S)
-            let (query, key) = (branch.view([b, s, 1]), branch.view([b, 1, s]));
-            let slot = Tensor::arange(s, (Kind::Int64, device));
-            let causal = slot.view([1, 1, s]).le_tensor(&slot.view([1, s, 1]));
+            let branch = pad(&|r| &r.branch, -1)?; // (B, S)
+            let (query, key) = (branch.f_view([b, s, 1])?, branch.f_view([b, 1, s])?);
+            let slot = Tensor::f_arange(s, (Kind::Int64, device))?;
+            let (key_slot, query_slot) = (slot.f_view([1, 1, s])?, slot.f_view([1, s, 1])?);
+            let causal = key_slot.f_le_tensor(&query_slot)?;
             let same_branch = key
-                .eq(0)
-                .logical_and(&query.ge(0))
-                .logical_or(&key.eq_tensor(&query));
-            let itself = slot.view([1, 1, s]).eq_tensor(&slot.view([1, s, 1]));
+                .f_eq(0)?
+                .f_logical_and(&query.f_ge(0)?)?
+                .f_logical_or(&key.f_eq_tensor(&query)?)?;
+            let itself = key_slot.f_eq_tensor(&query_slot)?;
             let mask = causal
-                .logical_and(&same_branch)
-                .logical_or(&itself)
-                .unsqueeze(1); // (B, 1, S, S)
+                .f_logical_and(&same_branch)?
+                .f_logical_or(&itself)?
+                .f_unsqueeze(1)?; // (B, 1, S, S)
             Attention {
                 positions,
                 mask: Some(mask),
                 rotary: OnceCell::new(),
             }
         } else {
-            Attention::causal(b, s, device)
+            Attention::causal(b, s, device)?
         };
         let (mut read_rows, mut read_slots, mut targets) = (Vec::new(), Vec::new(), Vec::new());
         for (b, row) in rows.iter().enumerate() {
@@ -351,36 +359,27 @@ impl<'a> PackedBatch<'a> {
                 targets.push(*target);
             }
         }
-        let on = |v: &[i64]| Tensor::from_slice(v).to_device(device);
-        Self {
+        let on = |v: &[i64]| Tensor::f_from_slice(v)?.f_to_device(device);
+        Ok(Self {
             rows,
             ids,
             attention,
-            read_rows: on(&read_rows),
-            read_slots: on(&read_slots),
-            targets: on(&targets),
-        }
+            read_rows: on(&read_rows)?,
+            read_slots: on(&read_slots)?,
+            targets: on(&targets)?,
+        })
     }
 
     /// Reads this batch's requests off the final residual stream `xs` (B, S, C) into
     /// `scores` (indexed by request).
     fn read(&self, stack: &dyn LayerStack, xs: &Tensor, scores: &mut [Score]) -> Result<()> {
-        let picked = xs.index(&[Some(&self.read_rows), Some(&self.read_slots)]); // (N, C)
-        let logp = stack
-            .head(&picked.unsqueeze(0))
-            .squeeze_dim(0)
-            .log_softmax(-1, Kind::Float); // (N, V)
-        let token_logp = Vec::<f64>::try_from(
-            logp.gather(-1, &self.targets.unsqueeze(-1), false)
-                .view([-1])
-                .to_kind(Kind::Double)
-                .to_device(Device::Cpu),
-        )?;
-        let greedy = Vec::<bool>::try_from(
-            logp.argmax(-1, false)
-                .eq_tensor(&self.targets)
-                .to_device(Device::Cpu),
-        )?;
+        let picked = self
+            .picked(xs)
+            .map_err(|e| Error::torch("picking the scored positions", e))?;
+        let logits = head(stack, &picked)?;
+        let (token_logp, greedy) = self
+            .token_logprobs(&logits)
+            .map_err(|e| Error::torch("the log-softmax over the vocabulary", e))?;
         let mut at = 0;
         for (request, reads) in self.rows.iter().flat_map(|r| &r.reads) {
             let n = reads.len();
@@ -399,5 +398,155 @@ impl<'a> PackedBatch<'a> {
             at += n;
         }
         Ok(())
+    }
+
+    /// The residual stream (B, S, C) at the scored positions: (1, N, C).
+    fn picked(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        xs.f_index(&[Some(&self.read_rows), Some(&self.read_slots)])? // (N, C)
+            .f_unsqueeze(0)
+    }
+
+    /// From the head's logits (1, N, V): log p(target) at each scored position, and whether
+    /// the target is the most likely token there.
+    fn token_logprobs(&self, logits: &Tensor) -> Result<(Vec<f64>, Vec<bool>), TchError> {
+        let logp = logits.f_squeeze_dim(0)?.f_log_softmax(-1, Kind::Float)?; // (N, V)
+        let token_logp = logp
+            .f_gather(-1, &self.targets.f_unsqueeze(-1)?, false)?
+            .f_view([-1])?
+            .f_to_kind(Kind::Double)?
+            .f_to_device(Device::Cpu)?;
+        let greedy = logp
+            .f_argmax(-1, false)?
+            .f_eq_tensor(&self.targets)?
+            .f_to_device(Device::Cpu)?;
+        Ok((
+            Vec::<f64>::try_from(token_logp)?,
+            Vec::<bool>::try_from(greedy)?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::model::LoadOptions;
+    use crate::stack::{KvSlot, LengthLimit};
+
+    /// A stack whose layers run out of memory on batches of more than `max_rows` rows:
+    /// they first ask libtorch's CPU allocator for an exabyte, which it refuses at once.
+    struct Tight {
+        inner: Box<dyn LayerStack>,
+        max_rows: i64,
+        /// The rows of every batch embedded, i.e. of every attempt.
+        batches: Arc<Mutex<Vec<i64>>>,
+    }
+
+    impl LayerStack for Tight {
+        fn num_layers(&self) -> usize {
+            self.inner.num_layers()
+        }
+        fn vocab_size(&self) -> i64 {
+            self.inner.vocab_size()
+        }
+        fn is_causal(&self) -> bool {
+            self.inner.is_causal()
+        }
+        fn length_limit(&self) -> Option<&LengthLimit> {
+            self.inner.length_limit()
+        }
+        fn embed(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, TchError> {
+            self.batches.lock().unwrap().push(ids.size()[0]);
+            self.inner.embed(ids, positions)
+        }
+        fn layer(
+            &self,
+            layer: usize,
+            xs: &Tensor,
+            attn: &Attention,
+            kv: Option<&mut KvSlot>,
+        ) -> Result<Tensor, TchError> {
+            if xs.size()[0] > self.max_rows {
+                let _exabyte = Tensor::f_empty([1 << 60], (Kind::Int8, Device::Cpu))?;
+            }
+            self.inner.layer(layer, xs, attn, kv)
+        }
+        fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+            self.inner.head(xs)
+        }
+    }
+
+    /// The tiny Llama fixture under a [`Tight`] stack, and the batches it is asked to run.
+    fn tight(max_rows: i64) -> (Model, Arc<Mutex<Vec<i64>>>) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/tiny/llama");
+        let model = Model::load(&dir, LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{e} (`make test` writes the fixtures)"));
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let model = model.wrap_stack(|inner| {
+            Box::new(Tight {
+                inner,
+                max_rows,
+                batches: batches.clone(),
+            })
+        });
+        (model, batches)
+    }
+
+    /// Ten contexts of different lengths with two continuations each: ten rows, branched.
+    fn requests() -> Vec<ScoreRequest> {
+        (1..=10)
+            .flat_map(|n| {
+                let context: Vec<i64> = (1..=2 * n).collect();
+                [vec![7, 8], vec![9]].map(|continuation| ScoreRequest {
+                    context: context.clone(),
+                    continuation,
+                })
+            })
+            .collect()
+    }
+
+    fn plans() -> Vec<Plan> {
+        vec![
+            Plan::baseline(3).unwrap(),
+            Plan::parse("0 [1|2]", 3).unwrap(),
+        ]
+    }
+
+    #[test]
+    fn out_of_memory_halves_the_batch_and_scores_as_that_batch_size_does() {
+        let (model, batches) = tight(2);
+        let mut options = ScoreOptions::new(8);
+        let backed_off = score_plans(&model, &plans(), &requests(), &mut options, &mut |_| {});
+        let backed_off = backed_off.unwrap();
+        assert_eq!(options.batch_size, 2);
+        assert_eq!(*batches.lock().unwrap(), [8, 4, 2, 2, 2, 2, 2]);
+
+        let (roomy, _) = tight(i64::MAX);
+        let mut options = ScoreOptions::new(2);
+        let unconstrained = score_plans(&roomy, &plans(), &requests(), &mut options, &mut |_| {});
+        assert_eq!(backed_off, unconstrained.unwrap());
+    }
+
+    #[test]
+    fn out_of_memory_at_one_row_is_an_error_naming_the_layer() {
+        let (model, batches) = tight(0);
+        let e = score(
+            &model,
+            &plans()[0],
+            &requests(),
+            &mut ScoreOptions::new(4),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        println!("{text}");
+        assert!(matches!(e, Error::OutOfMemory { .. }), "{text}");
+        assert!(
+            text.starts_with("out of device memory in layer 0, even at one row per batch: "),
+            "{text}"
+        );
+        assert_eq!(*batches.lock().unwrap(), [4, 2, 1]);
     }
 }

@@ -2,12 +2,16 @@
 //! stream -> head over all positions. Plans, scoring and generation are written against
 //! this trait alone; the families know nothing of plans.
 //!
+//! Every tensor operation here and in the families is one of tch's fallible `f_*` ones:
+//! a libtorch failure (an out-of-memory above all) comes back as a [`TchError`], and the
+//! runners name the step that failed.
+//!
 //! Dimension legend: B batch, T new tokens, S key positions (cached + new), C hidden size,
 //! V vocabulary, H query heads, Hkv key/value heads, D head dim.
 
 use std::cell::OnceCell;
 
-use tch::{Kind, Tensor};
+use tch::{Kind, TchError, Tensor};
 
 /// Per-forward attention inputs shared by every layer call.
 pub struct Attention {
@@ -28,37 +32,39 @@ impl Attention {
     /// Hugging Face's `cumsum(attention_mask) - 1`. A query sees the real keys that
     /// causality allows (all real keys when `causal` is false) and always itself, so
     /// padded rows stay finite and never leak into real ones.
-    pub fn new(valid: &Tensor, t: i64, causal: bool) -> Self {
-        let (b, s) = valid.size2().expect("valid is (B, S)");
+    pub fn new(valid: &Tensor, t: i64, causal: bool) -> Result<Self, TchError> {
+        let (b, s) = valid.size2()?;
         let device = valid.device();
-        let positions = (valid.cumsum(1, Kind::Int64) - 1)
-            .clamp_min(0)
-            .narrow(1, s - t, t); // (B, T)
-        let mut mask = valid.view([b, 1, 1, s]).expand([b, 1, t, s], true);
-        let query_at = Tensor::arange_start(s - t, s, (Kind::Int64, device)).view([t, 1]); // (T, 1)
-        let key_at = Tensor::arange(s, (Kind::Int64, device)).view([1, s]); // (1, S)
+        let positions = valid
+            .f_cumsum(1, Kind::Int64)?
+            .f_sub_scalar(1)?
+            .f_clamp_min(0)?
+            .f_narrow(1, s - t, t)?; // (B, T)
+        let mut mask = valid.f_view([b, 1, 1, s])?.f_expand([b, 1, t, s], true)?;
+        let query_at = Tensor::f_arange_start(s - t, s, (Kind::Int64, device))?.f_view([t, 1])?; // (T, 1)
+        let key_at = Tensor::f_arange(s, (Kind::Int64, device))?.f_view([1, s])?; // (1, S)
         if causal {
-            mask = mask.logical_and(&key_at.le_tensor(&query_at).view([1, 1, t, s]));
+            mask = mask.f_logical_and(&key_at.f_le_tensor(&query_at)?.f_view([1, 1, t, s])?)?;
         }
-        let mask = mask.logical_or(&key_at.eq_tensor(&query_at).view([1, 1, t, s]));
-        Self {
+        let mask = mask.f_logical_or(&key_at.f_eq_tensor(&query_at)?.f_view([1, 1, t, s])?)?;
+        Ok(Self {
             positions,
             mask: Some(mask),
             rotary: OnceCell::new(),
-        }
+        })
     }
 
     /// Plain causal attention for a (B, S) batch whose padding, if any, comes after the
     /// real tokens of each row, with no cache.
-    pub fn causal(b: i64, s: i64, device: tch::Device) -> Self {
-        let positions = Tensor::arange(s, (Kind::Int64, device))
-            .unsqueeze(0)
-            .expand([b, s], true);
-        Self {
+    pub fn causal(b: i64, s: i64, device: tch::Device) -> Result<Self, TchError> {
+        let positions = Tensor::f_arange(s, (Kind::Int64, device))?
+            .f_unsqueeze(0)?
+            .f_expand([b, s], true)?;
+        Ok(Self {
             positions,
             mask: None,
             rotary: OnceCell::new(),
-        }
+        })
     }
 }
 
@@ -72,13 +78,13 @@ pub struct KvSlot {
 
 impl KvSlot {
     /// Appends this call's keys and values and returns everything seen so far.
-    pub fn append(&mut self, k: Tensor, v: Tensor) -> (Tensor, Tensor) {
+    pub fn append(&mut self, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor), TchError> {
         let (k, v) = match self.kv.take() {
-            Some((pk, pv)) => (Tensor::cat(&[pk, k], 2), Tensor::cat(&[pv, v], 2)),
+            Some((pk, pv)) => (Tensor::f_cat(&[pk, k], 2)?, Tensor::f_cat(&[pv, v], 2)?),
             None => (k, v),
         };
         self.kv = Some((k.shallow_clone(), v.shallow_clone()));
-        (k, v)
+        Ok((k, v))
     }
 }
 
@@ -104,13 +110,18 @@ pub trait LayerStack: Send {
     /// with full attention have none).
     fn length_limit(&self) -> Option<&LengthLimit>;
     /// Token ids (B, T) at `positions` (B, T) -> residual stream (B, T, C).
-    fn embed(&self, ids: &Tensor, positions: &Tensor) -> Tensor;
+    fn embed(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, TchError>;
     /// Block `layer` on the residual stream: (B, T, C) -> (B, T, C), i.e. h + delta(h).
     /// With `kv`, this execution's keys and values are appended to that slot and
     /// attention covers the slot's earlier keys too.
-    fn layer(&self, layer: usize, xs: &Tensor, attn: &Attention, kv: Option<&mut KvSlot>)
-    -> Tensor;
+    fn layer(
+        &self,
+        layer: usize,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Result<Tensor, TchError>;
     /// Residual stream (B, T, C) -> logits (B, T, V) at every position. Encoders without
     /// an LM head return the final hidden states (B, T, C).
-    fn head(&self, xs: &Tensor) -> Tensor;
+    fn head(&self, xs: &Tensor) -> Result<Tensor, TchError>;
 }

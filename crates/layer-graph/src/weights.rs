@@ -112,13 +112,13 @@ impl Weights {
             let strides = contiguous_strides(shape);
             // SAFETY: the bytes stay mapped, read-only, for as long as `self` lives, and
             // the model that owns these tensors owns `self`; weights are never written.
-            unsafe { Tensor::f_from_blob(bytes.as_ptr(), shape, &strides, stored, Device::Cpu)? }
+            unsafe { Tensor::f_from_blob(bytes.as_ptr(), shape, &strides, stored, Device::Cpu) }
         } else {
-            Tensor::f_from_data_size(bytes, shape, stored)?
-                .f_to_kind(self.kind)?
-                .f_to_device(self.device)?
+            Tensor::f_from_data_size(bytes, shape, stored)
+                .and_then(|t| t.f_to_kind(self.kind))
+                .and_then(|t| t.f_to_device(self.device))
         };
-        Ok(tensor)
+        tensor.map_err(|e| Error::torch(format!("loading {name} from {}", shard.path.display()), e))
     }
 
     /// Fails with the first tensor that no `get` took and that `ignorable` does not excuse

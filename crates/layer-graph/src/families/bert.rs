@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use tch::Tensor;
+use tch::{TchError, Tensor};
 
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
@@ -184,11 +184,12 @@ impl LayerStack for Bert {
     }
 
     /// Single-segment input: token type 0 everywhere.
-    fn embed(&self, ids: &Tensor, positions: &Tensor) -> Tensor {
-        let words = Tensor::embedding(&self.word, ids, -1, false, false);
-        let pos = Tensor::embedding(&self.position, positions, -1, false, false);
-        let segment = self.token_type.get(0); // (C)
-        self.embed_norm.forward(&(words + pos + segment)) // (B, T, C)
+    fn embed(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, TchError> {
+        let words = Tensor::f_embedding(&self.word, ids, -1, false, false)?;
+        let pos = Tensor::f_embedding(&self.position, positions, -1, false, false)?;
+        let segment = self.token_type.f_get(0)?; // (C)
+        self.embed_norm
+            .forward(&words.f_add(&pos)?.f_add(&segment)?) // (B, T, C)
     }
 
     fn layer(
@@ -197,19 +198,19 @@ impl LayerStack for Bert {
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
-    ) -> Tensor {
+    ) -> Result<Tensor, TchError> {
         let b = &self.blocks[layer];
-        let q = split_heads(&b.query.forward(xs), self.heads); // (B, H, T, D)
-        let k = split_heads(&b.key.forward(xs), self.heads);
-        let v = split_heads(&b.value.forward(xs), self.heads);
-        let xs = b
-            .attn_norm
-            .forward(&(b.attn_out.forward(&attend(&q, k, v, attn, kv)) + xs));
-        let mlp = b.output.forward(&b.intermediate.forward(&xs).gelu("none"));
-        b.out_norm.forward(&(mlp + xs))
+        let q = split_heads(&b.query.forward(xs)?, self.heads)?; // (B, H, T, D)
+        let k = split_heads(&b.key.forward(xs)?, self.heads)?;
+        let v = split_heads(&b.value.forward(xs)?, self.heads)?;
+        let attended = b.attn_out.forward(&attend(&q, k, v, attn, kv)?)?; // (B, T, C)
+        let xs = b.attn_norm.forward(&attended.f_add(xs)?)?;
+        let inner = b.intermediate.forward(&xs)?.f_gelu("none")?; // (B, T, F)
+        let mlp = b.output.forward(&inner)?;
+        b.out_norm.forward(&mlp.f_add(&xs)?)
     }
 
-    fn head(&self, xs: &Tensor) -> Tensor {
-        xs.shallow_clone() // (B, T, C)
+    fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        Ok(xs.shallow_clone()) // (B, T, C)
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use tch::Tensor;
+use tch::{TchError, Tensor};
 
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
@@ -159,9 +159,11 @@ impl LayerStack for Gpt2 {
         Some(&self.limit)
     }
 
-    fn embed(&self, ids: &Tensor, positions: &Tensor) -> Tensor {
-        let tokens = Tensor::embedding(&self.wte, ids, -1, false, false);
-        tokens + Tensor::embedding(&self.wpe, positions, -1, false, false) // (B, T, C)
+    fn embed(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, TchError> {
+        let tokens = Tensor::f_embedding(&self.wte, ids, -1, false, false)?;
+        tokens.f_add(&Tensor::f_embedding(
+            &self.wpe, positions, -1, false, false,
+        )?) // (B, T, C)
     }
 
     fn layer(
@@ -170,22 +172,20 @@ impl LayerStack for Gpt2 {
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
-    ) -> Tensor {
+    ) -> Result<Tensor, TchError> {
         let b = &self.blocks[layer];
-        let qkv = b.c_attn.forward(&b.ln_1.forward(xs)).chunk(3, -1); // 3 x (B, T, C)
+        let qkv = b.c_attn.forward(&b.ln_1.forward(xs)?)?.f_chunk(3, -1)?; // 3 x (B, T, C)
         let (q, k, v) = (
-            split_heads(&qkv[0], self.heads),
-            split_heads(&qkv[1], self.heads),
-            split_heads(&qkv[2], self.heads),
+            split_heads(&qkv[0], self.heads)?,
+            split_heads(&qkv[1], self.heads)?,
+            split_heads(&qkv[2], self.heads)?,
         );
-        let xs = xs + b.c_proj.forward(&attend(&q, k, v, attn, kv));
-        let mlp = b
-            .mlp_proj
-            .forward(&b.c_fc.forward(&b.ln_2.forward(&xs)).gelu("tanh"));
-        xs + mlp
+        let xs = xs.f_add(&b.c_proj.forward(&attend(&q, k, v, attn, kv)?)?)?;
+        let h = b.c_fc.forward(&b.ln_2.forward(&xs)?)?.f_gelu("tanh")?; // (B, T, F)
+        xs.f_add(&b.mlp_proj.forward(&h)?)
     }
 
-    fn head(&self, xs: &Tensor) -> Tensor {
-        self.ln_f.forward(xs).linear::<Tensor>(&self.wte, None) // (B, T, V)
+    fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        self.ln_f.forward(xs)?.f_linear::<Tensor>(&self.wte, None) // (B, T, V)
     }
 }

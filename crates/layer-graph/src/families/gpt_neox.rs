@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use tch::Tensor;
+use tch::{TchError, Tensor};
 
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
@@ -189,8 +189,8 @@ impl LayerStack for GptNeoX {
         None
     }
 
-    fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Tensor {
-        Tensor::embedding(&self.embed_in, ids, -1, false, false) // (B, T, C)
+    fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Result<Tensor, TchError> {
+        Tensor::f_embedding(&self.embed_in, ids, -1, false, false) // (B, T, C)
     }
 
     fn layer(
@@ -199,39 +199,35 @@ impl LayerStack for GptNeoX {
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
-    ) -> Tensor {
+    ) -> Result<Tensor, TchError> {
         let b = &self.blocks[layer];
-        let (bsz, t, c) = xs.size3().expect("residual stream is (B, T, C)");
+        let (bsz, t, c) = xs.size3()?;
         let d = c / self.heads;
         // Fused projection laid out per head as [q | k | v]: (B, H, T, 3D).
         let qkv = b
             .qkv
-            .forward(&b.input_norm.forward(xs))
-            .view([bsz, t, self.heads, 3 * d])
-            .transpose(1, 2);
-        let parts = qkv.chunk(3, -1);
-        let q = self.rotary.apply(&parts[0], attn);
-        let k = self.rotary.apply(&parts[1], attn);
-        let attn_out = b
-            .dense
-            .forward(&attend(&q, k, parts[2].shallow_clone(), attn, kv)); // (B, T, C)
+            .forward(&b.input_norm.forward(xs)?)?
+            .f_view([bsz, t, self.heads, 3 * d])?
+            .f_transpose(1, 2)?;
+        let parts = qkv.f_chunk(3, -1)?;
+        let q = self.rotary.apply(&parts[0], attn)?;
+        let k = self.rotary.apply(&parts[1], attn)?;
+        let attended = attend(&q, k, parts[2].shallow_clone(), attn, kv)?;
+        let attn_out = b.dense.forward(&attended)?; // (B, T, C)
+        let mlp = |h: &Tensor| -> Result<Tensor, TchError> {
+            let inner = b.up.forward(&b.post_norm.forward(h)?)?.f_gelu("none")?; // (B, T, F)
+            b.down.forward(&inner)
+        };
         if self.parallel_residual {
-            let mlp = b
-                .down
-                .forward(&b.up.forward(&b.post_norm.forward(xs)).gelu("none"));
-            xs + attn_out + mlp
+            xs.f_add(&attn_out)?.f_add(&mlp(xs)?)
         } else {
-            let xs = xs + attn_out;
-            let mlp = b
-                .down
-                .forward(&b.up.forward(&b.post_norm.forward(&xs)).gelu("none"));
-            xs + mlp
+            let xs = xs.f_add(&attn_out)?;
+            xs.f_add(&mlp(&xs)?)
         }
     }
 
-    fn head(&self, xs: &Tensor) -> Tensor {
-        self.final_norm
-            .forward(xs)
-            .linear::<Tensor>(&self.embed_out, None) // (B, T, V)
+    fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        let h = self.final_norm.forward(xs)?;
+        h.f_linear::<Tensor>(&self.embed_out, None) // (B, T, V)
     }
 }

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use tch::Tensor;
+use tch::{TchError, Tensor};
 
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
@@ -287,8 +287,8 @@ impl LayerStack for Llama {
         self.limit.as_ref()
     }
 
-    fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Tensor {
-        Tensor::embedding(&self.embed_tokens, ids, -1, false, false) // (B, T, C)
+    fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Result<Tensor, TchError> {
+        Tensor::f_embedding(&self.embed_tokens, ids, -1, false, false) // (B, T, C)
     }
 
     fn layer(
@@ -297,25 +297,22 @@ impl LayerStack for Llama {
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
-    ) -> Tensor {
+    ) -> Result<Tensor, TchError> {
         let b = &self.blocks[layer];
-        let h = b.input_norm.forward(xs);
-        let q = self
-            .rotary
-            .apply(&split_heads(&b.q.forward(&h), self.heads), attn); // (B, H, T, D)
-        let k = self
-            .rotary
-            .apply(&split_heads(&b.k.forward(&h), self.kv_heads), attn); // (B, Hkv, T, D)
-        let v = split_heads(&b.v.forward(&h), self.kv_heads);
-        let xs = xs + b.o.forward(&attend(&q, k, v, attn, kv)); // (B, T, C)
-        let h = b.post_norm.forward(&xs);
-        let mlp = b
-            .down
-            .forward(&(b.gate.forward(&h).silu() * b.up.forward(&h)));
-        xs + mlp
+        let h = b.input_norm.forward(xs)?;
+        let q = split_heads(&b.q.forward(&h)?, self.heads)?; // (B, H, T, D)
+        let k = split_heads(&b.k.forward(&h)?, self.kv_heads)?; // (B, Hkv, T, D)
+        let v = split_heads(&b.v.forward(&h)?, self.kv_heads)?;
+        let (q, k) = (self.rotary.apply(&q, attn)?, self.rotary.apply(&k, attn)?);
+        let xs = xs.f_add(&b.o.forward(&attend(&q, k, v, attn, kv)?)?)?; // (B, T, C)
+        let h = b.post_norm.forward(&xs)?;
+        let gated = b.gate.forward(&h)?.f_silu()?.f_mul(&b.up.forward(&h)?)?; // (B, T, F)
+        xs.f_add(&b.down.forward(&gated)?)
     }
 
-    fn head(&self, xs: &Tensor) -> Tensor {
-        self.norm.forward(xs).linear::<Tensor>(&self.lm_head, None) // (B, T, V)
+    fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        self.norm
+            .forward(xs)?
+            .f_linear::<Tensor>(&self.lm_head, None) // (B, T, V)
     }
 }

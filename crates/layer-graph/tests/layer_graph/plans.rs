@@ -152,7 +152,7 @@ fn hidden_states_follow_every_step() {
         plan.steps().len() + 1,
         "embedding plus one residual stream per step"
     );
-    let again = tch::no_grad(|| model.stack().head(forward.hidden.last().unwrap()));
+    let again = tch::no_grad(|| model.stack().head(forward.hidden.last().unwrap())).unwrap();
     assert_eq!(max_abs_diff(&again, &forward.output), 0.0);
 }
 

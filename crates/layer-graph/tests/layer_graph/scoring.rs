@@ -1,6 +1,7 @@
 //! Scoring on the real SmolLM2-135M: requests packed with a shared context, and a grid of
 //! plans run as one trie, both against plain one-request-per-row, one-plan-at-a-time
-//! scoring; and plans far longer than a thread's stack could recurse over, on a tiny model.
+//! scoring; plans far longer than a thread's stack could recurse over, and a libtorch
+//! failure as an error, on a tiny model.
 
 use layer_graph::exec::{Batch, next_token_logprobs, run_plan};
 use layer_graph::scoring::{Score, ScoreOptions, ScoreRequest, score, score_plans};
@@ -214,4 +215,37 @@ fn plans_deeper_than_a_small_stack_could_recurse_score_as_the_plain_forward_pass
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn a_libtorch_failure_is_an_error_naming_where_it_happened() {
+    use layer_graph::exec::{GenerateOptions, KvMode, generate};
+    let model = load(&fixtures().join("tiny/llama"));
+    let plan = Plan::baseline(3).unwrap();
+    let outside = model.stack().vocab_size(); // no such token
+    let reqs = [ScoreRequest {
+        context: vec![1, outside],
+        continuation: vec![3],
+    }];
+    let e = score(&model, &plan, &reqs, &mut ScoreOptions::new(1), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    println!("scoring: {e}");
+    assert!(
+        e.starts_with("libtorch failed in the embedding: index out of range"),
+        "{e}"
+    );
+    let opts = GenerateOptions {
+        max_tokens: 2,
+        until: Vec::new(),
+        kv: KvMode::Exact,
+    };
+    let e = generate(&model, &[vec![1, outside]], &plan, &opts)
+        .unwrap_err()
+        .to_string();
+    println!("generation: {e}");
+    assert!(
+        e.starts_with("libtorch failed in the embedding: index out of range"),
+        "{e}"
+    );
 }
