@@ -16,10 +16,12 @@ pub enum Error {
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
 
-    #[error(
-        "{path}: unsupported model_type {found:?}; supported: llama, mistral, qwen2, gpt_neox, gpt2, bert"
-    )]
-    UnsupportedFamily { path: PathBuf, found: String },
+    #[error("{path}: unsupported model_type {found:?}; supported: {supported}")]
+    UnsupportedFamily {
+        path: PathBuf,
+        found: String,
+        supported: String,
+    },
 
     #[error("{path}: not a valid safetensors file ({reason}); is it truncated or corrupt?")]
     Safetensors { path: PathBuf, reason: String },

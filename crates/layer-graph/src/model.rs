@@ -47,6 +47,38 @@ pub struct Model {
 /// Says whether an unused checkpoint tensor is a known buffer rather than a mistake.
 type IgnorableTensor = fn(&str) -> bool;
 
+/// A model family: the `config.json` `model_type`s it serves, how its layer stack loads,
+/// and which checkpoint tensors its forward pass leaves unused.
+struct Family {
+    model_types: &'static [&'static str],
+    load: fn(&Path, &Weights) -> Result<Box<dyn LayerStack>>,
+    ignorable: IgnorableTensor,
+}
+
+/// Every supported family, one line each (`families/` has their code).
+const FAMILIES: &[Family] = &[
+    Family {
+        model_types: &["llama", "mistral", "qwen2"],
+        load: |dir, w| Ok(Box::new(Llama::load(dir, w)?)),
+        ignorable: Llama::ignorable,
+    },
+    Family {
+        model_types: &["gpt_neox"],
+        load: |dir, w| Ok(Box::new(GptNeoX::load(dir, w)?)),
+        ignorable: GptNeoX::ignorable,
+    },
+    Family {
+        model_types: &["gpt2"],
+        load: |dir, w| Ok(Box::new(Gpt2::load(dir, w)?)),
+        ignorable: Gpt2::ignorable,
+    },
+    Family {
+        model_types: &["bert"],
+        load: |dir, w| Ok(Box::new(Bert::load(dir, w)?)),
+        ignorable: Bert::ignorable,
+    },
+];
+
 #[derive(Deserialize)]
 struct ModelType {
     model_type: String,
@@ -94,21 +126,23 @@ impl Model {
         };
         let weights = Weights::open(dir, kind, options.device)?;
         let kind = weights.kind();
-        let (stack, ignorable): (Box<dyn LayerStack>, IgnorableTensor) = match model_type.as_str() {
-            "llama" | "mistral" | "qwen2" => {
-                (Box::new(Llama::load(dir, &weights)?), Llama::ignorable)
-            }
-            "gpt_neox" => (Box::new(GptNeoX::load(dir, &weights)?), GptNeoX::ignorable),
-            "gpt2" => (Box::new(Gpt2::load(dir, &weights)?), Gpt2::ignorable),
-            "bert" => (Box::new(Bert::load(dir, &weights)?), Bert::ignorable),
-            _ => {
-                return Err(Error::UnsupportedFamily {
-                    path: dir.join("config.json"),
-                    found: model_type,
-                });
-            }
+        let Some(family) = FAMILIES
+            .iter()
+            .find(|f| f.model_types.contains(&model_type.as_str()))
+        else {
+            let supported: Vec<&str> = FAMILIES
+                .iter()
+                .flat_map(|f| f.model_types)
+                .copied()
+                .collect();
+            return Err(Error::UnsupportedFamily {
+                path: dir.join("config.json"),
+                found: model_type,
+                supported: supported.join(", "),
+            });
         };
-        weights.check_all_taken(ignorable)?;
+        let stack = (family.load)(dir, &weights)?;
+        weights.check_all_taken(family.ignorable)?;
         let tokenizer = Tokenizer::from_dir(dir)?;
         let rows = stack.vocab_size();
         if tokenizer.vocab_size() as i64 > rows {

@@ -61,6 +61,9 @@ fn backend_error(e: layer_graph::Error) -> BackendError {
     BackendError::new(e)
 }
 
+/// Scores under a backend's own plan, then each needed follower's with its index.
+type PlanScores = (Vec<Score>, Vec<(usize, Vec<Score>)>);
+
 impl PlanBackend<'_> {
     /// The token-level pairs lm-eval scores for `reqs`, before the cut to the model's
     /// length that scoring makes.
@@ -188,7 +191,7 @@ impl PlanBackend<'_> {
         &mut self,
         requests: &[ScoreRequest],
         needed: impl Fn(&FollowerLog) -> bool,
-    ) -> Result<(Vec<Score>, Vec<(usize, Vec<Score>)>), BackendError> {
+    ) -> Result<PlanScores, BackendError> {
         let chosen: Vec<usize> = (0..self.followers.len())
             .filter(|&i| needed(&self.followers[i].1))
             .collect();

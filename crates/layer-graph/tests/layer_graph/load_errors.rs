@@ -200,3 +200,15 @@ fn unknown_activation_names_the_key() {
         );
     }
 }
+
+#[test]
+fn unknown_family_lists_the_supported_model_types() {
+    let dir = crate::common::tiny_with_config("llama", |c| {
+        c.insert("model_type".into(), "mamba".into());
+    });
+    let e = load_error(dir.path());
+    assert!(
+        e.contains("config.json: unsupported model_type \"mamba\"; supported: llama, mistral, qwen2, gpt_neox, gpt2, bert"),
+        "{e}"
+    );
+}
