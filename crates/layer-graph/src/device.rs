@@ -49,17 +49,3 @@ pub enum ComputeDtype {
     /// dtype of the first floating-point tensor stored.
     Auto,
 }
-
-/// Parses `f32`, `bf16`, `f16` or `auto`.
-pub fn parse_dtype(text: &str) -> Result<ComputeDtype> {
-    match text {
-        "f32" | "float32" => Ok(ComputeDtype::Fixed(Kind::Float)),
-        "bf16" | "bfloat16" => Ok(ComputeDtype::Fixed(Kind::BFloat16)),
-        "f16" | "float16" => Ok(ComputeDtype::Fixed(Kind::Half)),
-        "auto" => Ok(ComputeDtype::Auto),
-        _ => Err(Error::Device(
-            text.into(),
-            "unknown dtype, expected f32, bf16, f16 or auto".into(),
-        )),
-    }
-}

@@ -179,11 +179,10 @@ fn smollm2_runs_in_bf16_and_f16() {
 
 #[test]
 fn dtype_auto_is_the_checkpoints_own() {
-    use layer_graph::device::{ComputeDtype, parse_dtype};
+    use layer_graph::device::ComputeDtype;
     use layer_graph::{LoadOptions, Model};
     use tch::Kind;
 
-    assert_eq!(parse_dtype("auto").unwrap(), ComputeDtype::Auto);
     let auto = LoadOptions {
         device: Device::Cpu,
         dtype: ComputeDtype::Auto,
