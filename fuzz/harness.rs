@@ -2,7 +2,8 @@
 //! (experiment files); each crate includes this file with `#[path]`.
 //!
 //! A target is a proptest property. Under `cargo test` it runs the usual proptest case
-//! count (256, or `PROPTEST_CASES`); with `FUZZ_SECONDS` set (`make fuzz`) it runs fresh
+//! count (256, or `PROPTEST_CASES`) from a seed fixed by the target's name, so a test run
+//! (CI's included) is reproducible; with `FUZZ_SECONDS` set (`make fuzz`) it runs fresh
 //! randomly seeded batches until that many seconds have passed. Inputs come from seed
 //! corpora, `fuzz/corpus/KIND/*`, mutated by deleting, duplicating, swapping and inserting
 //! characters, lines and tokens, and from arbitrary strings. A failing text input found
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::test_runner::{Config, TestCaseResult, TestError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestCaseResult, TestError, TestRunner};
 
 /// Cases per batch under `make fuzz`; the deadline is checked between batches.
 const BATCH: u32 = 500;
@@ -99,6 +100,10 @@ fn search<S: Strategy>(
         };
         if deadline.is_some() {
             config.cases = BATCH;
+        } else {
+            let mut hasher = DefaultHasher::new();
+            name.hash(&mut hasher);
+            config.rng_seed = RngSeed::Fixed(hasher.finish());
         }
         cases += config.cases;
         match TestRunner::new(config).run(strategy, &test) {

@@ -4,8 +4,9 @@
 //! with K iterations by one more group (the "one-pass loop sweep" falls out of the trie).
 //!
 //! [`PlanTrie::walk`] runs the trie depth-first, keeping the residual stream of a node
-//! alive while it runs every child but the last; children are ordered so the largest
-//! subtree comes last, which keeps the number of residual streams held at once small
+//! alive while it runs every child but the last; children are ordered so the subtree that
+//! needs the most streams comes last, which keeps the number of residual streams held at
+//! once as small as any order can, and independent of the order the plans were given in
 //! ([`PlanTrie::peak_kept`]). [`PlanTrie::groups`] splits a grid into tries that respect
 //! a bound on that number.
 //!
@@ -21,17 +22,21 @@ pub struct TrieNode {
     pub step: Step,
     /// Indices (into the plans given to [`PlanTrie::new`]) of the plans that end here.
     pub ends: Vec<usize>,
-    /// Indices of the child nodes ([`PlanTrie::node`]), ordered by subtree size, largest last.
+    /// Indices of the child nodes ([`PlanTrie::node`]), ordered by the streams their
+    /// subtrees keep, most last.
     pub children: Vec<usize>,
-    plans_below: usize,
+    /// Residual streams a walk of this node's subtree keeps at once (its own included).
+    kept: usize,
 }
 
 #[derive(Debug, Clone)]
 pub struct PlanTrie {
     /// Every node; a node's children come after it.
     nodes: Vec<TrieNode>,
-    /// The nodes of the first steps (a plan always has at least one), largest subtree last.
+    /// The nodes of the first steps (a plan always has at least one), ordered as children are.
     roots: Vec<usize>,
+    /// See [`PlanTrie::peak_kept`].
+    peak_kept: usize,
 }
 
 impl PlanTrie {
@@ -39,24 +44,43 @@ impl PlanTrie {
         let mut trie = PlanTrie {
             nodes: Vec::new(),
             roots: Vec::new(),
+            peak_kept: 0,
         };
         for (index, plan) in plans.iter().enumerate() {
             trie.insert(index, plan.steps());
         }
-        // Largest subtree last at every level (stable, so ties keep insertion order).
-        let plans_below: Vec<usize> = trie.nodes.iter().map(|n| n.plans_below).collect();
-        trie.roots.sort_by_key(|&c| plans_below[c]);
-        for node in &mut trie.nodes {
-            node.children.sort_by_key(|&c| plans_below[c]);
+        // Children come after their parent, so going backwards orders and measures every
+        // subtree before its parent's level.
+        for i in (0..trie.nodes.len()).rev() {
+            let mut children = std::mem::take(&mut trie.nodes[i].children);
+            trie.nodes[i].kept = trie.order(&mut children).max(1);
+            trie.nodes[i].children = children;
         }
+        let mut roots = std::mem::take(&mut trie.roots);
+        trie.peak_kept = trie.order(&mut roots).max(1);
+        trie.roots = roots;
         trie
+    }
+
+    /// Orders a level of siblings so the one whose subtree keeps the most streams runs
+    /// last (stable, so ties keep insertion order), and returns the streams the level
+    /// keeps: its i-th node's subtree plus the parent's stream while later siblings still
+    /// need it. Sorted ascending, that maximum is the least any order achieves.
+    fn order(&self, level: &mut [usize]) -> usize {
+        level.sort_by_key(|&c| self.nodes[c].kept);
+        let last = level.len().saturating_sub(1);
+        level
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| self.nodes[c].kept + usize::from(i < last))
+            .max()
+            .unwrap_or(0)
     }
 
     fn insert(&mut self, index: usize, steps: &[Step]) {
         let mut parent = None;
         for step in steps {
             let node = self.child(parent, step);
-            self.nodes[node].plans_below += 1;
             parent = Some(node);
         }
         let last = parent.expect("a plan has at least one step");
@@ -77,7 +101,7 @@ impl PlanTrie {
             step: step.clone(),
             ends: Vec::new(),
             children: Vec::new(),
-            plans_below: 0,
+            kept: 0,
         });
         match parent {
             Some(p) => self.nodes[p].children.push(c),
@@ -104,23 +128,7 @@ impl PlanTrie {
     /// The most residual streams [`PlanTrie::walk`] holds at once (the stream being
     /// computed included, as replacing its input).
     pub fn peak_kept(&self) -> usize {
-        // A level of siblings needs, for its i-th node, the node's own subtree plus the
-        // parent's stream while later siblings still need it.
-        let level = |children: &[usize], subtree: &[usize]| {
-            let last = children.len().saturating_sub(1);
-            children
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| subtree[c] + usize::from(i < last))
-                .max()
-                .unwrap_or(0)
-        };
-        // Children come after their parent, so going backwards sees every subtree first.
-        let mut subtree = vec![0; self.nodes.len()];
-        for (i, node) in self.nodes.iter().enumerate().rev() {
-            subtree[i] = level(&node.children, &subtree).max(1);
-        }
-        level(&self.roots, &subtree).max(1)
+        self.peak_kept
     }
 
     /// Runs the trie depth-first, as an executor does: `run(step, input)` computes a

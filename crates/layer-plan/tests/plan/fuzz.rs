@@ -244,6 +244,8 @@ fn generated_grids_build_tries() {
         prop_assert_eq!(trie.layer_passes(), prefixes.values().sum::<usize>());
         // Groups: every plan in one, each within the bound unless alone.
         let peak = trie.peak_kept();
+        let reversed: Vec<Plan> = plans.iter().rev().cloned().collect();
+        prop_assert_eq!(PlanTrie::new(&reversed).peak_kept(), peak, "reversed order");
         for bound in [1, 2, peak] {
             let groups = PlanTrie::groups(&plans, bound);
             let mut all: Vec<usize> = groups.iter().flatten().copied().collect();

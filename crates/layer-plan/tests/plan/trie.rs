@@ -143,6 +143,21 @@ fn groups_respect_the_bound_and_cover_every_plan() {
     }
 }
 
+#[test]
+fn peak_kept_is_the_least_any_order_keeps_whatever_order_the_plans_come_in() {
+    // Found by the grid fuzz target in CI: with children ordered by plans below rather
+    // than by streams kept, the two branches after "0 0" tie, so the one given first ran
+    // first; the walk kept 3 streams in this order and 2 in others, and a group measured
+    // in one order broke its bound in another.
+    let plans = ["0 0 0 0 0", "0 0 5", "0 0 0 1", "0 0 5 5 5 5"].map(|t| crate::parse(t, 12));
+    let peak = check_walk(&plans).peak_kept();
+    assert_eq!(peak, 2);
+    for order in [[3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]] {
+        let permuted: Vec<Plan> = order.iter().map(|&i| plans[i].clone()).collect();
+        assert_eq!(check_walk(&permuted).peak_kept(), peak, "order {order:?}");
+    }
+}
+
 /// A stand-in for a residual stream: a hash of the steps that made it, its length, and a
 /// share of a counter of the streams alive.
 struct Stream {
