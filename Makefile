@@ -49,11 +49,12 @@ notebook: setup
 parity: build
 	$(PY) scripts/lm_eval_parity.py $(SMOL) $(DATA) $(BIN) results/parity
 
-# Every request and metric of every task, on the full data, against lm-eval's own task
+# Every request and metric of every task (and of the task YAML test files), on the full data, against lm-eval's own task
 # code over a deterministic fake model (~10 min, ~240 MB of dumps in target/).
 reference: setup
 	$(PY) crates/eval-suite/tests/eval/reference_prompts.py $(DATA) target/lm-eval-reference
 	$(PY) crates/eval-suite/tests/eval/reference_scores.py $(DATA) target/lm-eval-reference
+	$(PY) crates/eval-suite/tests/eval/yaml_reference.py $(DATA) target/lm-eval-reference
 	LM_EVAL_REFERENCE_DIR=$(abspath target/lm-eval-reference) cargo test -p eval-suite --test eval -- --ignored
 
 # Fuzz the plan text and experiment file parsers (proptest; fuzz/harness.rs): every

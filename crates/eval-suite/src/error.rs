@@ -80,6 +80,14 @@ pub enum EvalError {
     Data(#[from] DataError),
     #[error("unknown task {name:?}; known: {known}")]
     UnknownTask { name: String, known: String },
+    /// A task YAML file that cannot be read or asks for what is not supported:
+    /// `path:line: key: message`.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    TaskFile {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     #[error("{task}: {message}")]
     Fewshot { task: String, message: String },
     #[error("{task}: no documents to evaluate")]

@@ -1,7 +1,8 @@
 //! lm-eval 0.4.13's plain-text prompt assembly (`ConfigurableTask.fewshot_context`,
 //! `build_qa_turn`) and its two few-shot samplers (`lm_eval/api/samplers.py`).
 //!
-//! A context is `description + Σ (text + " " + target + "\n\n") + text`. An exemplar
+//! A context is `description + Σ (text + " " + target + "\n\n") + text` (task files may
+//! set other delimiters). An exemplar
 //! whose target is empty contributes its text alone (lm-eval then adds neither delimiter).
 //! The default sampler is one `random.Random(1234)` per task (`simple_evaluate` calls
 //! `task.set_fewshot_seed(1234)`), drawing `rnd.sample(pool, n)` for each evaluated doc in
@@ -15,6 +16,19 @@ use layer_plan::PyRandom;
 pub(crate) const TARGET_DELIMITER: &str = " ";
 /// lm-eval's default `fewshot_delimiter`.
 pub(crate) const FEWSHOT_DELIMITER: &str = "\n\n";
+
+/// What joins a text to its answer, and one example to the next.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Delimiters<'a> {
+    pub target: &'a str,
+    pub fewshot: &'a str,
+}
+
+/// lm-eval's defaults, which every built-in task uses.
+pub(crate) const DEFAULT_DELIMITERS: Delimiters<'static> = Delimiters {
+    target: TARGET_DELIMITER,
+    fewshot: FEWSHOT_DELIMITER,
+};
 /// `simple_evaluate`'s default `fewshot_random_seed`.
 pub(crate) const FEWSHOT_SEED: u64 = 1234;
 
@@ -26,14 +40,19 @@ pub(crate) struct Exemplar {
 }
 
 /// The full context for one evaluated doc.
-pub(crate) fn context(description: &str, exemplars: &[&Exemplar], text: &str) -> String {
+pub(crate) fn context(
+    description: &str,
+    exemplars: &[&Exemplar],
+    text: &str,
+    delimiters: &Delimiters,
+) -> String {
     let mut out = description.to_string();
     for ex in exemplars {
         out.push_str(&ex.text);
         if !ex.target.is_empty() {
-            out.push_str(TARGET_DELIMITER);
+            out.push_str(delimiters.target);
             out.push_str(&ex.target);
-            out.push_str(FEWSHOT_DELIMITER);
+            out.push_str(delimiters.fewshot);
         }
     }
     out.push_str(text);
@@ -85,7 +104,7 @@ pub(crate) fn contexts(
         .map(|text| {
             let picked = sampler.pick(pool.len(), shots)?;
             let exemplars: Vec<&Exemplar> = picked.iter().map(|&i| &pool[i]).collect();
-            Ok(context(description, &exemplars, text))
+            Ok(context(description, &exemplars, text, &DEFAULT_DELIMITERS))
         })
         .collect()
 }
@@ -106,7 +125,12 @@ mod tests {
         let a = ex("Q: 1\nA:", "one");
         let b = ex("Q: 2\nA:", "");
         assert_eq!(
-            context("About numbers.\n\n", &[&a, &b], "Q: 3\nA:"),
+            context(
+                "About numbers.\n\n",
+                &[&a, &b],
+                "Q: 3\nA:",
+                &DEFAULT_DELIMITERS
+            ),
             "About numbers.\n\nQ: 1\nA: one\n\nQ: 2\nA:Q: 3\nA:"
         );
     }

@@ -7,7 +7,8 @@
 //! writes it), build lm-eval's exact prompt strings, send every request to the backend in
 //! chunks, and return per-item records and lm-eval's aggregated metrics with their
 //! stderrs. Each task's registry entry ([`TaskDef`]) also says where its files officially
-//! come from ([`source`]), what guessing scores and which metric judges it. [`stats`] adds
+//! come from ([`source`]), what guessing scores and which metric judges it. An lm-eval task
+//! YAML file becomes a task too ([`read_task_file`]). [`stats`] adds
 //! the paper's normalised scores and paired comparisons.
 //!
 //! This crate never sees a token or a tensor, downloads nothing, and writes no files.
@@ -32,4 +33,4 @@ pub use records::{
     ChoiceContext, ChoiceRecord, GenerationRecord, ItemRecord, LoglikelihoodRecord, MetricValue,
     TaskResult,
 };
-pub use tasks::{Chance, TaskDef, lambada_passages, registry, task};
+pub use tasks::{Chance, TaskDef, TaskFile, lambada_passages, read_task_file, registry, task};

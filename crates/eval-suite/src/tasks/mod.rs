@@ -18,10 +18,12 @@ mod mmlu;
 mod openbookqa;
 mod piqa;
 mod winogrande;
+mod yaml;
 
 use std::path::Path;
 
 pub use lambada::passages as lambada_passages;
+pub use yaml::{TaskFile, read_task_file};
 
 use crate::error::EvalError;
 use crate::fewshot::TARGET_DELIMITER;
@@ -44,7 +46,7 @@ static REGISTRY: &[&TaskDef] = &[
     &openbookqa::OPENBOOKQA,
 ];
 
-/// Every registered task, in registry order.
+/// Every built-in task, in registry order.
 pub fn registry() -> &'static [&'static TaskDef] {
     REGISTRY
 }
@@ -54,8 +56,12 @@ pub fn task(name: &str) -> Option<&'static TaskDef> {
     resolve(name).ok().map(|(def, _)| def)
 }
 
-/// `name`'s entry and, for a subtask, which one; the error lists the known names.
+/// `name`'s entry (built in, or from a task file read with [`read_task_file`]) and, for a
+/// subtask, which one; the error lists the known names.
 pub(crate) fn resolve(name: &str) -> Result<(&'static TaskDef, Option<&'static str>), EvalError> {
+    if let Some(def) = yaml::loaded(name) {
+        return Ok((def, None));
+    }
     let found = REGISTRY.iter().find_map(|&def| {
         if def.name == name {
             return Some((def, None));

@@ -8,6 +8,7 @@ mod golden;
 mod mock;
 mod reference;
 mod scoring;
+mod yaml;
 
 use std::path::PathBuf;
 

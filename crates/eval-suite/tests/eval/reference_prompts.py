@@ -126,7 +126,11 @@ def make_task(data, task, num_fewshot=None):
 
 
 def build(data, task, num_fewshot, limit):
-    t = make_task(data, task, num_fewshot)
+    return requests_of(make_task(data, task, num_fewshot), limit)
+
+
+def requests_of(t, limit):
+    """The first `limit` docs' requests of the lm-eval Task `t`, one line per doc."""
     t.build_all_requests(limit=limit)
     by_doc = {}
     for inst in t.instances:

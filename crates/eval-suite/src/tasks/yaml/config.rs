@@ -1,0 +1,455 @@
+//! The subset of lm-eval 0.4.13's `TaskConfig` that painters runs, read from a merged task
+//! file with lm-eval's defaults, every key checked: a supported key is typed here, a key
+//! that does not change scores is ignored (with a note for `tag`/`group`), and anything
+//! else — Python (`!function`, `process_docs`, `process_results`), an unknown key, an
+//! output type or metric not ported yet — is refused at its `FILE:LINE: key:`.
+
+use std::path::Path;
+
+use super::file::{Node, Value, read_merged};
+use super::template::Jinja;
+use crate::error::EvalError;
+
+/// A typed task file.
+#[derive(Debug)]
+pub(crate) struct TaskConfig {
+    pub name: String,
+    pub output_type: OutputType,
+    pub dataset: Dataset,
+    pub splits: Splits,
+    pub doc_to_text: Field,
+    pub doc_to_target: Field,
+    pub doc_to_choice: Option<Field>,
+    /// A template (or a doc field) put before everything else.
+    pub description: String,
+    pub target_delimiter: String,
+    pub fewshot_delimiter: String,
+    pub num_fewshot: usize,
+    pub first_n_sampler: bool,
+    /// `acc_norm` reported beside `acc` (multiple choice).
+    pub acc_norm: bool,
+    /// What was ignored, for the user.
+    pub notes: Vec<String>,
+    /// The merged file as JSON: the task's identity (content, not path).
+    pub resolved: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputType {
+    MultipleChoice,
+    Loglikelihood,
+}
+
+/// Where the docs come from.
+#[derive(Debug)]
+pub(crate) enum Dataset {
+    /// `dataset_path: json` / `csv` with `dataset_kwargs.data_files`: split -> files.
+    Files {
+        format: FileFormat,
+        splits: Vec<(String, Vec<String>)>,
+        at: Node,
+    },
+    /// A Hugging Face hub name, looked up under the data directory.
+    Hub {
+        path: String,
+        name: Option<String>,
+        at: Node,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Splits {
+    pub training: Option<String>,
+    pub validation: Option<String>,
+    pub test: Option<String>,
+    /// `fewshot_split` (or `fewshot_config.split`).
+    pub fewshot: Option<String>,
+}
+
+/// `doc_to_text` / `doc_to_target` / `doc_to_choice`.
+#[derive(Debug, Clone)]
+pub(crate) enum Field {
+    /// A doc field's name, or else a Jinja template (lm-eval decides per dataset).
+    Text(String),
+    Int(i64),
+    /// A YAML list (or a mapping's values), used as it is.
+    List(Vec<serde_json::Value>),
+    /// Unset (`None` in lm-eval).
+    Unset,
+}
+
+/// Keys that do not change what is scored.
+const IGNORED: &[&str] = &[
+    "task_alias",
+    "metadata",
+    "should_decontaminate",
+    "doc_to_decontamination_query",
+    "unsafe_code",
+    "dataset_name",
+];
+
+/// Reads `path` (with its includes) as a task.
+pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> {
+    let entries = read_merged(path)?;
+    let resolved = serde_json::Value::Object(
+        entries
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
+    .to_string();
+    let mut keys = Keys {
+        entries,
+        notes: Vec::new(),
+    };
+    let whole_file = Node {
+        file: path.into(),
+        line: 1,
+        value: Value::Null,
+    };
+    let name = match keys.take("task") {
+        Some(node) => string(&node, "task")?,
+        None => return Err(whole_file.error("task: every task file needs a task name")),
+    };
+    for key in ["tag", "group"] {
+        if keys.take(key).is_some() {
+            keys.notes.push(format!(
+                "{}: {key} ignored: painters runs the task itself",
+                path.display()
+            ));
+        }
+    }
+    let output_type = match keys.take("output_type") {
+        None => return Err(whole_file.error(
+            "output_type: not set, so lm-eval's default generate_until; painters runs multiple_choice and loglikelihood",
+        )),
+        Some(node) => match string(&node, "output_type")?.as_str() {
+            "multiple_choice" => OutputType::MultipleChoice,
+            "loglikelihood" => OutputType::Loglikelihood,
+            other @ ("generate_until" | "loglikelihood_rolling") => {
+                return Err(node.error(format!(
+                    "output_type: {other} is not supported yet (supported: multiple_choice, loglikelihood)"
+                )));
+            }
+            other => {
+                return Err(node.error(format!(
+                    "output_type: unknown {other:?} (valid: multiple_choice, loglikelihood, loglikelihood_rolling, generate_until)"
+                )));
+            }
+        },
+    };
+    let dataset_name = keys.peek("dataset_name").and_then(|n| match &n.value {
+        Value::Str(s) => Some(s.clone()),
+        _ => None,
+    });
+    let dataset = dataset(&mut keys, dataset_name, &whole_file)?;
+    let mut splits = Splits {
+        training: keys.optional_string("training_split")?,
+        validation: keys.optional_string("validation_split")?,
+        test: keys.optional_string("test_split")?,
+        fewshot: keys.optional_string("fewshot_split")?,
+    };
+    let mut first_n_sampler = false;
+    if let Some(node) = keys.take("fewshot_config") {
+        for (key, value) in map(&node, "fewshot_config")? {
+            match key.as_str() {
+                "sampler" => match string(value, "fewshot_config.sampler")?.as_str() {
+                    "default" => first_n_sampler = false,
+                    "first_n" => first_n_sampler = true,
+                    other => {
+                        return Err(value.error(format!(
+                            "fewshot_config.sampler: unknown {other:?} (valid: default, first_n)"
+                        )));
+                    }
+                },
+                "split" => splits.fewshot = Some(string(value, "fewshot_config.split")?),
+                other => {
+                    return Err(value.error(format!(
+                        "fewshot_config.{other}: not supported (supported: sampler, split)"
+                    )));
+                }
+            }
+        }
+    }
+    if splits.test.is_none() && splits.validation.is_none() {
+        return Err(whole_file
+            .error("test_split / validation_split: one is needed, the split that is evaluated"));
+    }
+    let doc_to_text = keys.field("doc_to_text", jinja)?;
+    let doc_to_target = keys.field("doc_to_target", jinja)?;
+    let doc_to_choice = match keys.field("doc_to_choice", jinja)? {
+        Field::Unset => None,
+        field => Some(field),
+    };
+    if output_type == OutputType::MultipleChoice && doc_to_choice.is_none() {
+        return Err(whole_file.error("doc_to_choice: multiple_choice needs the choices"));
+    }
+    let description = match keys.take("description") {
+        None => String::new(),
+        Some(node) => {
+            let text = string(&node, "description")?;
+            jinja
+                .check(&text)
+                .map_err(|e| node.error(format!("description: {e}")))?;
+            text
+        }
+    };
+    let target_delimiter = keys
+        .optional_string("target_delimiter")?
+        .unwrap_or_else(|| " ".to_string());
+    let fewshot_delimiter = keys
+        .optional_string("fewshot_delimiter")?
+        .unwrap_or_else(|| "\n\n".to_string());
+    let num_fewshot = match keys.take("num_fewshot") {
+        None => 0,
+        Some(node) => match node.value {
+            Value::Null => 0,
+            Value::Int(n) if n >= 0 => n as usize,
+            _ => return Err(node.error("num_fewshot: expected a count >= 0")),
+        },
+    };
+    let acc_norm = metrics(&mut keys, output_type)?;
+    if let Some(node) = keys.take("repeats")
+        && !matches!(node.value, Value::Int(1))
+    {
+        return Err(node.error("repeats: only 1 outside generate_until"));
+    }
+    for key in IGNORED {
+        keys.take(key);
+    }
+    if let Some((key, node)) = keys.entries.first() {
+        return Err(node.error(match key.as_str() {
+            "process_docs" | "process_results" | "custom_dataset" => {
+                format!("{key}: Python code is not supported (painters runs no Python)")
+            }
+            "doc_to_image" | "doc_to_audio" => format!("{key}: multimodal tasks are not supported"),
+            "use_prompt" => format!("{key}: promptsource prompts are not supported"),
+            "generation_kwargs" | "filter_list" | "gen_prefix" => {
+                format!("{key}: not supported yet (generate_until tasks come next)")
+            }
+            _ => format!("{key}: unknown or unsupported task setting"),
+        }));
+    }
+    Ok(TaskConfig {
+        name,
+        output_type,
+        dataset,
+        splits,
+        doc_to_text,
+        doc_to_target,
+        doc_to_choice,
+        description,
+        target_delimiter,
+        fewshot_delimiter,
+        num_fewshot,
+        first_n_sampler,
+        acc_norm,
+        notes: keys.notes,
+        resolved,
+    })
+}
+
+/// The entries not read yet.
+struct Keys {
+    entries: Vec<(String, Node)>,
+    notes: Vec<String>,
+}
+
+impl Keys {
+    /// Removes and returns `key`'s node.
+    fn take(&mut self, key: &str) -> Option<Node> {
+        let at = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(at).1)
+    }
+
+    fn peek(&self, key: &str) -> Option<&Node> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, n)| n)
+    }
+
+    fn optional_string(&mut self, key: &str) -> Result<Option<String>, EvalError> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(node) if matches!(node.value, Value::Null) => Ok(None),
+            Some(node) => string(&node, key).map(Some),
+        }
+    }
+
+    fn field(&mut self, key: &str, jinja: &Jinja) -> Result<Field, EvalError> {
+        let Some(node) = self.take(key) else {
+            return Ok(Field::Unset);
+        };
+        let field = match &node.value {
+            Value::Null => Field::Unset,
+            Value::Str(text) => {
+                jinja
+                    .check(text)
+                    .map_err(|e| node.error(format!("{key}: {e}")))?;
+                Field::Text(text.clone())
+            }
+            Value::Int(i) => Field::Int(*i),
+            Value::Seq(items) => Field::List(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) if key == "doc_to_choice" => {
+                Field::List(entries.iter().map(|(_, v)| v.to_json()).collect())
+            }
+            Value::Function(name) => {
+                return Err(node.error(format!(
+                    "{key}: !function {name} is Python code, which painters does not run; write it as a Jinja template"
+                )));
+            }
+            _ => {
+                return Err(node.error(format!(
+                    "{key}: expected a field name, a Jinja template, an integer or a list"
+                )));
+            }
+        };
+        Ok(field)
+    }
+}
+
+fn string(node: &Node, key: &str) -> Result<String, EvalError> {
+    match &node.value {
+        Value::Str(s) => Ok(s.clone()),
+        Value::Function(name) => Err(node.error(format!(
+            "{key}: !function {name} is Python code, which painters does not run"
+        ))),
+        _ => Err(node.error(format!("{key}: expected a string"))),
+    }
+}
+
+fn map<'a>(node: &'a Node, key: &str) -> Result<&'a [(String, Node)], EvalError> {
+    match &node.value {
+        Value::Map(entries) => Ok(entries),
+        _ => Err(node.error(format!("{key}: expected a mapping"))),
+    }
+}
+
+/// `dataset_path`, `dataset_name` and `dataset_kwargs`.
+fn dataset(keys: &mut Keys, name: Option<String>, file: &Node) -> Result<Dataset, EvalError> {
+    let Some(node) = keys.take("dataset_path") else {
+        return Err(file.error("dataset_path: every task file needs its data"));
+    };
+    let path = string(&node, "dataset_path")?;
+    let kwargs = keys.take("dataset_kwargs");
+    let mut data_files = None;
+    if let Some(kwargs) = &kwargs {
+        for (key, value) in map(kwargs, "dataset_kwargs")? {
+            match key.as_str() {
+                "data_files" => data_files = Some(value),
+                "trust_remote_code" => {}
+                other => {
+                    return Err(value.error(format!(
+                        "dataset_kwargs.{other}: not supported (supported: data_files)"
+                    )));
+                }
+            }
+        }
+    }
+    let format = match path.as_str() {
+        "json" => FileFormat::Json,
+        "csv" => FileFormat::Csv,
+        "parquet" | "arrow" | "text" | "pandas" => {
+            return Err(node.error(format!(
+                "dataset_path: {path} files are not supported (supported: json, csv)"
+            )));
+        }
+        _ => {
+            if let Some(files) = data_files {
+                return Err(
+                    files.error("dataset_kwargs.data_files: only with dataset_path: json or csv")
+                );
+            }
+            return Ok(Dataset::Hub {
+                path,
+                name,
+                at: node,
+            });
+        }
+    };
+    let Some(files) = data_files else {
+        return Err(node.error(format!(
+            "dataset_path: {path} needs dataset_kwargs.data_files (a file, or split: file)"
+        )));
+    };
+    let list = |node: &Node| -> Result<Vec<String>, EvalError> {
+        match &node.value {
+            Value::Str(s) => Ok(vec![s.clone()]),
+            Value::Seq(items) => items
+                .iter()
+                .map(|i| string(i, "dataset_kwargs.data_files"))
+                .collect(),
+            _ => Err(node.error("dataset_kwargs.data_files: expected a path or a list of paths")),
+        }
+    };
+    // As Hugging Face datasets: files given without splits are the train split.
+    let splits = match &files.value {
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(split, node)| Ok((split.clone(), list(node)?)))
+            .collect::<Result<_, EvalError>>()?,
+        _ => vec![("train".to_string(), list(files)?)],
+    };
+    Ok(Dataset::Files {
+        format,
+        splits,
+        at: node,
+    })
+}
+
+/// `metric_list`: which of the output type's metrics are reported. Returns whether
+/// `acc_norm` is (multiple choice). painters reports a fixed list per output type, in
+/// lm-eval's default order, so a list is accepted only where it means the same.
+fn metrics(keys: &mut Keys, output_type: OutputType) -> Result<bool, EvalError> {
+    let accepted: &[&[&str]] = match output_type {
+        OutputType::MultipleChoice => &[&["acc", "acc_norm"], &["acc"]],
+        OutputType::Loglikelihood => &[&["perplexity", "acc"]],
+    };
+    let Some(node) = keys.take("metric_list") else {
+        return Ok(output_type == OutputType::MultipleChoice);
+    };
+    let Value::Seq(items) = &node.value else {
+        return Err(node.error("metric_list: expected a list of {metric: name} entries"));
+    };
+    let mut names = Vec::new();
+    for item in items {
+        let entries = map(item, "metric_list[]")?;
+        let Some((_, name)) = entries.iter().find(|(k, _)| k == "metric") else {
+            return Err(item.error("metric_list[]: every entry needs a metric"));
+        };
+        let name = string(name, "metric_list[].metric")?;
+        let aggregation = if name == "perplexity" {
+            "perplexity"
+        } else {
+            "mean"
+        };
+        for (key, value) in entries {
+            match (key.as_str(), &value.value) {
+                ("metric" | "higher_is_better", _) => {}
+                ("aggregation", Value::Str(a)) if a == aggregation => {}
+                (other, _) => {
+                    return Err(value.error(format!(
+                        "metric_list[].{other}: not supported for {name} (supported: metric, aggregation: {aggregation}, higher_is_better)"
+                    )));
+                }
+            }
+        }
+        names.push(name);
+    }
+    if !accepted.iter().any(|a| a.iter().eq(names.iter())) {
+        let options: Vec<String> = accepted
+            .iter()
+            .map(|a| format!("[{}]", a.join(", ")))
+            .collect();
+        return Err(node.error(format!(
+            "metric_list: [{}] is not supported; painters reports {}",
+            names.join(", "),
+            options.join(" or ")
+        )));
+    }
+    Ok(names.iter().any(|n| n == "acc_norm"))
+}

@@ -1,0 +1,268 @@
+//! lm-eval task YAML files: the requests of lm-eval's own sciq, openbookqa and
+//! lambada_openai files (`tasks/`, pointed at the local data) against lm-eval's own code
+//! (`golden/yaml_*.jsonl`, from `yaml_reference.py`), the YAML path giving byte-identical
+//! records to the built-in one, and task files that must be refused, each with its line.
+
+use std::path::{Path, PathBuf};
+
+use eval_suite::{EvalOptions, TaskResult, evaluate, read_task_file};
+
+use crate::data_dir;
+use crate::golden::assert_requests;
+use crate::mock::MockLm;
+
+fn task_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/eval/tasks")
+        .join(name)
+}
+
+/// Reads `file` and evaluates its first `limit` docs with `lm`.
+fn run(file: &str, shots: Option<usize>, limit: usize, lm: &mut MockLm) -> TaskResult {
+    let task = read_task_file(&task_file(file)).unwrap().name;
+    let options = EvalOptions {
+        num_fewshot: shots,
+        limit: Some(limit),
+        ..EvalOptions::default()
+    };
+    evaluate(&task, &data_dir(), lm, &options, &mut |_, _| {}).unwrap()
+}
+
+fn check(file: &str, shots: Option<usize>, golden: &str) {
+    let mut lm = MockLm::recorder();
+    let result = run(file, shots, 5, &mut lm);
+    assert_eq!(result.n, 5);
+    assert_requests(file, golden, &lm);
+}
+
+#[test]
+fn sciq_as_lm_eval_builds_it() {
+    check(
+        "sciq_validation.yaml",
+        None,
+        include_str!("golden/yaml_sciq_validation.jsonl"),
+    );
+}
+
+#[test]
+fn sciq_three_shot_leaves_each_doc_out_of_its_own_examples() {
+    check(
+        "sciq_validation.yaml",
+        Some(3),
+        include_str!("golden/yaml_sciq_validation_3shot.jsonl"),
+    );
+}
+
+#[test]
+fn openbookqa_as_lm_eval_builds_it() {
+    check(
+        "openbookqa_local.yaml",
+        None,
+        include_str!("golden/yaml_openbookqa_local.jsonl"),
+    );
+}
+
+#[test]
+fn lambada_as_lm_eval_builds_it() {
+    check(
+        "lambada_local.yaml",
+        None,
+        include_str!("golden/yaml_lambada_local.jsonl"),
+    );
+}
+
+/// The YAML path and the built-in path give the same records, byte for byte.
+#[test]
+fn task_files_of_built_in_tasks_give_identical_records() {
+    for (file, builtin) in [
+        ("openbookqa_local.yaml", "openbookqa"),
+        ("lambada_local.yaml", "lambada_openai"),
+    ] {
+        let from_file = run(file, None, 40, &mut MockLm::recorder());
+        let options = EvalOptions {
+            limit: Some(40),
+            ..EvalOptions::default()
+        };
+        let mut lm = MockLm::recorder();
+        let built_in = evaluate(builtin, &data_dir(), &mut lm, &options, &mut |_, _| {}).unwrap();
+        let json = |r: &TaskResult| {
+            (
+                serde_json::to_string(&r.items).unwrap(),
+                serde_json::to_string(&r.metrics).unwrap(),
+            )
+        };
+        assert_eq!(json(&from_file), json(&built_in), "{file} vs {builtin}");
+    }
+}
+
+/// Every doc of every case, when `LM_EVAL_REFERENCE_DIR` holds the output of
+/// `yaml_reference.py DATA OUT` without a limit (`make reference`).
+#[test]
+#[ignore = "slow: needs lm-eval's dumps of the full data set; run by `make reference`"]
+fn every_yaml_request_matches_lm_eval() {
+    let dir = std::env::var_os("LM_EVAL_REFERENCE_DIR")
+        .map(PathBuf::from)
+        .expect("set LM_EVAL_REFERENCE_DIR to yaml_reference.py's output (`make reference`)");
+    let cases = [
+        ("sciq_validation", "sciq_validation.yaml", None),
+        ("sciq_validation_3shot", "sciq_validation.yaml", Some(3)),
+        ("openbookqa_local", "openbookqa_local.yaml", None),
+        ("lambada_local", "lambada_local.yaml", None),
+    ];
+    for (name, file, shots) in cases {
+        let expected = std::fs::read_to_string(dir.join(format!("yaml_{name}.jsonl"))).unwrap();
+        let mut lm = MockLm::recorder();
+        let result = run(file, shots, usize::MAX, &mut lm);
+        assert_requests(name, &expected, &lm);
+        eprintln!("{name}: all {} docs' requests match", result.n);
+    }
+}
+
+/// Writes `text` as `dir/name` and returns the path.
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const GOOD: &str = "task: mine\noutput_type: multiple_choice\ndataset_path: allenai/sciq\nvalidation_split: validation\ndoc_to_target: 3\ndoc_to_choice: \"{{[distractor1, distractor2, distractor3, correct_answer]}}\"\n";
+
+#[test]
+fn unsupported_task_files_are_refused_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |extra: &str| format!("{GOOD}{extra}");
+    let cases = [
+        // (file text, expected message after "FILE:")
+        (
+            with("process_docs: !function utils.process_docs\n"),
+            "7: process_docs: Python code is not supported (painters runs no Python)",
+        ),
+        (
+            with("doc_to_text: !function utils.doc_to_text\n"),
+            "7: doc_to_text: !function utils.doc_to_text is Python code, which painters does not run; write it as a Jinja template",
+        ),
+        (
+            with("colour: blue\n"),
+            "7: colour: unknown or unsupported task setting",
+        ),
+        (
+            with("metric_list:\n  - metric: f1\n"),
+            "7: metric_list: [f1] is not supported; painters reports [acc, acc_norm] or [acc]",
+        ),
+        (
+            with("metric_list:\n  - metric: acc\n    aggregation: median\n"),
+            "9: metric_list[].aggregation: not supported for acc (supported: metric, aggregation: mean, higher_is_better)",
+        ),
+        (
+            with("fewshot_config:\n  sampler: balanced\n"),
+            "8: fewshot_config.sampler: unknown \"balanced\" (valid: default, first_n)",
+        ),
+        (
+            with("description: \"{{ unclosed\"\n"),
+            "7: description: syntax error: unexpected end of input, expected end of variable block",
+        ),
+        (with("doc_to_text: [1, 2\n"), "not valid YAML"),
+        (
+            with("doc_to_target: 1\n"),
+            "7: not valid YAML: duplicated key in mapping",
+        ),
+        (
+            GOOD.replace("multiple_choice", "generate_until"),
+            "2: output_type: generate_until is not supported yet (supported: multiple_choice, loglikelihood)",
+        ),
+        (
+            GOOD.replace("multiple_choice", "multiple_choise"),
+            "2: output_type: unknown \"multiple_choise\" (valid: multiple_choice, loglikelihood, loglikelihood_rolling, generate_until)",
+        ),
+        (
+            GOOD.replace("validation_split: validation\n", ""),
+            "1: test_split / validation_split: one is needed, the split that is evaluated",
+        ),
+        (
+            with("num_fewshot: -1\n"),
+            "7: num_fewshot: expected a count >= 0",
+        ),
+        (
+            with("x: !custom 3\n"),
+            "7: the YAML tag !custom is not supported",
+        ),
+        (
+            with("dataset_kwargs:\n  data_files: x.jsonl\n"),
+            "8: dataset_kwargs.data_files: only with dataset_path: json or csv",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = write(dir.path(), &format!("t{i}.yaml"), text);
+        let err = read_task_file(&path).unwrap_err().to_string();
+        let prefix = format!("{}:", path.display());
+        assert!(err.starts_with(&prefix), "{err}");
+        assert!(
+            err.contains(expected),
+            "{text:?}: got {err}, want {expected}"
+        );
+    }
+}
+
+#[test]
+fn includes_merge_and_cycles_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "base.yaml", GOOD);
+    let child = write(
+        dir.path(),
+        "child.yaml",
+        "include: base.yaml\ntask: child_of_base\nsurprise: 1\n",
+    );
+    let err = read_task_file(&child).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}:3: surprise: unknown or unsupported task setting",
+            child.display()
+        )
+    );
+    let a = write(dir.path(), "a.yaml", "include: b.yaml\ntask: a\n");
+    write(dir.path(), "b.yaml", "include: a.yaml\n");
+    let err = read_task_file(&a).unwrap_err().to_string();
+    assert!(
+        err.ends_with("include cycle: this file includes itself"),
+        "{err}"
+    );
+    let clash = write(
+        dir.path(),
+        "clash.yaml",
+        &GOOD.replace("task: mine", "task: piqa"),
+    );
+    let err = read_task_file(&clash).unwrap_err().to_string();
+    assert!(
+        err.ends_with("task: piqa is a built-in task; give the file's task another name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_hub_dataset_without_local_files_says_where_to_put_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "hub.yaml",
+        &GOOD
+            .replace("task: mine", "task: hub_missing")
+            .replace("allenai/sciq", "someone/unknown"),
+    );
+    let name = read_task_file(&path).unwrap().name;
+    let err = evaluate(
+        &name,
+        dir.path(),
+        &mut MockLm::recorder(),
+        &EvalOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    let expected = format!(
+        "{}:3: dataset_path: someone/unknown is a Hugging Face hub dataset and painters reads local files: put its validation split at {}, or set dataset_path: json with dataset_kwargs.data_files: {{validation: FILE}}",
+        path.display(),
+        dir.path().join("unknown/validation.jsonl").display()
+    );
+    assert_eq!(err, expected);
+}
