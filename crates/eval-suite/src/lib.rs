@@ -33,4 +33,6 @@ pub use records::{
     ChoiceContext, ChoiceRecord, GenerationRecord, ItemRecord, LoglikelihoodRecord, MetricValue,
     TaskResult,
 };
-pub use tasks::{Chance, TaskDef, TaskFile, lambada_passages, read_task_file, registry, task};
+pub use tasks::{
+    Chance, TaskDef, TaskFile, lambada_passages, read_task_file, registry, task, task_file_identity,
+};

@@ -174,9 +174,14 @@ pub struct EvalCmd {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Comma-separated lm-evaluation-harness task names (mmlu_<subject> for one MMLU
-    /// subject); an unknown name is refused with the list of known ones.
+    /// subject) or task YAML files (`path/to/task.yaml`); an unknown name is refused with
+    /// the list of known ones.
     #[arg(long, value_delimiter = ',', required = true)]
     pub tasks: Vec<String>,
+    /// A folder of lm-eval task YAML files whose `task:` names --tasks may then use
+    /// (repeatable).
+    #[arg(long)]
+    pub include_path: Vec<PathBuf>,
     /// Only the first N documents of each task (per subject for mmlu).
     #[arg(long)]
     pub limit: Option<usize>,

@@ -89,10 +89,15 @@ pub struct DataSettings {
     pub dir: PathBuf,
 }
 
+/// One `[[tasks]]` table: a task by `name`, or an lm-eval task file by `yaml` (relative to
+/// the experiment file; `name` is then the file's `task:`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSettings {
+    #[serde(default)]
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yaml: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,8 +163,18 @@ pub struct Experiment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataSettings>,
     pub tasks: Vec<TaskSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_files: Option<TaskFiles>,
     #[serde(default)]
     pub variants: Vec<VariantGrid>,
+}
+
+/// `[task_files]`: folders of lm-eval task YAML files whose `task:` names `[[tasks]]` may
+/// use (relative to the experiment file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFiles {
+    pub include_path: Vec<PathBuf>,
 }
 
 /// One variant of the grid with its compiled plan.
@@ -214,7 +229,7 @@ impl ExperimentFile {
         };
         let de = toml::Deserializer::parse(text)
             .map_err(|e| anyhow!("{}: {}", at(&e), e.message().trim()))?;
-        let experiment: Experiment = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut experiment: Experiment = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             anyhow!("{}: {key}: {}", at(&inner), inner.message().trim())
@@ -225,9 +240,32 @@ impl ExperimentFile {
                 path.display()
             );
         }
-        for (i, task) in experiment.tasks.iter().enumerate() {
-            eval_suite::check_task(&task.name)
-                .map_err(|e| anyhow!("{}: tasks[{i}].name: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(files) = &experiment.task_files {
+            crate::task_files::include(&files.include_path, base)
+                .map_err(|e| anyhow!("{}: task_files.include_path: {e:#}", path.display()))?;
+        }
+        for (i, task) in experiment.tasks.iter_mut().enumerate() {
+            let name = match &task.yaml {
+                Some(file) => crate::task_files::read(&base.join(file))
+                    .map_err(|e| anyhow!("{}: tasks[{i}].yaml: {e:#}", path.display()))?,
+                None if task.name.is_empty() => {
+                    bail!("{}: tasks[{i}]: name or yaml is needed", path.display())
+                }
+                None => {
+                    eval_suite::check_task(&task.name)
+                        .map_err(|e| anyhow!("{}: tasks[{i}].name: {e}", path.display()))?;
+                    task.name.clone()
+                }
+            };
+            if !task.name.is_empty() && task.name != name {
+                bail!(
+                    "{}: tasks[{i}].name: {:?} differs from the task file's task: {name:?}; leave name out",
+                    path.display(),
+                    task.name
+                );
+            }
+            task.name = name;
         }
         let spans: VariantSpans =
             toml::from_str(text).context("the experiment parsed once but not twice")?;
@@ -464,6 +502,7 @@ mod fuzz;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     fn parse(text: &str) -> Result<ExperimentFile> {
         ExperimentFile::parse(Path::new("x.toml"), text)
@@ -513,6 +552,86 @@ mod tests {
             .to_string();
         assert!(!e.contains('\n'), "one line: {e}");
         e
+    }
+
+    /// A multiple-choice task file named `task`, its data in `DATA/sciq`.
+    fn task_file(task: &str) -> String {
+        format!(
+            "task: {task}\noutput_type: multiple_choice\ndataset_path: allenai/sciq\n\
+             validation_split: validation\ndoc_to_text: question\ndoc_to_target: 3\n\
+             doc_to_choice: \"{{{{[distractor1, distractor2, distractor3, correct_answer]}}}}\"\n"
+        )
+    }
+
+    #[test]
+    fn task_files_name_their_task_and_key_their_cells_by_content_not_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("copy")).unwrap();
+        for file in ["mine.yaml", "copy/mine.yaml"] {
+            std::fs::write(dir.path().join(file), task_file("content_keyed")).unwrap();
+        }
+        let experiment = |yaml: &str| {
+            let text = format!(
+                "[model]\ndir = \"m\"\nlayers = 30\n[[tasks]]\nyaml = \"{yaml}\"\n[[tasks]]\nname = \"piqa\"\n"
+            );
+            ExperimentFile::parse(&dir.path().join("x.toml"), &text).unwrap()
+        };
+        let (a, b) = (experiment("mine.yaml"), experiment("copy/mine.yaml"));
+        assert_eq!(a.experiment.tasks[0].name, "content_keyed");
+        let plan = Plan::parse("0..30", 30).unwrap();
+        let key = |f: &ExperimentFile, t: usize| {
+            crate::store::cell_key("m", &plan, &f.experiment.tasks[t])
+        };
+        assert_eq!(key(&a, 0), key(&b, 0), "the same content at another path");
+        // A built-in task's key is what it was before task files existed (the settings'
+        // JSON alone), so committed stores stay valid; a task file's adds its content.
+        let settings_only = |task: &TaskSettings| {
+            let text = format!(
+                "{}\nm\n30:{plan}\n{}",
+                crate::store::HARNESS_VERSION,
+                serde_json::to_string(task).unwrap()
+            );
+            hex::encode(&sha2::Sha256::digest(text.as_bytes())[..8])
+        };
+        assert_eq!(key(&a, 1), settings_only(&a.experiment.tasks[1]));
+        let mut without_path = a.experiment.tasks[0].clone();
+        without_path.yaml = None;
+        assert_ne!(key(&a, 0), settings_only(&without_path));
+        // Another file with the same task name and other settings is refused.
+        std::fs::write(
+            dir.path().join("other.yaml"),
+            task_file("content_keyed") + "num_fewshot: 2\n",
+        )
+        .unwrap();
+        let text = "[model]\ndir = \"m\"\n[[tasks]]\nyaml = \"other.yaml\"\n";
+        let e = ExperimentFile::parse(&dir.path().join("x.toml"), text)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.ends_with(
+                "task: content_keyed is already defined by another task file with other settings"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("x.toml: tasks[0].yaml: "), "{e}");
+    }
+
+    #[test]
+    fn include_path_registers_a_folder_of_task_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tasks/more")).unwrap();
+        std::fs::write(
+            dir.path().join("tasks/more/one.yaml"),
+            task_file("included_one"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("tasks/broken.yaml"), "task: [unclosed\n").unwrap();
+        let text = "[model]\ndir = \"m\"\n[task_files]\ninclude_path = [\"tasks\"]\n[[tasks]]\nname = \"included_one\"\n";
+        let file = ExperimentFile::parse(&dir.path().join("x.toml"), text).unwrap();
+        assert_eq!(file.experiment.tasks[0].name, "included_one");
+        let e = error("[model]\ndir = \"m\"\n[[tasks]]\nlimit = 3\n");
+        assert_eq!(e, "x.toml: tasks[0]: name or yaml is needed");
     }
 
     #[test]

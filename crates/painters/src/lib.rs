@@ -17,6 +17,7 @@ pub mod shard;
 mod store;
 mod summary;
 mod table;
+mod task_files;
 #[cfg(test)]
 mod testing;
 

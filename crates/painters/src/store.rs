@@ -52,16 +52,35 @@ fn check_harness(results_dir: &Path) -> Result<()> {
     }
 }
 
+/// What of a task enters its cells' keys: its settings and, for a task file, the file's
+/// resolved content (never its path, so a moved or copied file keeps its cells).
+#[derive(Serialize)]
+struct TaskKey<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_fewshot: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_file: Option<String>,
+}
+
 /// Key of one (plan, task) cell.
 pub fn cell_key(
     model_id: &str,
     plan: &layer_plan::Plan,
     task: &crate::experiment::TaskSettings,
 ) -> String {
+    let task = TaskKey {
+        name: &task.name,
+        limit: task.limit,
+        num_fewshot: task.num_fewshot,
+        task_file: eval_suite::task_file_identity(&task.name),
+    };
     let text = format!(
         "{HARNESS_VERSION}\n{model_id}\n{}:{plan}\n{}",
         plan.num_layers(),
-        serde_json::to_string(task).expect("task settings serialise")
+        serde_json::to_string(&task).expect("task settings serialise")
     );
     hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }

@@ -23,7 +23,7 @@ mod yaml;
 use std::path::Path;
 
 pub use lambada::passages as lambada_passages;
-pub use yaml::{TaskFile, read_task_file};
+pub use yaml::{TaskFile, read_task_file, task_file_identity};
 
 use crate::error::EvalError;
 use crate::fewshot::TARGET_DELIMITER;

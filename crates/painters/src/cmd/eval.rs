@@ -2,6 +2,8 @@
 //! the model run under a plan; prints a results table and optionally writes per-item
 //! JSONL and the metrics.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use eval_suite::{EvalOptions, TaskResult, evaluate};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,7 +19,16 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
         limit: cmd.limit,
         ..EvalOptions::default()
     };
-    for task in &cmd.tasks {
+    crate::task_files::include(&cmd.include_path, Path::new(""))?;
+    let tasks: Vec<String> = cmd
+        .tasks
+        .iter()
+        .map(|spec| {
+            crate::task_files::task_name(spec, Path::new(""))
+                .with_context(|| format!("--tasks {spec}"))
+        })
+        .collect::<Result<_>>()?;
+    for task in &tasks {
         eval_suite::check_data(task, &data, &options).with_context(|| format!("--tasks {task}"))?;
     }
     let model = super::load_model(&cmd.model)?;
@@ -28,7 +39,7 @@ pub fn run(cmd: EvalCmd) -> Result<()> {
         data.display()
     )?;
     let mut results = Vec::new();
-    for task in &cmd.tasks {
+    for task in &tasks {
         let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template(
                 "{prefix:>16} [{bar:30}] {pos}/{len} requests {per_sec} eta {eta}",

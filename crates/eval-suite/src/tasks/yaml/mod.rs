@@ -25,7 +25,7 @@ use serde_json::Value as Json;
 use self::config::{Field, OutputType, TaskConfig};
 use self::data::{Doc, read_split};
 use self::template::Jinja;
-use super::{ACC, ACC_NORM, Chance, ChoiceDoc, Docs, Load, LoglikelihoodDoc, TaskDef, limited};
+use super::{ACC, Chance, ChoiceDoc, Docs, Load, LoglikelihoodDoc, TaskDef, limited};
 use crate::error::EvalError;
 use crate::fewshot::{self, Delimiters, Exemplar, Sampler};
 use crate::pytext::char_len;
@@ -48,6 +48,16 @@ static LOADED: Mutex<Vec<(String, &'static TaskDef)>> = Mutex::new(Vec::new());
 pub(super) fn loaded(name: &str) -> Option<&'static TaskDef> {
     let loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
     loaded.iter().find(|(_, d)| d.name == name).map(|(_, d)| *d)
+}
+
+/// The identity ([`TaskFile::identity`]) of the task file that defines task `name`, if a
+/// task file does; `None` for a built-in task.
+pub fn task_file_identity(name: &str) -> Option<String> {
+    let loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    loaded
+        .iter()
+        .find(|(_, d)| d.name == name)
+        .map(|(id, _)| id.clone())
 }
 
 /// Reads the task file at `path` and registers its task under its `task:` name. Reading
@@ -90,10 +100,12 @@ pub fn read_task_file(path: &Path) -> Result<TaskFile, EvalError> {
 /// The registry entry of a task file.
 fn task_def(config: TaskConfig, jinja: Jinja) -> TaskDef {
     let name: &'static str = Box::leak(config.name.clone().into_boxed_str());
-    let (chance, headline) = match config.output_type {
-        OutputType::MultipleChoice if config.acc_norm => (Chance::Uniform, ACC_NORM),
-        OutputType::MultipleChoice => (Chance::Uniform, ACC),
-        OutputType::Loglikelihood => (Chance::Zero, ACC),
+    // The headline is `acc`, the metric lm-eval lists first for both output types; it is
+    // also what painters assumes for a task it does not know, so a later process that
+    // plots stored results without reading the file judges the task the same way.
+    let chance = match config.output_type {
+        OutputType::MultipleChoice => Chance::Uniform,
+        OutputType::Loglikelihood => Chance::Zero,
     };
     let default_shots = config.num_fewshot;
     let acc_norm = config.acc_norm;
@@ -113,7 +125,7 @@ fn task_def(config: TaskConfig, jinja: Jinja) -> TaskDef {
         subtasks: &[],
         sources: &[],
         chance,
-        headline,
+        headline: ACC,
         default_shots,
         fewshot_pool: true,
         docs,
