@@ -127,6 +127,8 @@ pub fn evaluate(
             docs,
             until,
             max_gen_toks,
+            repeats,
+            filters,
             score,
         } => {
             let reqs: Vec<GenerateRequest> = docs
@@ -140,16 +142,14 @@ pub fn evaluate(
             let results = chunked(&reqs, chunk, progress, "generate_until", |c| {
                 lm.generate_until(c)
             })?;
-            let records: Vec<_> = docs
+            // Greedy decoding repeats itself: one generation stands for every repeat.
+            let records: Vec<ItemRecord> = docs
                 .iter()
                 .zip(&results)
-                .map(|(doc, generation)| score(doc, generation))
+                .map(|(doc, generation)| score(doc, &vec![generation.clone(); repeats.max(1)]))
                 .collect();
-            let metrics = score::generation_metrics(&records, stderr);
-            (
-                records.into_iter().map(ItemRecord::Generation).collect(),
-                metrics,
-            )
+            let metrics = score::generation_metrics(&records, filters, stderr);
+            (records, metrics)
         }
     };
     Ok(TaskResult {

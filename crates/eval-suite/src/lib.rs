@@ -17,6 +17,7 @@ mod data;
 pub mod error;
 mod evaluate;
 mod fewshot;
+mod filters;
 pub mod lm;
 pub mod metrics;
 mod pytext;
@@ -30,8 +31,8 @@ pub use error::{DataError, DataProblem, EvalError, StatsError};
 pub use evaluate::{EvalOptions, check_data, check_task, evaluate};
 pub use lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 pub use records::{
-    ChoiceContext, ChoiceRecord, GenerationRecord, ItemRecord, LoglikelihoodRecord, MetricValue,
-    TaskResult,
+    ChoiceContext, ChoiceRecord, FilteredAnswer, FilteredRecord, GenerationRecord, ItemRecord,
+    LoglikelihoodRecord, MetricValue, TaskResult,
 };
 pub use tasks::{
     Chance, TaskDef, TaskFile, lambada_passages, read_task_file, registry, task, task_file_identity,

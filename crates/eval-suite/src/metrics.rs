@@ -110,23 +110,75 @@ pub(crate) fn py_choice_index(rng: &mut PyRandom, n: usize) -> usize {
 }
 
 /// lm-eval's `exact_match` settings (`exact_match_hf_evaluate`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExactMatch {
     /// Applied in order to prediction and reference alike; each match is replaced by its
-    /// replacement string (`""` to delete, `"$1"` to keep a captured group).
-    pub regexes_to_ignore: Vec<(Regex, &'static str)>,
+    /// replacement string (`""` to delete, `"${1}"` to keep a captured group).
+    pub regexes_to_ignore: Vec<(Regex, String)>,
     pub ignore_case: bool,
+    /// Removes Python's `string.punctuation` characters.
+    pub ignore_punctuation: bool,
+    /// Removes the digits 0-9.
+    pub ignore_numbers: bool,
 }
 
+/// Python's `string.punctuation`.
+const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
 impl ExactMatch {
-    /// Prediction or reference after `regexes_to_ignore`, then lower-casing.
+    /// The settings of a task's YAML: `regexes_to_ignore` are Python patterns, each
+    /// deleted with `re.sub(pattern, "", text)`. Python's `$` at the end of a pattern also
+    /// matches before a final newline, which it keeps: such a pattern becomes
+    /// `pattern(\n?)\z` with the newline put back. Errs with the pattern the `regex`
+    /// crate cannot compile.
+    pub fn new(
+        regexes_to_ignore: &[&str],
+        ignore_case: bool,
+        ignore_punctuation: bool,
+        ignore_numbers: bool,
+    ) -> Result<Self, String> {
+        let regexes_to_ignore = regexes_to_ignore
+            .iter()
+            .map(|&pattern| {
+                let body = pattern
+                    .strip_suffix('$')
+                    .filter(|b| (b.len() - b.trim_end_matches('\\').len()) % 2 == 0);
+                let (pattern, keep) = match body {
+                    Some(body) => (format!("{body}(\n?)\\z"), true),
+                    None => (pattern.to_string(), false),
+                };
+                let re = Regex::new(&pattern).map_err(|e| format!("{pattern:?}: {e}"))?;
+                let replacement = if keep {
+                    format!("${{{}}}", re.captures_len() - 1)
+                } else {
+                    String::new()
+                };
+                Ok((re, replacement))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(ExactMatch {
+            regexes_to_ignore,
+            ignore_case,
+            ignore_punctuation,
+            ignore_numbers,
+        })
+    }
+
+    /// Prediction or reference after `regexes_to_ignore`, lower-casing, and the removal
+    /// of punctuation and digits, in lm-eval's order.
     pub fn normalise(&self, text: &str) -> String {
         let mut text = text.to_string();
         for (re, replacement) in &self.regexes_to_ignore {
-            text = re.replace_all(&text, *replacement).into_owned();
+            text = re.replace_all(&text, replacement.as_str()).into_owned();
         }
         if self.ignore_case {
             text = text.to_lowercase();
+        }
+        if self.ignore_punctuation {
+            text.retain(|c| !PUNCTUATION.contains(c));
+        }
+        if self.ignore_numbers {
+            text.retain(|c| !c.is_ascii_digit());
         }
         text
     }
@@ -213,17 +265,23 @@ mod tests {
     }
 
     #[test]
-    fn exact_match_applies_regexes_then_case() {
-        let em = ExactMatch {
-            regexes_to_ignore: vec![
-                (Regex::new(",").unwrap(), ""),
-                (Regex::new(r"\.(\n?)\z").unwrap(), "$1"),
-            ],
-            ignore_case: true,
-        };
+    fn exact_match_applies_regexes_then_case_punctuation_and_digits() {
+        let em = ExactMatch::new(&[",", "\\.$"], true, false, false).unwrap();
+        // Python: re.sub(r"\.$", "", "1,000.\n") == "1000\n" (the $ before a final newline).
         assert_eq!(em.normalise("1,000.\n"), "1000\n");
+        assert_eq!(em.normalise("a.b."), "a.b");
         assert_eq!(em.score("ABC.", "abc"), 1.0);
         assert_eq!(em.score("abd", "abc"), 0.0);
+        // An escaped dollar is a literal.
+        assert_eq!(
+            ExactMatch::new(&["\\$"], false, false, false)
+                .unwrap()
+                .normalise("$5$"),
+            "5"
+        );
+        let loose = ExactMatch::new(&[], false, true, true).unwrap();
+        assert_eq!(loose.normalise("It's 42, ok!"), "Its  ok");
+        assert!(ExactMatch::new(&["(?<=a)b"], false, false, false).is_err());
     }
 
     #[test]

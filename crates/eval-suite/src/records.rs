@@ -64,6 +64,27 @@ pub struct GenerationRecord {
     pub exact_match_flexible: f64,
 }
 
+/// A doc of a `generate_until` task file: its generations and each filter's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilteredRecord {
+    pub doc_id: usize,
+    pub context: String,
+    /// The model's text, cut at the first stop string; one per repeat.
+    pub generations: Vec<String>,
+    /// `doc_to_target`: the reference, or several of which any counts.
+    pub references: Vec<String>,
+    /// One per `filter_list` pipeline, in the file's order.
+    pub filtered: Vec<FilteredAnswer>,
+}
+
+/// What one filter pipeline made of a doc's generations, and its `exact_match`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilteredAnswer {
+    pub filter: String,
+    pub answer: String,
+    pub exact_match: f64,
+}
+
 /// One evaluated doc.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -71,6 +92,7 @@ pub enum ItemRecord {
     Choice(ChoiceRecord),
     Loglikelihood(LoglikelihoodRecord),
     Generation(GenerationRecord),
+    Filtered(FilteredRecord),
 }
 
 impl ItemRecord {
@@ -79,11 +101,13 @@ impl ItemRecord {
             ItemRecord::Choice(r) => r.doc_id,
             ItemRecord::Loglikelihood(r) => r.doc_id,
             ItemRecord::Generation(r) => r.doc_id,
+            ItemRecord::Filtered(r) => r.doc_id,
         }
     }
 
     /// This item's contribution to a mean-aggregated metric (`acc`, `acc_norm`,
-    /// `exact_match` under `strict-match` / `flexible-extract`), for paired statistics.
+    /// `exact_match` under a filter: GSM8K's `strict-match` / `flexible-extract`, a task
+    /// file's own), for paired statistics.
     /// `None` for metrics the item does not have (and for `perplexity`, which is not a mean).
     pub fn score(&self, metric: &str, filter: &str) -> Option<f64> {
         match (self, metric, filter) {
@@ -94,6 +118,11 @@ impl ItemRecord {
             (ItemRecord::Generation(r), "exact_match", FLEXIBLE_EXTRACT) => {
                 Some(r.exact_match_flexible)
             }
+            (ItemRecord::Filtered(r), "exact_match", filter) => r
+                .filtered
+                .iter()
+                .find(|a| a.filter == filter)
+                .map(|a| a.exact_match),
             _ => None,
         }
     }

@@ -9,8 +9,7 @@ use crate::metrics::{
     pooled_sample_stderr, weighted_mean,
 };
 use crate::records::{
-    ChoiceRecord, FLEXIBLE_EXTRACT, GenerationRecord, LoglikelihoodRecord, MetricValue, NO_FILTER,
-    STRICT_MATCH, TaskResult,
+    ChoiceRecord, ItemRecord, LoglikelihoodRecord, MetricValue, NO_FILTER, TaskResult,
 };
 use crate::tasks::{ChoiceDoc, LoglikelihoodDoc};
 
@@ -114,14 +113,22 @@ pub(crate) fn loglikelihood_metrics(
     ]
 }
 
-/// `exact_match` under both filters, in the YAML's order.
-pub(crate) fn generation_metrics(records: &[GenerationRecord], stderr: Stderr) -> Vec<MetricValue> {
-    let strict: Vec<f64> = records.iter().map(|r| r.exact_match_strict).collect();
-    let flexible: Vec<f64> = records.iter().map(|r| r.exact_match_flexible).collect();
-    vec![
-        mean_metric("exact_match", STRICT_MATCH, &strict, stderr),
-        mean_metric("exact_match", FLEXIBLE_EXTRACT, &flexible, stderr),
-    ]
+/// `exact_match` under each filter, in the task's order.
+pub(crate) fn generation_metrics(
+    records: &[ItemRecord],
+    filters: &[&str],
+    stderr: Stderr,
+) -> Vec<MetricValue> {
+    filters
+        .iter()
+        .map(|filter| {
+            let values: Vec<f64> = records
+                .iter()
+                .filter_map(|r| r.score("exact_match", filter))
+                .collect();
+            mean_metric("exact_match", filter, &values, stderr)
+        })
+        .collect()
 }
 
 /// A group task (MMLU): one `<task>_<subtask>` result per subtask present (records are

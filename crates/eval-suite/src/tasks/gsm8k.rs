@@ -20,9 +20,9 @@ use super::{Chance, Docs, GenerateDoc, Load, TaskDef, fewshot_error, limited};
 use crate::data::read_jsonl;
 use crate::error::EvalError;
 use crate::fewshot::{self, Exemplar, Sampler};
+use crate::filters::{INVALID, RegexFilter, cut_at_stops};
 use crate::metrics::ExactMatch;
-use crate::pytext::strip;
-use crate::records::{FLEXIBLE_EXTRACT, GenerationRecord};
+use crate::records::{FLEXIBLE_EXTRACT, GenerationRecord, ItemRecord, STRICT_MATCH};
 use crate::source::{File, Form, Source};
 
 pub(super) const GSM8K: TaskDef = TaskDef {
@@ -55,31 +55,31 @@ pub(super) const GSM8K: TaskDef = TaskDef {
         until: &UNTIL,
         // lm-eval's default; the YAML sets none.
         max_gen_toks: 256,
-        score,
+        repeats: 1,
+        filters: &[STRICT_MATCH, FLEXIBLE_EXTRACT],
+        score: &|doc, generations| ItemRecord::Generation(score(doc, &generations[0])),
     },
 };
 
 /// `generation_kwargs.until`.
 const UNTIL: [&str; 3] = ["Question:", "</s>", "<|im_end|>"];
-/// `RegexFilter`'s fallback.
-const INVALID: &str = "[invalid]";
+/// The two filters, each then `take_first`.
+static STRICT: LazyLock<RegexFilter> = LazyLock::new(|| regex_filter(r"#### (\-?[0-9\.\,]+)", 0));
+static FLEXIBLE: LazyLock<RegexFilter> =
+    LazyLock::new(|| regex_filter(r"(-?[$0-9.,]{2,})|(-?[0-9]+)", -1));
 
-fn regex(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("constant regex")
+fn regex_filter(pattern: &str, group_select: i64) -> RegexFilter {
+    RegexFilter {
+        regex: Regex::new(pattern).expect("constant regex"),
+        group_select,
+        fallback: INVALID.to_string(),
+    }
 }
 
-static STRICT: LazyLock<Regex> = LazyLock::new(|| regex(r"#### (\-?[0-9\.\,]+)"));
-static FLEXIBLE: LazyLock<Regex> = LazyLock::new(|| regex(r"(-?[$0-9.,]{2,})|(-?[0-9]+)"));
-/// The YAML's `exact_match` settings. Python's `$` also matches before a final newline,
-/// hence `\.(\n?)\z` keeping the newline for `\.$`.
-static EXACT_MATCH: LazyLock<ExactMatch> = LazyLock::new(|| ExactMatch {
-    regexes_to_ignore: vec![
-        (regex(","), ""),
-        (regex(r"\$"), ""),
-        (regex(r"(?s).*#### "), ""),
-        (regex(r"\.(\n?)\z"), "$1"),
-    ],
-    ignore_case: true,
+/// The YAML's `exact_match` settings.
+static EXACT_MATCH: LazyLock<ExactMatch> = LazyLock::new(|| {
+    ExactMatch::new(&[",", "\\$", "(?s).*#### ", "\\.$"], true, false, false)
+        .expect("constant patterns")
 });
 
 #[derive(Deserialize)]
@@ -125,49 +125,34 @@ fn prepare(load: &Load) -> Result<Vec<GenerateDoc>, EvalError> {
         .map(|(doc_id, (doc, context))| GenerateDoc {
             doc_id,
             context,
-            reference: doc.target,
+            references: vec![doc.target],
         })
         .collect())
 }
 
-/// The text before the first stop string, as lm-eval's HF backend cuts it.
-fn cut_at_stops(generation: &str) -> &str {
-    UNTIL.iter().fold(generation, |text, stop| {
-        text.split(stop).next().unwrap_or(text)
-    })
-}
-
-/// `RegexFilter` (+ `take_first`) with `group_select` 0 over a one-group pattern.
+/// `strict-match`: the first `#### N`.
 fn strict_match(generation: &str) -> String {
-    STRICT
-        .captures(generation)
-        .and_then(|c| c.get(1))
-        .map_or(INVALID, |m| strip(m.as_str()))
-        .to_string()
+    STRICT.extract(generation)
 }
 
-/// `RegexFilter` (+ `take_first`) with `group_select` -1 over a two-group pattern.
+/// `flexible-extract`: the last number.
 fn flexible_extract(generation: &str) -> String {
-    FLEXIBLE
-        .captures_iter(generation)
-        .last()
-        .and_then(|c| c.iter().skip(1).flatten().find(|m| !m.as_str().is_empty()))
-        .map_or(INVALID, |m| strip(m.as_str()))
-        .to_string()
+    FLEXIBLE.extract(generation)
 }
 
 /// Filter and score one generation.
 fn score(doc: &GenerateDoc, generation: &str) -> GenerationRecord {
-    let generation = cut_at_stops(generation);
+    let reference = &doc.references[0];
+    let generation = cut_at_stops(generation, &UNTIL);
     let answer_strict = strict_match(generation);
     let answer_flexible = flexible_extract(generation);
     GenerationRecord {
         doc_id: doc.doc_id,
         context: doc.context.clone(),
         generation: generation.to_string(),
-        exact_match_strict: EXACT_MATCH.score(&answer_strict, &doc.reference),
-        exact_match_flexible: EXACT_MATCH.score(&answer_flexible, &doc.reference),
-        gold: EXACT_MATCH.normalise(&doc.reference),
+        exact_match_strict: EXACT_MATCH.score(&answer_strict, reference),
+        exact_match_flexible: EXACT_MATCH.score(&answer_flexible, reference),
+        gold: EXACT_MATCH.normalise(reference),
         answer_strict,
         answer_flexible,
     }
@@ -181,7 +166,7 @@ mod tests {
         GenerateDoc {
             doc_id: 0,
             context: String::new(),
-            reference: reference.to_string(),
+            references: vec![reference.to_string()],
         }
     }
 
@@ -203,10 +188,10 @@ mod tests {
     #[test]
     fn stops_cut_the_generation() {
         assert_eq!(
-            cut_at_stops("x = 2\n#### 2\n\nQuestion: next"),
+            cut_at_stops("x = 2\n#### 2\n\nQuestion: next", &UNTIL),
             "x = 2\n#### 2\n\n"
         );
-        assert_eq!(cut_at_stops("a</s>b<|im_end|>c"), "a");
+        assert_eq!(cut_at_stops("a</s>b<|im_end|>c", &UNTIL), "a");
     }
 
     #[test]

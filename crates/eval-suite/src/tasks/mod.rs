@@ -28,7 +28,7 @@ pub use yaml::{TaskFile, read_task_file, task_file_identity};
 use crate::error::EvalError;
 use crate::fewshot::TARGET_DELIMITER;
 use crate::pytext::char_len;
-use crate::records::{ChoiceContext, GenerationRecord};
+use crate::records::{ChoiceContext, ItemRecord};
 use crate::source::Source;
 
 /// Every task, each once, in the order `painters data fetch` and error messages list them.
@@ -141,14 +141,20 @@ pub(crate) enum Docs {
         prepare: &'static Prepare<LoglikelihoodDoc>,
     },
     /// `generate_until`, greedy: stop at any of `until` or after `max_gen_toks` tokens;
-    /// `score` filters one generation and computes its `exact_match`es.
+    /// `repeats` generations per doc (copies of one, being greedy); `score` filters a
+    /// doc's generations and computes `exact_match` under each of `filters`.
     GenerateUntil {
         prepare: &'static Prepare<GenerateDoc>,
         until: &'static [&'static str],
         max_gen_toks: usize,
-        score: fn(&GenerateDoc, &str) -> GenerationRecord,
+        repeats: usize,
+        filters: &'static [&'static str],
+        score: &'static Score,
     },
 }
+
+/// Scores one doc from its generations (cut at the stop strings).
+pub(crate) type Score = dyn Fn(&GenerateDoc, &[String]) -> ItemRecord + Sync;
 
 /// Builds a task's docs for one run: at most `limit` per (sub)task, in file order.
 pub(crate) type Prepare<D> = dyn Fn(&Load) -> Result<Vec<D>, EvalError> + Sync;
@@ -208,8 +214,9 @@ pub(crate) struct LoglikelihoodDoc {
 pub(crate) struct GenerateDoc {
     pub doc_id: usize,
     pub context: String,
-    /// `doc_to_target`: the full reference solution.
-    pub reference: String,
+    /// `doc_to_target`: the reference answer, or several of which any counts (lm-eval's
+    /// multiple targets).
+    pub references: Vec<String>,
 }
 
 /// A task's docs for one run, with how to send and score them.
@@ -223,7 +230,9 @@ pub(crate) enum Prepared {
         docs: Vec<GenerateDoc>,
         until: &'static [&'static str],
         max_gen_toks: usize,
-        score: fn(&GenerateDoc, &str) -> GenerationRecord,
+        repeats: usize,
+        filters: &'static [&'static str],
+        score: &'static Score,
     },
 }
 
@@ -276,11 +285,15 @@ impl TaskDef {
                 prepare,
                 until,
                 max_gen_toks,
+                repeats,
+                filters,
                 score,
             } => Prepared::Generate {
                 docs: prepare(&load)?,
                 until,
                 max_gen_toks,
+                repeats,
+                filters,
                 score,
             },
         };

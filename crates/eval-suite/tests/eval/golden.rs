@@ -36,7 +36,12 @@ pub fn assert_requests(label: &str, expected: &str, lm: &MockLm) {
                 .map(|u| u.as_str().unwrap())
                 .collect();
             assert_eq!(got.until, until, "{label}: until");
-            assert_eq!(got.max_tokens, 256, "{label}: max_gen_toks");
+            // lm-eval's HF backend default unless the task sets one.
+            let max_gen_toks = doc
+                .get("max_gen_toks")
+                .and_then(Value::as_u64)
+                .unwrap_or(256);
+            assert_eq!(got.max_tokens as u64, max_gen_toks, "{label}: max_gen_toks");
         }
         return;
     }

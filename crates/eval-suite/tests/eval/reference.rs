@@ -53,7 +53,7 @@ fn all_requests_match_lm_eval() {
     }
 }
 
-fn gsm8k_answers() -> HashMap<String, String> {
+pub fn gsm8k_answers() -> HashMap<String, String> {
     std::fs::read_to_string(data_dir().join("gsm8k/test.jsonl"))
         .unwrap()
         .lines()
@@ -91,7 +91,7 @@ fn same(a: f64, b: f64) -> bool {
 }
 
 /// Every metric and every per-doc score of `reference` (one task of scores.json) equals ours.
-fn assert_scores(label: &str, reference: &Value, result: &TaskResult, items: &[&ItemRecord]) {
+pub fn assert_scores(label: &str, reference: &Value, result: &TaskResult, items: &[&ItemRecord]) {
     assert_eq!(
         result.n as u64,
         reference["n"].as_u64().unwrap(),

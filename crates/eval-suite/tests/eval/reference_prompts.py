@@ -140,7 +140,10 @@ def requests_of(t, limit):
         insts.sort(key=lambda i: i.idx)
         if t.OUTPUT_TYPE == "generate_until":
             ctx, kwargs = insts[0].arguments
-            lines.append({"doc_id": doc_id, "context": ctx, "until": kwargs["until"]})
+            line = {"doc_id": doc_id, "context": ctx, "until": kwargs["until"]}
+            if "max_gen_toks" in kwargs:
+                line["max_gen_toks"] = kwargs["max_gen_toks"]
+            lines.append(line)
         else:
             lines.append({"doc_id": doc_id, "requests": [list(i.arguments) for i in insts]})
     return lines

@@ -56,9 +56,9 @@ class FakeLM(LM):
         return [fake_generation(r.args[0], self.answers) for r in requests]
 
 
-def run(lm, tasks, num_fewshot=None):
+def run(lm, tasks, num_fewshot=None, limit=None):
     out = simple_evaluate(
-        model=lm, tasks=tasks, num_fewshot=num_fewshot, bootstrap_iters=BOOTSTRAP_ITERS, log_samples=True
+        model=lm, tasks=tasks, num_fewshot=num_fewshot, bootstrap_iters=BOOTSTRAP_ITERS, log_samples=True, limit=limit
     )
     scores = {}
     for name, metrics in out["results"].items():

@@ -5,11 +5,23 @@
 
 use std::path::{Path, PathBuf};
 
-use eval_suite::{EvalOptions, TaskResult, evaluate, read_task_file};
+use eval_suite::{EvalOptions, ItemRecord, TaskResult, evaluate, read_task_file};
+use serde_json::Value;
 
 use crate::data_dir;
 use crate::golden::assert_requests;
 use crate::mock::MockLm;
+use crate::reference::{assert_scores, gsm8k_answers};
+
+/// (case, task file, num_fewshot): yaml_reference.py's cases.
+const CASES: [(&str, &str, Option<usize>); 6] = [
+    ("sciq_validation", "sciq_validation.yaml", None),
+    ("sciq_validation_3shot", "sciq_validation.yaml", Some(3)),
+    ("openbookqa_local", "openbookqa_local.yaml", None),
+    ("lambada_local", "lambada_local.yaml", None),
+    ("gsm8k_local", "gsm8k_local.yaml", None),
+    ("gsm8k_vote", "gsm8k_vote.yaml", None),
+];
 
 fn task_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,58 +29,46 @@ fn task_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Reads `file` and evaluates its first `limit` docs with `lm`.
+/// Reads `file` and evaluates its first `limit` docs with `lm` (bootstrap stderrs from
+/// 2000 resamples, as reference_scores.py runs lm-eval).
 fn run(file: &str, shots: Option<usize>, limit: usize, lm: &mut MockLm) -> TaskResult {
     let task = read_task_file(&task_file(file)).unwrap().name;
     let options = EvalOptions {
         num_fewshot: shots,
         limit: Some(limit),
+        bootstrap_iters: 2000,
         ..EvalOptions::default()
     };
     evaluate(&task, &data_dir(), lm, &options, &mut |_, _| {}).unwrap()
 }
 
-fn check(file: &str, shots: Option<usize>, golden: &str) {
-    let mut lm = MockLm::recorder();
-    let result = run(file, shots, 5, &mut lm);
-    assert_eq!(result.n, 5);
-    assert_requests(file, golden, &lm);
-}
-
 #[test]
-fn sciq_as_lm_eval_builds_it() {
-    check(
-        "sciq_validation.yaml",
-        None,
+fn requests_are_those_lm_eval_builds_from_the_same_files() {
+    let golden = [
         include_str!("golden/yaml_sciq_validation.jsonl"),
-    );
-}
-
-#[test]
-fn sciq_three_shot_leaves_each_doc_out_of_its_own_examples() {
-    check(
-        "sciq_validation.yaml",
-        Some(3),
         include_str!("golden/yaml_sciq_validation_3shot.jsonl"),
-    );
-}
-
-#[test]
-fn openbookqa_as_lm_eval_builds_it() {
-    check(
-        "openbookqa_local.yaml",
-        None,
         include_str!("golden/yaml_openbookqa_local.jsonl"),
-    );
+        include_str!("golden/yaml_lambada_local.jsonl"),
+        include_str!("golden/yaml_gsm8k_local.jsonl"),
+        include_str!("golden/yaml_gsm8k_vote.jsonl"),
+    ];
+    for ((name, file, shots), expected) in CASES.into_iter().zip(golden) {
+        let mut lm = MockLm::recorder();
+        assert_eq!(run(file, shots, 5, &mut lm).n, 5, "{name}");
+        assert_requests(name, expected, &lm);
+    }
 }
 
+/// Metrics, stderrs and per-doc scores (filters, exact_match options, repeats and votes)
+/// equal lm-eval's own over reference_scores.py's fake model.
 #[test]
-fn lambada_as_lm_eval_builds_it() {
-    check(
-        "lambada_local.yaml",
-        None,
-        include_str!("golden/yaml_lambada_local.jsonl"),
-    );
+fn scores_are_those_lm_eval_computes() {
+    let reference: Value = serde_json::from_str(include_str!("golden/yaml_scores.json")).unwrap();
+    for (name, file, shots) in CASES {
+        let result = run(file, shots, 5, &mut MockLm::fake(gsm8k_answers()));
+        let items: Vec<&ItemRecord> = result.items.iter().collect();
+        assert_scores(name, &reference[name], &result, &items);
+    }
 }
 
 /// The YAML path and the built-in path give the same records, byte for byte.
@@ -81,6 +81,7 @@ fn task_files_of_built_in_tasks_give_identical_records() {
         let from_file = run(file, None, 40, &mut MockLm::recorder());
         let options = EvalOptions {
             limit: Some(40),
+            bootstrap_iters: 2000,
             ..EvalOptions::default()
         };
         let mut lm = MockLm::recorder();
@@ -95,7 +96,7 @@ fn task_files_of_built_in_tasks_give_identical_records() {
     }
 }
 
-/// Every doc of every case, when `LM_EVAL_REFERENCE_DIR` holds the output of
+/// Every doc of every case (requests and scores), when `LM_EVAL_REFERENCE_DIR` holds the output of
 /// `yaml_reference.py DATA OUT` without a limit (`make reference`).
 #[test]
 #[ignore = "slow: needs lm-eval's dumps of the full data set; run by `make reference`"]
@@ -103,18 +104,18 @@ fn every_yaml_request_matches_lm_eval() {
     let dir = std::env::var_os("LM_EVAL_REFERENCE_DIR")
         .map(PathBuf::from)
         .expect("set LM_EVAL_REFERENCE_DIR to yaml_reference.py's output (`make reference`)");
-    let cases = [
-        ("sciq_validation", "sciq_validation.yaml", None),
-        ("sciq_validation_3shot", "sciq_validation.yaml", Some(3)),
-        ("openbookqa_local", "openbookqa_local.yaml", None),
-        ("lambada_local", "lambada_local.yaml", None),
-    ];
-    for (name, file, shots) in cases {
+    let scores: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("yaml_scores.json")).unwrap())
+            .unwrap();
+    for (name, file, shots) in CASES {
         let expected = std::fs::read_to_string(dir.join(format!("yaml_{name}.jsonl"))).unwrap();
         let mut lm = MockLm::recorder();
-        let result = run(file, shots, usize::MAX, &mut lm);
+        run(file, shots, usize::MAX, &mut lm);
         assert_requests(name, &expected, &lm);
-        eprintln!("{name}: all {} docs' requests match", result.n);
+        let result = run(file, shots, usize::MAX, &mut MockLm::fake(gsm8k_answers()));
+        let items: Vec<&ItemRecord> = result.items.iter().collect();
+        assert_scores(name, &scores[name], &result, &items);
+        eprintln!("{name}: all {} docs' requests and scores match", result.n);
     }
 }
 
@@ -126,6 +127,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 const GOOD: &str = "task: mine\noutput_type: multiple_choice\ndataset_path: allenai/sciq\nvalidation_split: validation\ndoc_to_target: 3\ndoc_to_choice: \"{{[distractor1, distractor2, distractor3, correct_answer]}}\"\n";
+
+/// A generate_until task (lm-eval's default output type), 7 lines.
+const GEN: &str = "task: gen\ndataset_path: allenai/sciq\nvalidation_split: validation\ndoc_to_text: question\ndoc_to_target: correct_answer\nrepeats: 1\nnum_fewshot: 0\n";
 
 #[test]
 fn unsupported_task_files_are_refused_at_their_line() {
@@ -167,8 +171,34 @@ fn unsupported_task_files_are_refused_at_their_line() {
             "7: not valid YAML: duplicated key in mapping",
         ),
         (
-            GOOD.replace("multiple_choice", "generate_until"),
-            "2: output_type: generate_until is not supported yet (supported: multiple_choice, loglikelihood)",
+            GOOD.replace("multiple_choice", "loglikelihood_rolling"),
+            "2: output_type: loglikelihood_rolling is not supported yet (supported: multiple_choice, loglikelihood, generate_until)",
+        ),
+        (
+            format!("{GEN}generation_kwargs:\n  do_sample: true\n"),
+            "9: generation_kwargs.do_sample: sampling is not supported yet (painters decodes greedily: do_sample: false, temperature: 0)",
+        ),
+        (
+            format!(
+                "{GEN}filter_list:\n  - name: x\n    filter:\n      - function: regex\n        regex_pattern: \"(?<=a)b\"\n      - function: take_first\n"
+            ),
+            "11: regex_pattern: \"(?<=a)b\" is not supported: regex parse error:",
+        ),
+        (
+            format!(
+                "{GEN}filter_list:\n  - name: x\n    filter:\n      - function: majority_vote\n"
+            ),
+            "11: filter_list[x]: a pipeline must end with take_first, which gives the one answer that is scored",
+        ),
+        (
+            format!(
+                "{GEN}filter_list:\n  - name: x\n    filter:\n      - function: map\n      - function: take_first\n"
+            ),
+            "11: filter function \"map\" is not supported",
+        ),
+        (
+            format!("{GEN}metric_list:\n  - metric: bleu\n"),
+            "9: metric_list[].metric: painters reports exact_match for generate_until",
         ),
         (
             GOOD.replace("multiple_choice", "multiple_choise"),

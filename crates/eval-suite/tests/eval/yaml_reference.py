@@ -7,8 +7,10 @@ runs there), as painters resolves them.
 
 Usage (lm_eval 0.4.13 importable):
     python yaml_reference.py DATA_DIR OUT_DIR [LIMIT]
-writes OUT_DIR/yaml_<case>.jsonl in reference_prompts.py's format. The golden files next
-to this script were made with `python yaml_reference.py "$PAINTERS_DATA" golden 5`.
+writes OUT_DIR/yaml_<case>.jsonl in reference_prompts.py's format, and
+OUT_DIR/yaml_scores.json: every case scored by lm-eval itself over reference_scores.py's
+fake model, in its scores.json format keyed by case. The golden files next to this script
+were made with `python yaml_reference.py "$PAINTERS_DATA" golden 5`.
 """
 
 import json
@@ -22,6 +24,7 @@ from lm_eval.api.task import ConfigurableTask  # noqa: E402
 from lm_eval.tasks._yaml_loader import load_yaml  # noqa: E402
 
 from reference_prompts import requests_of  # noqa: E402
+from reference_scores import FakeLM, run  # noqa: E402
 
 # (output name, task file, num_fewshot or None for the file's own)
 CASES = [
@@ -29,6 +32,8 @@ CASES = [
     ("sciq_validation_3shot", "sciq_validation.yaml", 3),
     ("openbookqa_local", "openbookqa_local.yaml", None),
     ("lambada_local", "lambada_local.yaml", None),
+    ("gsm8k_local", "gsm8k_local.yaml", None),
+    ("gsm8k_vote", "gsm8k_vote.yaml", None),
 ]
 
 
@@ -54,11 +59,19 @@ def main(data, out, limit=None):
     data, out = os.path.abspath(data), os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
     os.chdir(data)
+    with open(f"{data}/gsm8k/test.jsonl", encoding="utf-8") as f:
+        lm = FakeLM({d["question"]: d["answer"] for d in map(json.loads, f)})
+    scores = {}
     for name, path, shots in CASES:
         lines = requests_of(make_task(data, path, shots), limit)
         with open(os.path.join(out, f"yaml_{name}.jsonl"), "w", encoding="utf-8") as f:
             for line in lines:
                 f.write(json.dumps(line, ensure_ascii=False) + "\n")
+        task = make_task(data, path, shots)
+        (scored,) = run(lm, [task], shots, limit).values()
+        scores[name] = scored
+    with open(os.path.join(out, "yaml_scores.json"), "w", encoding="utf-8") as f:
+        json.dump(scores, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ use std::path::Path;
 use super::file::{Node, Value, read_merged};
 use super::template::Jinja;
 use crate::error::EvalError;
+use crate::filters::{INVALID, RegexFilter, Step};
+use crate::metrics::ExactMatch;
 
 /// A typed task file.
 #[derive(Debug)]
@@ -28,6 +30,8 @@ pub(crate) struct TaskConfig {
     pub first_n_sampler: bool,
     /// `acc_norm` reported beside `acc` (multiple choice).
     pub acc_norm: bool,
+    /// How a generate_until task generates and scores.
+    pub generation: Option<Generation>,
     /// What was ignored, for the user.
     pub notes: Vec<String>,
     /// The merged file as JSON: the task's identity (content, not path).
@@ -38,6 +42,18 @@ pub(crate) struct TaskConfig {
 pub(crate) enum OutputType {
     MultipleChoice,
     Loglikelihood,
+    GenerateUntil,
+}
+
+/// `generation_kwargs`, `repeats`, `filter_list` and the `exact_match` settings.
+#[derive(Debug)]
+pub(crate) struct Generation {
+    pub until: Vec<String>,
+    pub max_gen_toks: usize,
+    pub repeats: usize,
+    /// (name, steps) per filter pipeline, each ending in `take_first`.
+    pub pipelines: Vec<(String, Vec<Step>)>,
+    pub exact_match: ExactMatch,
 }
 
 /// Where the docs come from.
@@ -125,17 +141,17 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
             ));
         }
     }
+    // lm-eval's default output type is generate_until.
     let output_type = match keys.take("output_type") {
-        None => return Err(whole_file.error(
-            "output_type: not set, so lm-eval's default generate_until; painters runs multiple_choice and loglikelihood",
-        )),
+        None => OutputType::GenerateUntil,
         Some(node) => match string(&node, "output_type")?.as_str() {
             "multiple_choice" => OutputType::MultipleChoice,
             "loglikelihood" => OutputType::Loglikelihood,
-            other @ ("generate_until" | "loglikelihood_rolling") => {
-                return Err(node.error(format!(
-                    "output_type: {other} is not supported yet (supported: multiple_choice, loglikelihood)"
-                )));
+            "generate_until" => OutputType::GenerateUntil,
+            "loglikelihood_rolling" => {
+                return Err(node.error(
+                    "output_type: loglikelihood_rolling is not supported yet (supported: multiple_choice, loglikelihood, generate_until)",
+                ));
             }
             other => {
                 return Err(node.error(format!(
@@ -214,12 +230,16 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
             _ => return Err(node.error("num_fewshot: expected a count >= 0")),
         },
     };
-    let acc_norm = metrics(&mut keys, output_type)?;
-    if let Some(node) = keys.take("repeats")
-        && !matches!(node.value, Value::Int(1))
-    {
-        return Err(node.error("repeats: only 1 outside generate_until"));
-    }
+    let (acc_norm, generation) = if output_type == OutputType::GenerateUntil {
+        (false, Some(generation(&mut keys, &fewshot_delimiter)?))
+    } else {
+        if let Some(node) = keys.take("repeats")
+            && !matches!(node.value, Value::Int(1))
+        {
+            return Err(node.error("repeats: only 1 outside generate_until"));
+        }
+        (metrics(&mut keys, output_type)?, None)
+    };
     for key in IGNORED {
         keys.take(key);
     }
@@ -230,9 +250,10 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
             }
             "doc_to_image" | "doc_to_audio" => format!("{key}: multimodal tasks are not supported"),
             "use_prompt" => format!("{key}: promptsource prompts are not supported"),
-            "generation_kwargs" | "filter_list" | "gen_prefix" => {
-                format!("{key}: not supported yet (generate_until tasks come next)")
+            "generation_kwargs" | "filter_list" => {
+                format!("{key}: only for output_type: generate_until")
             }
+            "gen_prefix" => format!("{key}: not supported yet"),
             _ => format!("{key}: unknown or unsupported task setting"),
         }));
     }
@@ -250,6 +271,7 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
         num_fewshot,
         first_n_sampler,
         acc_norm,
+        generation,
         notes: keys.notes,
         resolved,
     })
@@ -408,6 +430,7 @@ fn metrics(keys: &mut Keys, output_type: OutputType) -> Result<bool, EvalError> 
     let accepted: &[&[&str]] = match output_type {
         OutputType::MultipleChoice => &[&["acc", "acc_norm"], &["acc"]],
         OutputType::Loglikelihood => &[&["perplexity", "acc"]],
+        OutputType::GenerateUntil => &[&["exact_match"]],
     };
     let Some(node) = keys.take("metric_list") else {
         return Ok(output_type == OutputType::MultipleChoice);
@@ -452,4 +475,226 @@ fn metrics(keys: &mut Keys, output_type: OutputType) -> Result<bool, EvalError> 
         )));
     }
     Ok(names.iter().any(|n| n == "acc_norm"))
+}
+
+/// lm-eval's `HFLM` default `max_gen_toks`.
+const MAX_GEN_TOKS: usize = 256;
+
+fn count(node: &Node, key: &str, min: i64) -> Result<usize, EvalError> {
+    match node.value {
+        Value::Int(n) if n >= min => Ok(n as usize),
+        _ => Err(node.error(format!("{key}: expected an integer >= {min}"))),
+    }
+}
+
+fn flag(node: &Node, key: &str) -> Result<bool, EvalError> {
+    match node.value {
+        Value::Bool(b) => Ok(b),
+        _ => Err(node.error(format!("{key}: expected true or false"))),
+    }
+}
+
+/// A string or a list of strings.
+fn strings(node: &Node, key: &str) -> Result<Vec<String>, EvalError> {
+    match &node.value {
+        Value::Str(s) => Ok(vec![s.clone()]),
+        Value::Seq(items) => items.iter().map(|i| string(i, key)).collect(),
+        _ => Err(node.error(format!("{key}: expected a string or a list of strings"))),
+    }
+}
+
+/// A generate_until task's `generation_kwargs`, `repeats`, `filter_list` and `metric_list`.
+fn generation(keys: &mut Keys, fewshot_delimiter: &str) -> Result<Generation, EvalError> {
+    // Without `until`, lm-eval stops at the few-shot delimiter.
+    let mut until = vec![fewshot_delimiter.to_string()];
+    let mut max_gen_toks = MAX_GEN_TOKS;
+    if let Some(node) = keys.take("generation_kwargs") {
+        for (key, value) in map(&node, "generation_kwargs")? {
+            let at = format!("generation_kwargs.{key}");
+            match key.as_str() {
+                "until" => until = strings(value, &at)?,
+                "max_gen_toks" => max_gen_toks = count(value, &at, 1)?,
+                "do_sample" if !flag(value, &at)? => {}
+                "temperature" if matches!(value.value, Value::Int(0)) => {}
+                "temperature" if matches!(value.value, Value::Float(t) if t == 0.0) => {}
+                "do_sample" | "temperature" | "top_p" | "top_k" => {
+                    return Err(value.error(format!(
+                        "{at}: sampling is not supported yet (painters decodes greedily: do_sample: false, temperature: 0)"
+                    )));
+                }
+                _ => {
+                    return Err(value.error(format!(
+                        "{at}: not supported (supported: until, max_gen_toks, do_sample: false, temperature: 0)"
+                    )));
+                }
+            }
+        }
+    }
+    let repeats = match keys.take("repeats") {
+        Some(node) => count(&node, "repeats", 1)?,
+        None => 1,
+    };
+    let pipelines = match keys.take("filter_list") {
+        None => vec![("none".to_string(), vec![Step::TakeFirst])],
+        Some(node) => {
+            let Value::Seq(items) = &node.value else {
+                return Err(node.error("filter_list: expected a list of {name, filter} entries"));
+            };
+            items.iter().map(pipeline).collect::<Result<_, _>>()?
+        }
+    };
+    let exact_match = generation_metrics(keys)?;
+    Ok(Generation {
+        until,
+        max_gen_toks,
+        repeats,
+        pipelines,
+        exact_match,
+    })
+}
+
+/// One `filter_list` entry: `{name, filter: [{function, ...}, ...]}`.
+fn pipeline(node: &Node) -> Result<(String, Vec<Step>), EvalError> {
+    let mut name = None;
+    let mut steps = Vec::new();
+    let mut last = node;
+    for (key, value) in map(node, "filter_list[]")? {
+        match key.as_str() {
+            "name" => name = Some(string(value, "filter_list[].name")?),
+            "filter" => {
+                let Value::Seq(items) = &value.value else {
+                    return Err(
+                        value.error("filter_list[].filter: expected a list of {function: ...}")
+                    );
+                };
+                for item in items {
+                    steps.push(step(item)?);
+                    last = item;
+                }
+            }
+            other => {
+                return Err(value.error(format!(
+                    "filter_list[].{other}: not supported (supported: name, filter)"
+                )));
+            }
+        }
+    }
+    let Some(name) = name else {
+        return Err(node.error("filter_list[]: every pipeline needs a name"));
+    };
+    if !matches!(steps.last(), Some(Step::TakeFirst)) {
+        return Err(last.error(format!(
+            "filter_list[{name}]: a pipeline must end with take_first, which gives the one answer that is scored"
+        )));
+    }
+    Ok((name, steps))
+}
+
+/// One filter step.
+fn step(node: &Node) -> Result<Step, EvalError> {
+    let entries = map(node, "filter_list[].filter[]")?;
+    let Some((_, function)) = entries.iter().find(|(k, _)| k == "function") else {
+        return Err(node.error("filter_list[].filter[]: every step needs a function"));
+    };
+    let function = string(function, "filter_list[].filter[].function")?;
+    let (mut pattern, mut group_select, mut fallback, mut k) = (
+        r"#### (\-?[0-9\.\,]+)".to_string(),
+        0,
+        INVALID.to_string(),
+        None,
+    );
+    let allowed: &[&str] = match function.as_str() {
+        "regex" => &["regex_pattern", "group_select", "fallback"],
+        "take_first_k" => &["k"],
+        _ => &[],
+    };
+    for (key, value) in entries {
+        let at = format!("filter_list[].filter[].{key}");
+        match key.as_str() {
+            "function" => {}
+            "regex_pattern" if allowed.contains(&"regex_pattern") => pattern = string(value, &at)?,
+            "group_select" if allowed.contains(&"group_select") => match value.value {
+                Value::Int(g) => group_select = g,
+                _ => return Err(value.error(format!("{at}: expected an integer"))),
+            },
+            "fallback" if allowed.contains(&"fallback") => fallback = string(value, &at)?,
+            "k" if allowed.contains(&"k") => k = Some(count(value, &at, 1)?),
+            _ => return Err(value.error(format!("{at}: not an argument of {function}"))),
+        }
+    }
+    Ok(match function.as_str() {
+        "regex" => {
+            if pattern.ends_with('$') && !pattern.ends_with("\\$") {
+                return Err(node.error(
+                    "regex_pattern: a trailing $ is not supported (Python's also matches before a final newline)",
+                ));
+            }
+            let regex = regex::Regex::new(&pattern).map_err(|e| {
+                node.error(format!("regex_pattern: {pattern:?} is not supported: {e}"))
+            })?;
+            Step::Regex(RegexFilter {
+                regex,
+                group_select,
+                fallback,
+            })
+        }
+        "take_first" => Step::TakeFirst,
+        "take_first_k" => match k {
+            Some(k) => Step::TakeFirstK(k),
+            None => return Err(node.error("take_first_k: needs k")),
+        },
+        "majority_vote" => Step::MajorityVote,
+        "remove_whitespace" => Step::RemoveWhitespace,
+        "lowercase" => Step::Lowercase,
+        "uppercase" => Step::Uppercase,
+        other => {
+            return Err(node.error(format!(
+                "filter function {other:?} is not supported (supported: regex, take_first, take_first_k, majority_vote, remove_whitespace, lowercase, uppercase)"
+            )));
+        }
+    })
+}
+
+/// A generate_until task's `metric_list`: `exact_match` (lm-eval's default) with its
+/// options.
+fn generation_metrics(keys: &mut Keys) -> Result<ExactMatch, EvalError> {
+    let Some(node) = keys.take("metric_list") else {
+        return Ok(ExactMatch::default());
+    };
+    let items = match &node.value {
+        Value::Seq(items) if items.len() == 1 => items,
+        _ => {
+            return Err(
+                node.error("metric_list: painters reports [exact_match] for generate_until")
+            );
+        }
+    };
+    let entries = map(&items[0], "metric_list[]")?;
+    let (mut regexes, mut ignore_case, mut ignore_punctuation, mut ignore_numbers) =
+        (Vec::new(), false, false, false);
+    for (key, value) in entries {
+        let at = format!("metric_list[].{key}");
+        match (key.as_str(), &value.value) {
+            ("metric", Value::Str(m)) if m == "exact_match" => {}
+            ("metric", _) => {
+                return Err(value.error(format!(
+                    "{at}: painters reports exact_match for generate_until"
+                )));
+            }
+            ("aggregation", Value::Str(a)) if a == "mean" => {}
+            ("higher_is_better", _) => {}
+            ("ignore_case", _) => ignore_case = flag(value, &at)?,
+            ("ignore_punctuation", _) => ignore_punctuation = flag(value, &at)?,
+            ("ignore_numbers", _) => ignore_numbers = flag(value, &at)?,
+            ("regexes_to_ignore", _) => regexes = strings(value, &at)?,
+            _ => {
+                return Err(value.error(format!(
+                    "{at}: not supported for exact_match (supported: aggregation: mean, higher_is_better, ignore_case, ignore_punctuation, ignore_numbers, regexes_to_ignore)"
+                )));
+            }
+        }
+    }
+    let patterns: Vec<&str> = regexes.iter().map(String::as_str).collect();
+    ExactMatch::new(&patterns, ignore_case, ignore_punctuation, ignore_numbers)
+        .map_err(|e| items[0].error(format!("metric_list[].regexes_to_ignore: {e}")))
 }

@@ -25,10 +25,12 @@ use serde_json::Value as Json;
 use self::config::{Field, OutputType, TaskConfig};
 use self::data::{Doc, read_split};
 use self::template::Jinja;
-use super::{ACC, Chance, ChoiceDoc, Docs, Load, LoglikelihoodDoc, TaskDef, limited};
+use super::{ACC, Chance, ChoiceDoc, Docs, GenerateDoc, Load, LoglikelihoodDoc, TaskDef, limited};
 use crate::error::EvalError;
 use crate::fewshot::{self, Delimiters, Exemplar, Sampler};
+use crate::filters::{self, cut_at_stops};
 use crate::pytext::char_len;
+use crate::records::{FilteredAnswer, FilteredRecord, ItemRecord};
 
 /// A task file that was read and registered.
 #[derive(Debug, Clone)]
@@ -100,32 +102,72 @@ pub fn read_task_file(path: &Path) -> Result<TaskFile, EvalError> {
 /// The registry entry of a task file.
 fn task_def(config: TaskConfig, jinja: Jinja) -> TaskDef {
     let name: &'static str = Box::leak(config.name.clone().into_boxed_str());
-    // The headline is `acc`, the metric lm-eval lists first for both output types; it is
-    // also what painters assumes for a task it does not know, so a later process that
-    // plots stored results without reading the file judges the task the same way.
-    let chance = match config.output_type {
-        OutputType::MultipleChoice => Chance::Uniform,
-        OutputType::Loglikelihood => Chance::Zero,
-    };
     let default_shots = config.num_fewshot;
     let acc_norm = config.acc_norm;
     let output_type = config.output_type;
     let task = Arc::new(YamlTask { config, jinja });
-    let docs = match output_type {
-        OutputType::MultipleChoice => Docs::MultipleChoice {
-            acc_norm,
-            prepare: Box::leak(Box::new(move |load: &Load| task.choice_docs(load))),
-        },
-        OutputType::Loglikelihood => Docs::Loglikelihood {
-            prepare: Box::leak(Box::new(move |load: &Load| task.loglikelihood_docs(load))),
-        },
+    // The headline of a multiple-choice or loglikelihood file is `acc`, the metric lm-eval
+    // lists first and the one painters assumes for a task it has not read, so a later
+    // process that plots stored results without reading the file judges it the same way.
+    let (chance, headline, docs) = match output_type {
+        OutputType::MultipleChoice => {
+            let task = Arc::clone(&task);
+            let prepare = move |load: &Load| task.choice_docs(load);
+            let docs = Docs::MultipleChoice {
+                acc_norm,
+                prepare: Box::leak(Box::new(prepare)),
+            };
+            (Chance::Uniform, ACC, docs)
+        }
+        OutputType::Loglikelihood => {
+            let task = Arc::clone(&task);
+            let prepare = move |load: &Load| task.loglikelihood_docs(load);
+            let docs = Docs::Loglikelihood {
+                prepare: Box::leak(Box::new(prepare)),
+            };
+            (Chance::Zero, ACC, docs)
+        }
+        OutputType::GenerateUntil => {
+            let generation = task
+                .config
+                .generation
+                .as_ref()
+                .expect("generate_until has settings");
+            let until: Vec<&'static str> = generation
+                .until
+                .iter()
+                .map(|s| &*Box::leak(s.clone().into_boxed_str()))
+                .collect();
+            let filters: Vec<&'static str> = generation
+                .pipelines
+                .iter()
+                .map(|(name, _)| &*Box::leak(name.clone().into_boxed_str()))
+                .collect();
+            let filters: &'static [&'static str] = Box::leak(filters.into_boxed_slice());
+            let (max_gen_toks, repeats) = (generation.max_gen_toks, generation.repeats);
+            let scorer = Arc::clone(&task);
+            let prepare = move |load: &Load| task.generate_docs(load);
+            let docs = Docs::GenerateUntil {
+                prepare: Box::leak(Box::new(prepare)),
+                until: Box::leak(until.into_boxed_slice()),
+                max_gen_toks,
+                repeats,
+                filters,
+                score: Box::leak(Box::new(
+                    move |doc: &GenerateDoc, generations: &[String]| {
+                        scorer.score_generations(doc, generations)
+                    },
+                )),
+            };
+            (Chance::Zero, ("exact_match", filters[0]), docs)
+        }
     };
     TaskDef {
         name,
         subtasks: &[],
         sources: &[],
         chance,
-        headline: ACC,
+        headline,
         default_shots,
         fewshot_pool: true,
         docs,
@@ -187,6 +229,83 @@ impl YamlTask {
                 })
             })
             .collect()
+    }
+
+    fn generate_docs(&self, load: &Load) -> Result<Vec<GenerateDoc>, EvalError> {
+        self.prompted(load)?
+            .into_iter()
+            .map(|p| {
+                // lm-eval: with choices the target is an index into them; else a list is
+                // several references, anything else is compared as its str().
+                let references = match (&p.target, &p.choices) {
+                    (Json::Number(n), Some(choices)) => vec![index(&p.doc, choices, n)?.1.clone()],
+                    (other, Some(_)) => {
+                        return Err(p
+                            .doc
+                            .error(format!("doc_to_target: {other} is not a choice index")));
+                    }
+                    (Json::String(s), None) => vec![s.clone()],
+                    (Json::Number(n), None) => vec![n.to_string()],
+                    (Json::Array(items), None) => items
+                        .iter()
+                        .map(|item| match item {
+                            Json::String(s) => Ok(s.clone()),
+                            Json::Number(n) => Ok(n.to_string()),
+                            other => Err(p
+                                .doc
+                                .error(format!("doc_to_target: {other} is not a reference"))),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    (other, None) => {
+                        return Err(p
+                            .doc
+                            .error(format!("doc_to_target: {other} is not a reference")));
+                    }
+                };
+                Ok(GenerateDoc {
+                    doc_id: p.doc_id,
+                    context: p.context,
+                    references,
+                })
+            })
+            .collect()
+    }
+
+    /// Each filter pipeline's answer and its `exact_match` against any reference.
+    fn score_generations(&self, doc: &GenerateDoc, generations: &[String]) -> ItemRecord {
+        let generation = self
+            .config
+            .generation
+            .as_ref()
+            .expect("generate_until has settings");
+        let until: Vec<&str> = generation.until.iter().map(String::as_str).collect();
+        let generations: Vec<String> = generations
+            .iter()
+            .map(|g| cut_at_stops(g, &until).to_string())
+            .collect();
+        let filtered = generation
+            .pipelines
+            .iter()
+            .map(|(name, steps)| {
+                let answer = filters::apply(steps, &generations);
+                let hit = doc
+                    .references
+                    .iter()
+                    .any(|r| generation.exact_match.score(&answer, r) == 1.0);
+                FilteredAnswer {
+                    filter: name.clone(),
+                    answer,
+                    exact_match: f64::from(u8::from(hit)),
+                }
+            })
+            .collect();
+        ItemRecord::Filtered(FilteredRecord {
+            doc_id: doc.doc_id,
+            context: doc.context.clone(),
+            generations,
+            references: doc.references.clone(),
+            filtered,
+        })
     }
 
     /// The first `limit` evaluated docs with their contexts, in order.
