@@ -51,6 +51,7 @@ RUNS = [
     ("sciq_validation.yaml", 100, None),
     ("openbookqa_local.yaml", 100, None),
     ("lambada_local.yaml", 200, None),
+    ("gsm8k_vote.yaml", 10, None),
 ]
 # The bar for task files (the issue's): every log-likelihood within this.
 YAML_LL_BOUND = 1e-4
@@ -106,6 +107,16 @@ def compare(task, ours, theirs):
         )
         row.update(same_generation=same_text, same_answers=same_answers, ok=same_text == same_answers == len(ours))
         return row
+    if "filtered" in ours[0]:
+        # A generate_until task file: the same generations, and each filter's answer.
+        names = [f["filter"] for f in ours[0]["filtered"]]
+        same_text = sum(o["generations"][0] == theirs[names[0]][o["doc_id"]]["resps"][0][0] for o in ours)
+        same_answers = sum(
+            all(f["answer"] == theirs[f["filter"]][o["doc_id"]]["filtered_resps"][0] for f in o["filtered"])
+            for o in ours
+        )
+        row.update(same_generation=same_text, same_answers=same_answers, ok=same_text == same_answers == len(ours))
+        return row
     samples = theirs["none"]
     if "loglikelihood" in ours[0]:
         lls = [(o["loglikelihood"], samples[o["doc_id"]]["resps"][0][0][0]) for o in ours]
@@ -145,7 +156,8 @@ def main():
     rows = []
     for task, limit, shots in RUNS:
         if only and task_name(task) not in only:
-            rows.append(kept[task_name(task)])
+            if task_name(task) in kept:  # rows a report made before this task was added are left out
+                rows.append(kept[task_name(task)])
             continue
         limit = min(limit, 5) if quick else limit
         t0 = time.time()
@@ -162,7 +174,7 @@ def main():
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         other = r.get("perplexity", r.get("other", ""))
-        if r["task"] == "gsm8k":
+        if "same_generation" in r:
             other = f"same text {r['same_generation']}/{r['items']}, same answers {r['same_answers']}/{r['items']}"
         ll = f"{r['max_ll_diff']:.1e}" if "max_ll_diff" in r else "-"
         same = f"{r['same_pred']}/{r['items']}" if "same_pred" in r else "-"

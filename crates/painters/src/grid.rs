@@ -91,8 +91,11 @@ impl Grid {
         )
     }
 
-    /// The expanded grid, the model's identity and the harness version.
+    /// The expanded grid, the model's identity and the harness version, and the task
+    /// files the grid runs ([`crate::task_files::save`]).
     pub fn write_resolved(&self, out: &Path) -> Result<()> {
+        let names: Vec<String> = self.tasks().iter().map(|t| t.name.clone()).collect();
+        crate::task_files::save(out, &names)?;
         let resolved = Resolved {
             harness: HARNESS_VERSION,
             model_id: &self.model_id,

@@ -36,8 +36,12 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Slurm(c) => slurm::run(c),
         Command::Score(c) => score::run(c),
         Command::Similarity(c) => similarity::run(c),
-        Command::Stats(c) => stats::run(c),
+        Command::Stats(c) => {
+            crate::task_files::load_saved(&c.dir)?;
+            stats::run(c)
+        }
         Command::Plot(c) => {
+            crate::task_files::load_saved(&c.dir)?;
             for path in crate::plot::plot_results(&c.dir)? {
                 outln!("{}", path.display())?;
             }
