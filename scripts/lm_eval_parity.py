@@ -51,7 +51,7 @@ RUNS = [
     ("sciq_validation.yaml", 100, None),
     ("openbookqa_local.yaml", 100, None),
     ("lambada_local.yaml", 200, None),
-    ("gsm8k_vote.yaml", 10, None),
+    ("gsm8k_vote.yaml", 5, None),
 ]
 # The bar for task files (the issue's): every log-likelihood within this.
 YAML_LL_BOUND = 1e-4
