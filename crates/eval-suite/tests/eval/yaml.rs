@@ -296,3 +296,72 @@ fn a_hub_dataset_without_local_files_says_where_to_put_them() {
     );
     assert_eq!(err, expected);
 }
+
+/// A CSV file with a header: columns typed as `datasets` types them (checked with
+/// `datasets.load_dataset("csv", ...)`: an integer column is an index; `note` is text in
+/// the train file, so in every split), a YAML list
+/// of choices, a description, custom delimiters, `first_n` few-shot examples drawn from a
+/// training split given as a list of files.
+#[test]
+fn csv_data_files_and_prompt_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "train.csv",
+        "question,label,note\nIs ice cold?,0,7\nIs fire cold?,1,x\n",
+    );
+    write(
+        dir.path(),
+        "test.csv",
+        "question,label,note\n\"Is snow white, \"\"really\"\"?\",0,\nIs coal white?,1,2\n",
+    );
+    let file = write(
+        dir.path(),
+        "yesno.yaml",
+        "task: yesno_csv\noutput_type: multiple_choice\ndataset_path: csv\ndataset_kwargs:\n  data_files:\n    train: [train.csv]\n    test: test.csv\n\
+         training_split: train\ntest_split: test\ndescription: \"Answer yes or no.\\n\"\ndoc_to_text: \"Q: {{question}} ({{note}})\"\n\
+         doc_to_target: label\ndoc_to_choice: [\"yes\", \"no\"]\ntarget_delimiter: \"\\nA: \"\nfewshot_delimiter: \"\\n---\\n\"\n\
+         num_fewshot: 1\nfewshot_config:\n  sampler: first_n\n",
+    );
+    let name = read_task_file(&file).unwrap().name;
+    let mut lm = MockLm::recorder();
+    let options = EvalOptions::default();
+    let result = evaluate(&name, dir.path(), &mut lm, &options, &mut |_, _| {}).unwrap();
+    assert_eq!((result.n, result.num_fewshot), (2, 1));
+    let contexts: Vec<(&str, &str)> = lm
+        .loglikelihood_requests
+        .iter()
+        .map(|r| (r.context.as_str(), r.continuation.as_str()))
+        .collect();
+    let first = "Answer yes or no.\nQ: Is ice cold? (7)\nA: yes\n---\n";
+    assert_eq!(
+        contexts,
+        [
+            (
+                format!("{first}Q: Is snow white, \"really\"? (None)").as_str(),
+                "\nA: yes"
+            ),
+            (
+                format!("{first}Q: Is snow white, \"really\"? (None)").as_str(),
+                "\nA: no"
+            ),
+            (
+                format!("{first}Q: Is coal white? (2)").as_str(),
+                "\nA: yes"
+            ),
+            (
+                format!("{first}Q: Is coal white? (2)").as_str(),
+                "\nA: no"
+            ),
+        ]
+    );
+    let golds: Vec<usize> = result
+        .items
+        .iter()
+        .map(|i| match i {
+            ItemRecord::Choice(c) => c.gold,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(golds, [0, 1]);
+}

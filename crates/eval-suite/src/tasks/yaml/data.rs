@@ -1,6 +1,6 @@
 //! A task file's splits, read from local files as Hugging Face `datasets` reads them for
 //! lm-eval: JSON Lines (or one JSON array) and CSV with a header row, its columns typed as
-//! pandas types them (integers, then floats, else text; an empty cell is `None`). Docs are
+//! pandas and `datasets` type them ([`csv_types`]; an empty cell is `None`). Docs are
 //! numbered in split order, lm-eval's `doc_id`.
 //!
 //! `dataset_kwargs.data_files` paths are absolute or relative to the data directory
@@ -8,6 +8,7 @@
 //! as `DATA/sciq/<split>.jsonl` (or `DATA/sciq/<dataset_name>/<split>.jsonl`), the layout
 //! of `../shared/data`; painters downloads nothing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::config::{Dataset, FileFormat};
@@ -66,11 +67,22 @@ pub(crate) fn read_split(
             (FileFormat::Json, vec![found.clone()])
         }
     };
+    let csv_types = match (format, dataset) {
+        (FileFormat::Csv, Dataset::Files { splits, .. }) => {
+            let all: Vec<PathBuf> = splits
+                .iter()
+                .flat_map(|(_, fs)| fs)
+                .map(|f| data_dir.join(f))
+                .collect();
+            Some(csv_types(&all)?)
+        }
+        _ => None,
+    };
     let mut docs = Vec::new();
     for path in files {
-        let rows = match format {
-            FileFormat::Json => read_json(&path)?,
-            FileFormat::Csv => read_csv(&path)?,
+        let rows = match &csv_types {
+            None => read_json(&path)?,
+            Some(types) => read_csv(&path, types)?,
         };
         for row in rows {
             if !row.value.is_object() {
@@ -102,8 +114,8 @@ fn read_json(path: &Path) -> Result<Vec<Row<serde_json::Value>>, DataError> {
         .collect())
 }
 
-/// A CSV file with a header row; each record an object of typed columns.
-fn read_csv(path: &Path) -> Result<Vec<Row<serde_json::Value>>, DataError> {
+/// A CSV file's header and records (with the line each starts on).
+fn parse_csv(path: &Path) -> Result<CsvFile, DataError> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = reader
@@ -132,25 +144,59 @@ fn read_csv(path: &Path) -> Result<Vec<Row<serde_json::Value>>, DataError> {
         }
         records.push((line, record));
     }
-    let column_type = |c: usize| {
-        let cells = || records.iter().map(|(_, r)| &r[c]).filter(|v| !v.is_empty());
-        if cells().all(|v| v.parse::<i64>().is_ok()) {
-            ColumnType::Int
-        } else if cells().all(|v| v.parse::<f64>().is_ok()) {
-            ColumnType::Float
-        } else {
-            ColumnType::Text
+    Ok(CsvFile { header, records })
+}
+
+struct CsvFile {
+    header: Vec<String>,
+    /// Each record with the line it starts on.
+    records: Vec<(usize, csv::StringRecord)>,
+}
+
+/// Column types of a CSV dataset: each file's columns typed as pandas types them
+/// (integers, floats where a cell is missing or fractional, else text), then unified
+/// across every file of every split as `datasets` unifies them (text wins, then integers).
+fn csv_types(paths: &[PathBuf]) -> Result<HashMap<String, ColumnType>, DataError> {
+    let mut types: HashMap<String, ColumnType> = HashMap::new();
+    for path in paths {
+        let CsvFile { header, records } = parse_csv(path)?;
+        for (c, name) in header.iter().enumerate() {
+            let cells = || records.iter().map(|(_, r)| &r[c]).filter(|v| !v.is_empty());
+            let complete = records.iter().all(|(_, r)| !r[c].is_empty());
+            let here = if complete && cells().all(|v| v.parse::<i64>().is_ok()) {
+                ColumnType::Int
+            } else if cells().all(|v| v.parse::<f64>().is_ok()) {
+                ColumnType::Float
+            } else {
+                ColumnType::Text
+            };
+            let unified = match (types.get(name), here) {
+                (Some(ColumnType::Text), _) | (_, ColumnType::Text) => ColumnType::Text,
+                (Some(ColumnType::Int), _) | (_, ColumnType::Int) => ColumnType::Int,
+                _ => ColumnType::Float,
+            };
+            types.insert(name.clone(), unified);
         }
-    };
-    let types: Vec<ColumnType> = (0..header.len()).map(column_type).collect();
+    }
+    Ok(types)
+}
+
+/// A CSV file's records as objects of columns typed by `types`.
+fn read_csv(
+    path: &Path,
+    types: &HashMap<String, ColumnType>,
+) -> Result<Vec<Row<serde_json::Value>>, DataError> {
+    let CsvFile { header, records } = parse_csv(path)?;
     Ok(records
         .iter()
         .map(|(line, record)| {
             let object = header
                 .iter()
                 .zip(record.iter())
-                .zip(&types)
-                .map(|((name, cell), ty)| (name.clone(), ty.value(cell)))
+                .map(|(name, cell)| {
+                    let ty = types.get(name).copied().unwrap_or(ColumnType::Text);
+                    (name.clone(), ty.value(cell))
+                })
                 .collect();
             Row {
                 line: *line,
@@ -173,9 +219,15 @@ impl ColumnType {
             return serde_json::Value::Null;
         }
         match self {
-            ColumnType::Int => cell
-                .parse::<i64>()
-                .map_or(serde_json::Value::Null, Into::into),
+            // A float column of another file cast to integers: whole values convert.
+            ColumnType::Int => match cell.parse::<i64>() {
+                Ok(i) => i.into(),
+                Err(_) => cell
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0)
+                    .map_or(serde_json::Value::Null, |f| (f as i64).into()),
+            },
             ColumnType::Float => cell
                 .parse::<f64>()
                 .map_or(serde_json::Value::Null, Into::into),
