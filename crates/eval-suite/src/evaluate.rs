@@ -123,6 +123,18 @@ pub fn evaluate(
                 metrics,
             )
         }
+        Prepared::Rolling { docs, metrics } => {
+            let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
+            let results = chunked(&texts, chunk, progress, "loglikelihood_rolling", |c| {
+                lm.loglikelihood_rolling(c)
+            })?;
+            let records = score::rolling_records(&docs, &results);
+            let metrics = score::rolling_metrics(&records, metrics);
+            (
+                records.into_iter().map(ItemRecord::Rolling).collect(),
+                metrics,
+            )
+        }
         Prepared::Generate {
             docs,
             until,

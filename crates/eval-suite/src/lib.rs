@@ -32,7 +32,7 @@ pub use evaluate::{EvalOptions, check_data, check_task, evaluate};
 pub use lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 pub use records::{
     ChoiceContext, ChoiceRecord, FilteredAnswer, FilteredRecord, GenerationRecord, ItemRecord,
-    LoglikelihoodRecord, MetricValue, TaskResult,
+    LoglikelihoodRecord, MetricValue, RollingRecord, TaskResult,
 };
 pub use tasks::{
     Chance, TaskDef, TaskFile, lambada_passages, read_task_file, registry, task, task_file_identity,

@@ -85,6 +85,19 @@ pub struct FilteredAnswer {
     pub exact_match: f64,
 }
 
+/// A doc of a `loglikelihood_rolling` task file: a whole text's log-likelihood and the
+/// words and bytes its perplexities are per.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollingRecord {
+    pub doc_id: usize,
+    pub text: String,
+    pub loglikelihood: f64,
+    /// `len(re.split(r"\s+", text))`.
+    pub words: usize,
+    /// UTF-8 bytes.
+    pub bytes: usize,
+}
+
 /// One evaluated doc.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -93,6 +106,7 @@ pub enum ItemRecord {
     Loglikelihood(LoglikelihoodRecord),
     Generation(GenerationRecord),
     Filtered(FilteredRecord),
+    Rolling(RollingRecord),
 }
 
 impl ItemRecord {
@@ -102,7 +116,22 @@ impl ItemRecord {
             ItemRecord::Loglikelihood(r) => r.doc_id,
             ItemRecord::Generation(r) => r.doc_id,
             ItemRecord::Filtered(r) => r.doc_id,
+            ItemRecord::Rolling(r) => r.doc_id,
         }
+    }
+
+    /// Whether this item has its own score for `metric` (under some filter): false for
+    /// corpus-level metrics such as the perplexities.
+    pub fn reports(&self, metric: &str) -> bool {
+        matches!(
+            (self, metric),
+            (ItemRecord::Choice(_), "acc" | "acc_norm")
+                | (ItemRecord::Loglikelihood(_), "acc")
+                | (
+                    ItemRecord::Generation(_) | ItemRecord::Filtered(_),
+                    "exact_match"
+                )
+        )
     }
 
     /// This item's contribution to a mean-aggregated metric (`acc`, `acc_norm`,

@@ -9,9 +9,10 @@ use crate::metrics::{
     pooled_sample_stderr, weighted_mean,
 };
 use crate::records::{
-    ChoiceRecord, ItemRecord, LoglikelihoodRecord, MetricValue, NO_FILTER, TaskResult,
+    ChoiceRecord, ItemRecord, LoglikelihoodRecord, MetricValue, NO_FILTER, RollingRecord,
+    TaskResult,
 };
-use crate::tasks::{ChoiceDoc, LoglikelihoodDoc};
+use crate::tasks::{ChoiceDoc, LoglikelihoodDoc, RollingDoc};
 
 /// How stderrs are computed: lm-eval's `bootstrap_iters` (0 turns every stderr off).
 #[derive(Debug, Clone, Copy)]
@@ -111,6 +112,44 @@ pub(crate) fn loglikelihood_metrics(
         },
         mean_metric("acc", NO_FILTER, &acc, stderr),
     ]
+}
+
+/// One record per text, with lm-eval's word and byte counts.
+pub(crate) fn rolling_records(docs: &[RollingDoc], results: &[f64]) -> Vec<RollingRecord> {
+    // Python's `\s` also matches the information separators U+001C..U+001F.
+    let whitespace = regex::Regex::new(r"[\s\x1c-\x1f]+").expect("constant regex");
+    docs.iter()
+        .zip(results)
+        .map(|(doc, &loglikelihood)| RollingRecord {
+            doc_id: doc.doc_id,
+            text: doc.text.clone(),
+            loglikelihood,
+            words: whitespace.split(&doc.text).count(),
+            bytes: doc.text.len(),
+        })
+        .collect()
+}
+
+/// `word_perplexity` and `byte_perplexity` (`weighted_perplexity`: `exp(-Σll / Σn)`) and
+/// `bits_per_byte` (`-Σll / Σbytes / ln 2`), in the task's order; lm-eval reports no
+/// stderr for these aggregations.
+pub(crate) fn rolling_metrics(records: &[RollingRecord], metrics: &[&str]) -> Vec<MetricValue> {
+    let ll: f64 = records.iter().map(|r| r.loglikelihood).sum();
+    let words = records.iter().map(|r| r.words).sum::<usize>() as f64;
+    let bytes = records.iter().map(|r| r.bytes).sum::<usize>() as f64;
+    metrics
+        .iter()
+        .map(|&name| MetricValue {
+            name: name.to_string(),
+            filter: NO_FILTER.to_string(),
+            value: match name {
+                "word_perplexity" => (-ll / words).exp(),
+                "byte_perplexity" => (-ll / bytes).exp(),
+                _ => -(ll / bytes) / std::f64::consts::LN_2,
+            },
+            stderr: None,
+        })
+        .collect()
 }
 
 /// `exact_match` under each filter, in the task's order.

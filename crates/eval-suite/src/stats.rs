@@ -30,10 +30,11 @@ use crate::records::{ItemRecord, TaskResult};
 use crate::tasks::{Chance, task};
 
 /// The score of guessing on `result`'s items for a mean-aggregated metric, by its task's
-/// [`Chance`]; `None` for metrics without one (`perplexity`), for a task not in the
-/// registry, and without items (or, for a multiple-choice chance, without choice items).
+/// [`Chance`]; `None` for metrics without per-item scores (the perplexities), for a task
+/// not in the registry, and without items (or, for a multiple-choice chance, without
+/// choice items).
 pub fn chance_level(result: &TaskResult, metric: &str) -> Option<f64> {
-    if metric == "perplexity" || result.items.is_empty() {
+    if !result.items.first()?.reports(metric) {
         return None;
     }
     let choice: Vec<_> = result

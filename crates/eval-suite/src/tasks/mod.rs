@@ -140,6 +140,12 @@ pub(crate) enum Docs {
     Loglikelihood {
         prepare: &'static Prepare<LoglikelihoodDoc>,
     },
+    /// `loglikelihood_rolling` of whole texts: `metrics` (`word_perplexity`,
+    /// `byte_perplexity`, `bits_per_byte`) in the task's order.
+    LoglikelihoodRolling {
+        prepare: &'static Prepare<RollingDoc>,
+        metrics: &'static [&'static str],
+    },
     /// `generate_until`, greedy: stop at any of `until` or after `max_gen_toks` tokens;
     /// `repeats` generations per doc (copies of one, being greedy); `score` filters a
     /// doc's generations and computes `exact_match` under each of `filters`.
@@ -209,6 +215,13 @@ pub(crate) struct LoglikelihoodDoc {
     pub continuation: String,
 }
 
+/// A doc whose whole text is scored.
+#[derive(Debug, Clone)]
+pub(crate) struct RollingDoc {
+    pub doc_id: usize,
+    pub text: String,
+}
+
 /// A doc scored by generation.
 #[derive(Debug, Clone)]
 pub(crate) struct GenerateDoc {
@@ -226,6 +239,10 @@ pub(crate) enum Prepared {
         acc_norm: bool,
     },
     Loglikelihood(Vec<LoglikelihoodDoc>),
+    Rolling {
+        docs: Vec<RollingDoc>,
+        metrics: &'static [&'static str],
+    },
     Generate {
         docs: Vec<GenerateDoc>,
         until: &'static [&'static str],
@@ -241,6 +258,7 @@ impl Prepared {
         match self {
             Prepared::Choice { docs, .. } => docs.len(),
             Prepared::Loglikelihood(docs) => docs.len(),
+            Prepared::Rolling { docs, .. } => docs.len(),
             Prepared::Generate { docs, .. } => docs.len(),
         }
     }
@@ -281,6 +299,10 @@ impl TaskDef {
                 acc_norm,
             },
             Docs::Loglikelihood { prepare } => Prepared::Loglikelihood(prepare(&load)?),
+            Docs::LoglikelihoodRolling { prepare, metrics } => Prepared::Rolling {
+                docs: prepare(&load)?,
+                metrics,
+            },
             Docs::GenerateUntil {
                 prepare,
                 until,
@@ -355,6 +377,7 @@ mod tests {
             let reported = match def.docs {
                 Docs::MultipleChoice { acc_norm, .. } => h == ACC || (acc_norm && h == ACC_NORM),
                 Docs::Loglikelihood { .. } => h == ACC,
+                Docs::LoglikelihoodRolling { metrics, .. } => metrics.contains(&h.0),
                 Docs::GenerateUntil { .. } => h.0 == "exact_match",
             };
             assert!(reported, "{}: {h:?}", def.name);

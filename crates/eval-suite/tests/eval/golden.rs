@@ -45,6 +45,18 @@ pub fn assert_requests(label: &str, expected: &str, lm: &MockLm) {
         }
         return;
     }
+    if docs
+        .first()
+        .is_some_and(|d| d["requests"][0].as_array().is_some_and(|r| r.len() == 1))
+    {
+        // loglikelihood_rolling: one whole text per doc.
+        let texts: Vec<&str> = docs
+            .iter()
+            .map(|d| d["requests"][0][0].as_str().unwrap())
+            .collect();
+        assert_eq!(lm.rolling_requests, texts, "{label}: rolling texts");
+        return;
+    }
     let expected: Vec<(&Value, &Value)> = docs
         .iter()
         .flat_map(|d| {

@@ -10,6 +10,7 @@ type Generator = Box<dyn Fn(&GenerateRequest) -> String>;
 pub struct MockLm {
     pub loglikelihood_requests: Vec<LoglikelihoodRequest>,
     pub generate_requests: Vec<GenerateRequest>,
+    pub rolling_requests: Vec<String>,
     /// Sizes of the batches the backend was called with.
     pub calls: Vec<usize>,
     score: Scorer,
@@ -24,6 +25,7 @@ impl MockLm {
         MockLm {
             loglikelihood_requests: Vec::new(),
             generate_requests: Vec::new(),
+            rolling_requests: Vec::new(),
             calls: Vec::new(),
             score: Box::new(score),
             generate: Box::new(generate),
@@ -49,6 +51,12 @@ fn fake_loglikelihood(r: &LoglikelihoodRequest) -> (f64, bool) {
     let s: usize = r.continuation.chars().map(|c| c as usize).sum();
     let ll = -0.37 * lc as f64 - 0.5 * (lx % 7) as f64 - 0.25 * ((s + lx) % 5) as f64;
     (ll, (lx + lc).is_multiple_of(3))
+}
+
+/// `fake_rolling` of reference_scores.py.
+fn fake_rolling(text: &str) -> f64 {
+    let s: usize = text.chars().map(|c| c as usize).sum();
+    -0.5 * text.chars().count() as f64 - 0.25 * (s % 7) as f64
 }
 
 /// `fake_generation` of reference_scores.py: looks the GSM8K answer up by question and
@@ -86,7 +94,9 @@ impl LanguageModel for MockLm {
     }
 
     fn loglikelihood_rolling(&mut self, texts: &[String]) -> Result<Vec<f64>, BackendError> {
-        Ok(texts.iter().map(|t| -(t.len() as f64)).collect())
+        self.calls.push(texts.len());
+        self.rolling_requests.extend_from_slice(texts);
+        Ok(texts.iter().map(|t| fake_rolling(t)).collect())
     }
 
     fn generate_until(&mut self, reqs: &[GenerateRequest]) -> Result<Vec<String>, BackendError> {

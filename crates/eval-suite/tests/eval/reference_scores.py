@@ -1,6 +1,6 @@
 """Score every task with lm-evaluation-harness 0.4.13 itself over a deterministic fake model.
 
-The fake model (`fake_loglikelihood`, `fake_generation`) is pure arithmetic on the request
+The fake model (`fake_loglikelihood`, `fake_rolling`, `fake_generation`) is pure arithmetic on the request
 strings, mirrored by `MockLm::fake` in mock.rs, so lm-eval's metrics, stderrs and per-doc
 scores can be compared number for number with eval-suite's: `LM_EVAL_REFERENCE_DIR=OUT_DIR`
 makes the `reference` test do that. Tasks are built by reference_prompts.make_task (same
@@ -32,6 +32,10 @@ def fake_loglikelihood(context, continuation):
     return ll, (lx + lc) % 3 == 0
 
 
+def fake_rolling(text):
+    return -0.5 * len(text) - 0.25 * (sum(map(ord, text)) % 7)
+
+
 def fake_generation(context, answers):
     """Knows the reference answer; answers in full, loosely, or wrongly by question length."""
     q = context[context.rfind("Question: ") + len("Question: "):]
@@ -50,7 +54,7 @@ class FakeLM(LM):
         return [fake_loglikelihood(*r.args) for r in requests]
 
     def loglikelihood_rolling(self, requests, disable_tqdm=False):
-        raise NotImplementedError
+        return [fake_rolling(r.args[0]) for r in requests]
 
     def generate_until(self, requests, disable_tqdm=False):
         return [fake_generation(r.args[0], self.answers) for r in requests]
@@ -68,6 +72,10 @@ def run(lm, tasks, num_fewshot=None, limit=None):
             for key in ("acc", "acc_norm", "perplexity", "exact_match"):
                 if key in sample:
                     row[f"{key},{sample['filter']}"] = sample[key]
+            # loglikelihood_rolling: each metric's (loglikelihood, words or bytes).
+            for key, count in (("word_perplexity", "words"), ("byte_perplexity", "bytes"), ("bits_per_byte", "bytes")):
+                if key in sample:
+                    row["loglikelihood,none"], row[f"{count},none"] = sample[key]
         scores[name] = {
             "metrics": {k: v for k, v in metrics.items() if "," in k},
             "n": len(items),

@@ -14,13 +14,14 @@ use crate::mock::MockLm;
 use crate::reference::{assert_scores, gsm8k_answers};
 
 /// (case, task file, num_fewshot): yaml_reference.py's cases.
-const CASES: [(&str, &str, Option<usize>); 6] = [
+const CASES: [(&str, &str, Option<usize>); 7] = [
     ("sciq_validation", "sciq_validation.yaml", None),
     ("sciq_validation_3shot", "sciq_validation.yaml", Some(3)),
     ("openbookqa_local", "openbookqa_local.yaml", None),
     ("lambada_local", "lambada_local.yaml", None),
     ("gsm8k_local", "gsm8k_local.yaml", None),
     ("gsm8k_vote", "gsm8k_vote.yaml", None),
+    ("lambada_rolling", "lambada_rolling.yaml", None),
 ];
 
 fn task_file(name: &str) -> PathBuf {
@@ -51,6 +52,7 @@ fn requests_are_those_lm_eval_builds_from_the_same_files() {
         include_str!("golden/yaml_lambada_local.jsonl"),
         include_str!("golden/yaml_gsm8k_local.jsonl"),
         include_str!("golden/yaml_gsm8k_vote.jsonl"),
+        include_str!("golden/yaml_lambada_rolling.jsonl"),
     ];
     for ((name, file, shots), expected) in CASES.into_iter().zip(golden) {
         let mut lm = MockLm::recorder();
@@ -171,8 +173,10 @@ fn unsupported_task_files_are_refused_at_their_line() {
             "7: not valid YAML: duplicated key in mapping",
         ),
         (
-            GOOD.replace("multiple_choice", "loglikelihood_rolling"),
-            "2: output_type: loglikelihood_rolling is not supported yet (supported: multiple_choice, loglikelihood, generate_until)",
+            format!(
+                "{GEN}output_type: loglikelihood_rolling\nmetric_list:\n  - metric: perplexity\n"
+            ),
+            "10: metric_list: perplexity is not supported for loglikelihood_rolling (supported: word_perplexity, byte_perplexity, bits_per_byte)",
         ),
         (
             format!("{GEN}generation_kwargs:\n  do_sample: true\n"),
@@ -345,14 +349,8 @@ fn csv_data_files_and_prompt_settings() {
                 format!("{first}Q: Is snow white, \"really\"? (None)").as_str(),
                 "\nA: no"
             ),
-            (
-                format!("{first}Q: Is coal white? (2)").as_str(),
-                "\nA: yes"
-            ),
-            (
-                format!("{first}Q: Is coal white? (2)").as_str(),
-                "\nA: no"
-            ),
+            (format!("{first}Q: Is coal white? (2)").as_str(), "\nA: yes"),
+            (format!("{first}Q: Is coal white? (2)").as_str(), "\nA: no"),
         ]
     );
     let golds: Vec<usize> = result

@@ -34,6 +34,7 @@ CASES = [
     ("lambada_local", "lambada_local.yaml", None),
     ("gsm8k_local", "gsm8k_local.yaml", None),
     ("gsm8k_vote", "gsm8k_vote.yaml", None),
+    ("lambada_rolling", "lambada_rolling.yaml", None),
 ]
 
 

@@ -32,6 +32,8 @@ pub(crate) struct TaskConfig {
     pub acc_norm: bool,
     /// How a generate_until task generates and scores.
     pub generation: Option<Generation>,
+    /// A loglikelihood_rolling task's metrics, in the file's order.
+    pub rolling_metrics: Vec<&'static str>,
     /// What was ignored, for the user.
     pub notes: Vec<String>,
     /// The merged file as JSON: the task's identity (content, not path).
@@ -42,6 +44,7 @@ pub(crate) struct TaskConfig {
 pub(crate) enum OutputType {
     MultipleChoice,
     Loglikelihood,
+    LoglikelihoodRolling,
     GenerateUntil,
 }
 
@@ -148,11 +151,7 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
             "multiple_choice" => OutputType::MultipleChoice,
             "loglikelihood" => OutputType::Loglikelihood,
             "generate_until" => OutputType::GenerateUntil,
-            "loglikelihood_rolling" => {
-                return Err(node.error(
-                    "output_type: loglikelihood_rolling is not supported yet (supported: multiple_choice, loglikelihood, generate_until)",
-                ));
-            }
+            "loglikelihood_rolling" => OutputType::LoglikelihoodRolling,
             other => {
                 return Err(node.error(format!(
                     "output_type: unknown {other:?} (valid: multiple_choice, loglikelihood, loglikelihood_rolling, generate_until)"
@@ -230,16 +229,22 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
             _ => return Err(node.error("num_fewshot: expected a count >= 0")),
         },
     };
-    let (acc_norm, generation) = if output_type == OutputType::GenerateUntil {
-        (false, Some(generation(&mut keys, &fewshot_delimiter)?))
-    } else {
-        if let Some(node) = keys.take("repeats")
-            && !matches!(node.value, Value::Int(1))
-        {
-            return Err(node.error("repeats: only 1 outside generate_until"));
+    let (mut acc_norm, mut generation, mut rolling_metrics) = (false, None, Vec::new());
+    match output_type {
+        OutputType::GenerateUntil => {
+            generation = Some(self::generation(&mut keys, &fewshot_delimiter)?)
         }
-        (metrics(&mut keys, output_type)?, None)
-    };
+        OutputType::LoglikelihoodRolling => rolling_metrics = rolling(&mut keys)?,
+        OutputType::MultipleChoice | OutputType::Loglikelihood => {
+            acc_norm = metrics(&mut keys, output_type)?
+        }
+    }
+    if output_type != OutputType::GenerateUntil
+        && let Some(node) = keys.take("repeats")
+        && !matches!(node.value, Value::Int(1))
+    {
+        return Err(node.error("repeats: only 1 outside generate_until"));
+    }
     for key in IGNORED {
         keys.take(key);
     }
@@ -272,6 +277,7 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
         first_n_sampler,
         acc_norm,
         generation,
+        rolling_metrics,
         notes: keys.notes,
         resolved,
     })
@@ -431,6 +437,7 @@ fn metrics(keys: &mut Keys, output_type: OutputType) -> Result<bool, EvalError> 
         OutputType::MultipleChoice => &[&["acc", "acc_norm"], &["acc"]],
         OutputType::Loglikelihood => &[&["perplexity", "acc"]],
         OutputType::GenerateUntil => &[&["exact_match"]],
+        OutputType::LoglikelihoodRolling => &[&["word_perplexity"]],
     };
     let Some(node) = keys.take("metric_list") else {
         return Ok(output_type == OutputType::MultipleChoice);
@@ -697,4 +704,46 @@ fn generation_metrics(keys: &mut Keys) -> Result<ExactMatch, EvalError> {
     let patterns: Vec<&str> = regexes.iter().map(String::as_str).collect();
     ExactMatch::new(&patterns, ignore_case, ignore_punctuation, ignore_numbers)
         .map_err(|e| items[0].error(format!("metric_list[].regexes_to_ignore: {e}")))
+}
+
+/// A loglikelihood_rolling task's `metric_list`: any of lm-eval's three (its default: all,
+/// in this order), each with its own aggregation.
+fn rolling(keys: &mut Keys) -> Result<Vec<&'static str>, EvalError> {
+    const ALL: [(&str, &str); 3] = [
+        ("word_perplexity", "weighted_perplexity"),
+        ("byte_perplexity", "weighted_perplexity"),
+        ("bits_per_byte", "bits_per_byte"),
+    ];
+    let Some(node) = keys.take("metric_list") else {
+        return Ok(ALL.iter().map(|(m, _)| *m).collect());
+    };
+    let Value::Seq(items) = &node.value else {
+        return Err(node.error("metric_list: expected a list of {metric: name} entries"));
+    };
+    let mut metrics = Vec::new();
+    for item in items {
+        let entries = map(item, "metric_list[]")?;
+        let Some((_, name)) = entries.iter().find(|(k, _)| k == "metric") else {
+            return Err(item.error("metric_list[]: every entry needs a metric"));
+        };
+        let name = string(name, "metric_list[].metric")?;
+        let Some(&(metric, aggregation)) = ALL.iter().find(|(m, _)| *m == name) else {
+            return Err(item.error(format!(
+                "metric_list: {name} is not supported for loglikelihood_rolling (supported: word_perplexity, byte_perplexity, bits_per_byte)"
+            )));
+        };
+        for (key, value) in entries {
+            match (key.as_str(), &value.value) {
+                ("metric" | "higher_is_better", _) => {}
+                ("aggregation", Value::Str(a)) if a == aggregation => {}
+                (other, _) => {
+                    return Err(value.error(format!(
+                        "metric_list[].{other}: not supported for {metric} (supported: metric, aggregation: {aggregation}, higher_is_better)"
+                    )));
+                }
+            }
+        }
+        metrics.push(metric);
+    }
+    Ok(metrics)
 }

@@ -25,7 +25,9 @@ use serde_json::Value as Json;
 use self::config::{Field, OutputType, TaskConfig};
 use self::data::{Doc, read_split};
 use self::template::Jinja;
-use super::{ACC, Chance, ChoiceDoc, Docs, GenerateDoc, Load, LoglikelihoodDoc, TaskDef, limited};
+use super::{
+    ACC, Chance, ChoiceDoc, Docs, GenerateDoc, Load, LoglikelihoodDoc, RollingDoc, TaskDef, limited,
+};
 use crate::error::EvalError;
 use crate::fewshot::{self, Delimiters, Exemplar, Sampler};
 use crate::filters::{self, cut_at_stops};
@@ -126,6 +128,18 @@ fn task_def(config: TaskConfig, jinja: Jinja) -> TaskDef {
                 prepare: Box::leak(Box::new(prepare)),
             };
             (Chance::Zero, ACC, docs)
+        }
+        OutputType::LoglikelihoodRolling => {
+            let metrics: &'static [&'static str] =
+                Box::leak(task.config.rolling_metrics.clone().into_boxed_slice());
+            let task = Arc::clone(&task);
+            let prepare = move |load: &Load| task.rolling_docs(load);
+            let docs = Docs::LoglikelihoodRolling {
+                prepare: Box::leak(Box::new(prepare)),
+                metrics,
+            };
+            // Corpus-level metrics: no per-item score, no chance level, never in a median.
+            (Chance::Zero, (metrics[0], crate::records::NO_FILTER), docs)
         }
         OutputType::GenerateUntil => {
             let generation = task
@@ -231,6 +245,20 @@ impl YamlTask {
             .collect()
     }
 
+    /// The first `limit` docs' `doc_to_target` texts: a rolling request has no prompt.
+    fn rolling_docs(&self, load: &Load) -> Result<Vec<RollingDoc>, EvalError> {
+        self.eval_docs(load)?
+            .into_iter()
+            .enumerate()
+            .map(|(doc_id, doc)| {
+                match self.apply(&doc, "doc_to_target", &self.config.doc_to_target, false)? {
+                    Json::String(text) => Ok(RollingDoc { doc_id, text }),
+                    other => Err(doc.error(format!("doc_to_target: {other} is not a text"))),
+                }
+            })
+            .collect()
+    }
+
     fn generate_docs(&self, load: &Load) -> Result<Vec<GenerateDoc>, EvalError> {
         self.prompted(load)?
             .into_iter()
@@ -308,15 +336,22 @@ impl YamlTask {
         })
     }
 
+    /// The first `limit` docs of the evaluated split: test, else validation (lm-eval's
+    /// `eval_docs`).
+    fn eval_docs(&self, load: &Load) -> Result<Vec<Doc>, EvalError> {
+        let splits = &self.config.splits;
+        let split = splits.test.as_ref().or(splits.validation.as_ref());
+        let split = split.expect("config::read requires an evaluated split");
+        Ok(limited(
+            read_split(&self.config.dataset, split, load.data_dir)?,
+            load.limit,
+        ))
+    }
+
     /// The first `limit` evaluated docs with their contexts, in order.
     fn prompted(&self, load: &Load) -> Result<Vec<Prompted>, EvalError> {
         let splits = &self.config.splits;
-        let eval_split = splits.test.as_ref().or(splits.validation.as_ref());
-        let eval_split = eval_split.expect("config::read requires an evaluated split");
-        let docs = limited(
-            read_split(&self.config.dataset, eval_split, load.data_dir)?,
-            load.limit,
-        );
+        let docs = self.eval_docs(load)?;
         let pool = if load.shots > 0 {
             self.fewshot_pool(load.data_dir)?
         } else {
