@@ -115,8 +115,12 @@ def make_task(data, task, num_fewshot=None):
     for key, split in (("training_split", "train"), ("validation_split", "validation"), ("test_split", "test")):
         if split not in files:
             overrides[key] = None
-    t = tm._factory.build(entry, overrides=overrides, registry=tm._index)
-    # As simple_evaluate does: default num_fewshot 0, fewshot seed 1234.
+    return as_simple_evaluate_runs(tm._factory.build(entry, overrides=overrides, registry=tm._index), num_fewshot)
+
+
+def as_simple_evaluate_runs(t, num_fewshot):
+    """The Task `t` set up as simple_evaluate sets it: `num_fewshot` (default the task's,
+    else 0) and the few-shot seed 1234."""
     if num_fewshot is not None:
         t.set_config(key="num_fewshot", value=num_fewshot)
     elif t.get_config("num_fewshot") is None:

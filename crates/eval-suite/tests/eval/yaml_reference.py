@@ -23,7 +23,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 from lm_eval.api.task import ConfigurableTask  # noqa: E402
 from lm_eval.tasks._yaml_loader import load_yaml  # noqa: E402
 
-from reference_prompts import requests_of  # noqa: E402
+from reference_prompts import as_simple_evaluate_runs, requests_of  # noqa: E402
 from reference_scores import FakeLM, run  # noqa: E402
 
 # (output name, task file, num_fewshot or None for the file's own)
@@ -47,13 +47,7 @@ def make_task(data, path, num_fewshot):
             "data_files": {s: f"{base}/{s}.jsonl" for s in splits if s and os.path.exists(f"{base}/{s}.jsonl")}
         }
         cfg["dataset_path"], cfg["dataset_name"] = "json", None
-    t = ConfigurableTask(config=cfg)
-    if num_fewshot is not None:
-        t.set_config(key="num_fewshot", value=num_fewshot)
-    elif t.get_config("num_fewshot") is None:
-        t.set_config(key="num_fewshot", value=0)
-    t.set_fewshot_seed(seed=1234)
-    return t
+    return as_simple_evaluate_runs(ConfigurableTask(config=cfg), num_fewshot)
 
 
 def main(data, out, limit=None):

@@ -442,32 +442,14 @@ fn metrics(keys: &mut Keys, output_type: OutputType) -> Result<bool, EvalError> 
     let Some(node) = keys.take("metric_list") else {
         return Ok(output_type == OutputType::MultipleChoice);
     };
-    let Value::Seq(items) = &node.value else {
-        return Err(node.error("metric_list: expected a list of {metric: name} entries"));
-    };
     let mut names = Vec::new();
-    for item in items {
-        let entries = map(item, "metric_list[]")?;
-        let Some((_, name)) = entries.iter().find(|(k, _)| k == "metric") else {
-            return Err(item.error("metric_list[]: every entry needs a metric"));
-        };
-        let name = string(name, "metric_list[].metric")?;
+    for (name, item) in metric_list(&node)? {
         let aggregation = if name == "perplexity" {
             "perplexity"
         } else {
             "mean"
         };
-        for (key, value) in entries {
-            match (key.as_str(), &value.value) {
-                ("metric" | "higher_is_better", _) => {}
-                ("aggregation", Value::Str(a)) if a == aggregation => {}
-                (other, _) => {
-                    return Err(value.error(format!(
-                        "metric_list[].{other}: not supported for {name} (supported: metric, aggregation: {aggregation}, higher_is_better)"
-                    )));
-                }
-            }
-        }
+        plain_metric(item, &name, aggregation)?;
         names.push(name);
     }
     if !accepted.iter().any(|a| a.iter().eq(names.iter())) {
@@ -717,33 +699,49 @@ fn rolling(keys: &mut Keys) -> Result<Vec<&'static str>, EvalError> {
     let Some(node) = keys.take("metric_list") else {
         return Ok(ALL.iter().map(|(m, _)| *m).collect());
     };
-    let Value::Seq(items) = &node.value else {
-        return Err(node.error("metric_list: expected a list of {metric: name} entries"));
-    };
     let mut metrics = Vec::new();
-    for item in items {
-        let entries = map(item, "metric_list[]")?;
-        let Some((_, name)) = entries.iter().find(|(k, _)| k == "metric") else {
-            return Err(item.error("metric_list[]: every entry needs a metric"));
-        };
-        let name = string(name, "metric_list[].metric")?;
+    for (name, item) in metric_list(&node)? {
         let Some(&(metric, aggregation)) = ALL.iter().find(|(m, _)| *m == name) else {
             return Err(item.error(format!(
                 "metric_list: {name} is not supported for loglikelihood_rolling (supported: word_perplexity, byte_perplexity, bits_per_byte)"
             )));
         };
-        for (key, value) in entries {
-            match (key.as_str(), &value.value) {
-                ("metric" | "higher_is_better", _) => {}
-                ("aggregation", Value::Str(a)) if a == aggregation => {}
-                (other, _) => {
-                    return Err(value.error(format!(
-                        "metric_list[].{other}: not supported for {metric} (supported: metric, aggregation: {aggregation}, higher_is_better)"
-                    )));
-                }
-            }
-        }
+        plain_metric(item, metric, aggregation)?;
         metrics.push(metric);
     }
     Ok(metrics)
+}
+
+/// A `metric_list`: each entry's metric name and its node.
+fn metric_list(node: &Node) -> Result<Vec<(String, &Node)>, EvalError> {
+    let Value::Seq(items) = &node.value else {
+        return Err(node.error("metric_list: expected a list of {metric: name} entries"));
+    };
+    items
+        .iter()
+        .map(|item| {
+            let entries = map(item, "metric_list[]")?;
+            let Some((_, name)) = entries.iter().find(|(k, _)| k == "metric") else {
+                return Err(item.error("metric_list[]: every entry needs a metric"));
+            };
+            Ok((string(name, "metric_list[].metric")?, item))
+        })
+        .collect()
+}
+
+/// Refuses a key of metric entry `item` other than `metric`, `higher_is_better` and
+/// `aggregation: {aggregation}` (the metric's own).
+fn plain_metric(item: &Node, metric: &str, aggregation: &str) -> Result<(), EvalError> {
+    for (key, value) in map(item, "metric_list[]")? {
+        match (key.as_str(), &value.value) {
+            ("metric" | "higher_is_better", _) => {}
+            ("aggregation", Value::Str(a)) if a == aggregation => {}
+            (other, _) => {
+                return Err(value.error(format!(
+                    "metric_list[].{other}: not supported for {metric} (supported: metric, aggregation: {aggregation}, higher_is_better)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
