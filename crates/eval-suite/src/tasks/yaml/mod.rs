@@ -376,20 +376,9 @@ impl YamlTask {
         docs.into_iter()
             .enumerate()
             .map(|(doc_id, doc)| {
-                let choices = match &self.config.doc_to_choice {
-                    Some(field) => Some(self.choices(&doc, field)?),
-                    None => None,
-                };
-                let text = match self.apply(&doc, "doc_to_text", &self.config.doc_to_text, choices.is_some())? {
-                    Json::String(s) => s,
-                    other => {
-                        return Err(doc.error(format!(
-                            "doc_to_text: {other} is not a string (one context per choice is not supported)"
-                        )));
-                    }
-                };
-                let target = self.apply(&doc, "doc_to_target", &self.config.doc_to_target, choices.is_some())?;
-                let picked = self.pick(&mut sampler, &pool, load.shots, leave_out.then_some(&doc))
+                let (text, choices, target) = self.qa(&doc)?;
+                let picked = self
+                    .pick(&mut sampler, &pool, load.shots, leave_out.then_some(&doc))
                     .map_err(|m| super::fewshot_error(load.task, m))?;
                 let shown: Vec<&Exemplar> = picked.iter().map(|&i| &exemplars[i]).collect();
                 let description = self.description(&doc)?;
@@ -459,25 +448,7 @@ impl YamlTask {
 
     /// A few-shot doc's text and answer (`build_qa_turn`).
     fn exemplar(&self, doc: &Doc) -> Result<Exemplar, EvalError> {
-        let choices = match &self.config.doc_to_choice {
-            Some(field) => Some(self.choices(doc, field)?),
-            None => None,
-        };
-        let text = match self.apply(
-            doc,
-            "doc_to_text",
-            &self.config.doc_to_text,
-            choices.is_some(),
-        )? {
-            Json::String(s) => s,
-            other => return Err(doc.error(format!("doc_to_text: {other} is not a string"))),
-        };
-        let target = self.apply(
-            doc,
-            "doc_to_target",
-            &self.config.doc_to_target,
-            choices.is_some(),
-        )?;
+        let (text, choices, target) = self.qa(doc)?;
         let answer = match (&target, &choices) {
             (Json::Null, _) => String::new(),
             (Json::String(s), _) => s.clone(),
@@ -494,6 +465,31 @@ impl YamlTask {
             text,
             target: answer,
         })
+    }
+
+    /// A doc's `doc_to_text` (a string: one context per choice is not supported),
+    /// `doc_to_choice` (when the task has choices) and `doc_to_target`.
+    fn qa(&self, doc: &Doc) -> Result<(String, Option<Vec<String>>, Json), EvalError> {
+        let choices = match &self.config.doc_to_choice {
+            Some(field) => Some(self.choices(doc, field)?),
+            None => None,
+        };
+        let has_choices = choices.is_some();
+        let text = match self.apply(doc, "doc_to_text", &self.config.doc_to_text, has_choices)? {
+            Json::String(s) => s,
+            other => {
+                return Err(doc.error(format!(
+                    "doc_to_text: {other} is not a string (one context per choice is not supported)"
+                )));
+            }
+        };
+        let target = self.apply(
+            doc,
+            "doc_to_target",
+            &self.config.doc_to_target,
+            has_choices,
+        )?;
+        Ok((text, choices, target))
     }
 
     /// `resolve_field(doc, description)`.
