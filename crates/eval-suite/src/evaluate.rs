@@ -11,7 +11,7 @@ use crate::error::EvalError;
 use crate::lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 use crate::records::{ChoiceContext, ItemRecord, TaskResult};
 use crate::score::{self, Stderr};
-use crate::tasks::{self, ChoiceDoc, Prepared, TaskDef};
+use crate::tasks::{self, ChoiceDoc, ChoiceMetric, Prepared, TaskDef};
 
 /// Run settings, lm-eval's CLI flags of the same meaning.
 #[derive(Debug, Clone)]
@@ -87,18 +87,22 @@ pub fn evaluate(
     let chunk = options.chunk_size.max(1);
     let mut subtasks = Vec::new();
     let (items, metrics): (Vec<ItemRecord>, _) = match prepared {
-        Prepared::Choice { docs, acc_norm } => {
-            let reqs: Vec<LoglikelihoodRequest> = docs.iter().flat_map(choice_requests).collect();
+        Prepared::Choice { docs, metrics } => {
+            let mutual_info = metrics.contains(&ChoiceMetric::AccMutualInfo);
+            let reqs: Vec<LoglikelihoodRequest> = docs
+                .iter()
+                .flat_map(|doc| choice_requests(doc, mutual_info))
+                .collect();
             let results = chunked(&reqs, chunk, progress, "loglikelihood", |c| {
                 lm.loglikelihood(c)
             })?;
-            let records = score::choice_records(&docs, &results);
+            let records = score::choice_records(&docs, &results, mutual_info);
             let metrics = if group {
                 let (metrics, parts) = score::group(def.name, &records, num_fewshot, stderr);
                 subtasks = parts;
                 metrics
             } else {
-                score::choice_metrics(&records, acc_norm, stderr)
+                score::choice_metrics(&records, metrics, stderr)
             };
             (
                 records.into_iter().map(ItemRecord::Choice).collect(),
@@ -175,18 +179,25 @@ pub fn evaluate(
 }
 
 /// One request per choice, in choice order.
-fn choice_requests(doc: &ChoiceDoc) -> Vec<LoglikelihoodRequest> {
-    doc.continuations
+fn choice_requests(doc: &ChoiceDoc, mutual_info: bool) -> Vec<LoglikelihoodRequest> {
+    let request = |context: &str, continuation: &String| LoglikelihoodRequest {
+        context: context.to_string(),
+        continuation: continuation.clone(),
+    };
+    let mut reqs: Vec<LoglikelihoodRequest> = doc
+        .continuations
         .iter()
         .enumerate()
-        .map(|(i, continuation)| LoglikelihoodRequest {
-            context: match &doc.context {
-                ChoiceContext::Shared(c) => c.clone(),
-                ChoiceContext::PerChoice(cs) => cs[i].clone(),
-            },
-            continuation: continuation.clone(),
+        .map(|(i, continuation)| match &doc.context {
+            ChoiceContext::Shared(c) => request(c, continuation),
+            ChoiceContext::PerChoice(cs) => request(&cs[i], continuation),
         })
-        .collect()
+        .collect();
+    // lm-eval's unconditional requests: every choice after an empty context.
+    if mutual_info {
+        reqs.extend(doc.continuations.iter().map(|c| request("", c)));
+    }
+    reqs
 }
 
 /// Send `reqs` through `call` in chunks, checking each answer count.

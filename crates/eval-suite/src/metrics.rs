@@ -63,7 +63,11 @@ pub fn perplexity(lls: &[f64]) -> f64 {
 /// drawn with `random.Random(i).choices(xs, k=len(xs))`, then the sample stddev of the
 /// replicates. `None` ("N/A") below two items or without a whole chunk. Chunks are
 /// independent, so they run on all cores; the replicates keep lm-eval's order.
-pub fn bootstrap_stderr(f: impl Fn(&[f64]) -> f64 + Sync, xs: &[f64], iters: usize) -> Option<f64> {
+pub fn bootstrap_stderr<T: Copy + Default + Sync>(
+    f: impl Fn(&[T]) -> f64 + Sync,
+    xs: &[T],
+    iters: usize,
+) -> Option<f64> {
     let chunk = iters.min(1000);
     if xs.len() < 2 || chunk == 0 {
         return None;
@@ -73,7 +77,7 @@ pub fn bootstrap_stderr(f: impl Fn(&[f64]) -> f64 + Sync, xs: &[f64], iters: usi
     let per_thread = seeds.len().div_ceil(threads);
     let replicate_chunk = |seed: u64| {
         let mut rng = PyRandom::new(seed);
-        let mut resample = vec![0.0; xs.len()];
+        let mut resample = vec![T::default(); xs.len()];
         (0..chunk)
             .map(|_| {
                 for slot in resample.iter_mut() {
@@ -101,6 +105,44 @@ pub fn bootstrap_stderr(f: impl Fn(&[f64]) -> f64 + Sync, xs: &[f64], iters: usi
             .collect()
     });
     Some(sample_stddev(&replicates))
+}
+
+/// lm-eval's `f1` aggregation, scikit-learn's binary `f1_score(golds, preds)` of the
+/// `(gold, pred)` pairs with positive label 1: `2 TP / (2 TP + FP + FN)`, 0 when there is
+/// no true positive (scikit-learn's `zero_division` default where nothing is positive).
+pub fn f1_binary(pairs: &[(usize, usize)]) -> f64 {
+    let count = |want: fn(usize, usize) -> bool| pairs.iter().filter(|&&(g, p)| want(g, p)).count();
+    let tp = count(|g, p| g == 1 && p == 1);
+    let wrong = count(|g, p| (g == 1) != (p == 1));
+    if tp == 0 {
+        return 0.0;
+    }
+    let tp = tp as f64;
+    2.0 * tp / (2.0 * tp + wrong as f64)
+}
+
+/// lm-eval's `matthews_corrcoef` aggregation, scikit-learn's multiclass Matthews
+/// correlation of the `(gold, pred)` pairs: from the confusion matrix's row sums t, column
+/// sums p, trace c and size n, `(c n - t.p) / sqrt((n² - t.t)(n² - p.p))`, 0 when either
+/// factor is 0.
+pub fn matthews_corrcoef(pairs: &[(usize, usize)]) -> f64 {
+    let classes = pairs.iter().map(|&(g, p)| g.max(p) + 1).max().unwrap_or(0);
+    let (mut golds, mut preds) = (vec![0.0; classes], vec![0.0; classes]);
+    let mut correct = 0.0;
+    for &(g, p) in pairs {
+        golds[g] += 1.0;
+        preds[p] += 1.0;
+        correct += f64::from(u8::from(g == p));
+    }
+    let n = pairs.len() as f64;
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let cov_gold_pred = correct * n - dot(&golds, &preds);
+    let cov_gold = n * n - dot(&golds, &golds);
+    let cov_pred = n * n - dot(&preds, &preds);
+    if cov_gold * cov_pred == 0.0 {
+        return 0.0;
+    }
+    cov_gold_pred / (cov_gold * cov_pred).sqrt()
 }
 
 /// One draw of CPython's `random.choices(population)` over `n` items:
@@ -220,6 +262,26 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn f1_and_mcc_by_hand() {
+        // gold/pred: TP (1,1) x2, FN (1,0), FP (0,1), TN (0,0) -> F1 = 4 / (4 + 2).
+        let pairs = [(1, 1), (1, 1), (1, 0), (0, 1), (0, 0)];
+        assert!(close(f1_binary(&pairs), 4.0 / 6.0));
+        // No positive gold or prediction: scikit-learn's zero_division gives 0.
+        assert_eq!(f1_binary(&[(0, 0), (0, 0)]), 0.0);
+        // Binary MCC: (TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)) = (2 - 1) / sqrt(3*3*2*2).
+        assert!(close(matthews_corrcoef(&pairs), 1.0 / 6.0));
+        // Perfect and constant predictions.
+        assert!(close(matthews_corrcoef(&[(0, 0), (1, 1), (2, 2)]), 1.0));
+        assert_eq!(matthews_corrcoef(&[(0, 1), (1, 1), (2, 1)]), 0.0);
+        // Three classes: c = 3, n = 4, t = (2, 1, 1), p = (1, 2, 1):
+        // (3*4 - (2+2+1)) / sqrt((16 - 6)(16 - 6)) = 7 / 10.
+        assert!(close(
+            matthews_corrcoef(&[(0, 0), (0, 1), (1, 1), (2, 2)]),
+            0.7
+        ));
     }
 
     #[test]

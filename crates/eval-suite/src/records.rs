@@ -33,6 +33,26 @@ pub struct ChoiceRecord {
     pub gold: usize,
     pub acc: f64,
     pub acc_norm: f64,
+    /// With `acc_mutual_info`: each choice's log-likelihood after an empty context (the
+    /// model's prefix token), in choice order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconditional_loglikelihoods: Option<Vec<f64>>,
+    /// Whether the argmax of `loglikelihoods - unconditional_loglikelihoods` is the gold one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc_mutual_info: Option<f64>,
+}
+
+impl ChoiceRecord {
+    /// Its `acc`, `acc_norm` or `acc_mutual_info` (`None` for another metric, or one the
+    /// task did not compute).
+    pub fn accuracy(&self, metric: &str) -> Option<f64> {
+        match metric {
+            "acc" => Some(self.acc),
+            "acc_norm" => Some(self.acc_norm),
+            "acc_mutual_info" => self.acc_mutual_info,
+            _ => None,
+        }
+    }
 }
 
 /// A doc scored by the log-likelihood of one continuation (LAMBADA).
@@ -123,15 +143,12 @@ impl ItemRecord {
     /// Whether this item has its own score for `metric` (under some filter): false for
     /// corpus-level metrics such as the perplexities.
     pub fn reports(&self, metric: &str) -> bool {
-        matches!(
-            (self, metric),
-            (ItemRecord::Choice(_), "acc" | "acc_norm")
-                | (ItemRecord::Loglikelihood(_), "acc")
-                | (
-                    ItemRecord::Generation(_) | ItemRecord::Filtered(_),
-                    "exact_match"
-                )
-        )
+        match (self, metric) {
+            (ItemRecord::Choice(r), metric) => r.accuracy(metric).is_some(),
+            (ItemRecord::Loglikelihood(_), "acc") => true,
+            (ItemRecord::Generation(_) | ItemRecord::Filtered(_), "exact_match") => true,
+            _ => false,
+        }
     }
 
     /// This item's contribution to a mean-aggregated metric (`acc`, `acc_norm`,
@@ -140,8 +157,7 @@ impl ItemRecord {
     /// `None` for metrics the item does not have (and for `perplexity`, which is not a mean).
     pub fn score(&self, metric: &str, filter: &str) -> Option<f64> {
         match (self, metric, filter) {
-            (ItemRecord::Choice(r), "acc", "none") => Some(r.acc),
-            (ItemRecord::Choice(r), "acc_norm", "none") => Some(r.acc_norm),
+            (ItemRecord::Choice(r), metric, "none") => r.accuracy(metric),
             (ItemRecord::Loglikelihood(r), "acc", "none") => Some(r.acc),
             (ItemRecord::Generation(r), "exact_match", STRICT_MATCH) => Some(r.exact_match_strict),
             (ItemRecord::Generation(r), "exact_match", FLEXIBLE_EXTRACT) => {

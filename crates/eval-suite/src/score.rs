@@ -5,14 +5,14 @@
 //! The arithmetic itself is in [`crate::metrics`]; GSM8K's filters are in its task file.
 
 use crate::metrics::{
-    argmax, argmax_normalised, bootstrap_stderr, mean, mean_stderr, perplexity,
-    pooled_sample_stderr, weighted_mean,
+    argmax, argmax_normalised, bootstrap_stderr, f1_binary, matthews_corrcoef, mean, mean_stderr,
+    perplexity, pooled_sample_stderr, weighted_mean,
 };
 use crate::records::{
     ChoiceRecord, ItemRecord, LoglikelihoodRecord, MetricValue, NO_FILTER, RollingRecord,
     TaskResult,
 };
-use crate::tasks::{ChoiceDoc, LoglikelihoodDoc, RollingDoc};
+use crate::tasks::{ChoiceDoc, ChoiceMetric, LoglikelihoodDoc, RollingDoc};
 
 /// How stderrs are computed: lm-eval's `bootstrap_iters` (0 turns every stderr off).
 #[derive(Debug, Clone, Copy)]
@@ -37,16 +37,29 @@ fn mean_metric(name: &str, filter: &str, values: &[f64], stderr: Stderr) -> Metr
     }
 }
 
-/// One record per doc; `results` holds each doc's choices in order, docs in order.
-pub(crate) fn choice_records(docs: &[ChoiceDoc], results: &[(f64, bool)]) -> Vec<ChoiceRecord> {
+/// One record per doc; `results` holds each doc's choices in order, docs in order, each
+/// doc's choices given twice when `mutual_info` (after the context, then after none).
+pub(crate) fn choice_records(
+    docs: &[ChoiceDoc],
+    results: &[(f64, bool)],
+    mutual_info: bool,
+) -> Vec<ChoiceRecord> {
     let mut rest = results;
     docs.iter()
         .map(|doc| {
-            let (mine, tail) = rest.split_at(doc.continuations.len());
+            let n = doc.continuations.len();
+            let (mine, tail) = rest.split_at(if mutual_info { 2 * n } else { n });
             rest = tail;
+            let (mine, unconditional) = mine.split_at(n);
             let loglikelihoods: Vec<f64> = mine.iter().map(|r| r.0).collect();
             let pred = argmax(&loglikelihoods);
             let pred_norm = argmax_normalised(&loglikelihoods, &doc.choice_chars);
+            let unconditional: Option<Vec<f64>> =
+                mutual_info.then(|| unconditional.iter().map(|r| r.0).collect());
+            let acc_mutual_info = unconditional.as_ref().map(|u| {
+                let informed: Vec<f64> = loglikelihoods.iter().zip(u).map(|(c, u)| c - u).collect();
+                correct(argmax(&informed), doc.gold)
+            });
             ChoiceRecord {
                 doc_id: doc.doc_id,
                 subject: doc.subject.map(str::to_string),
@@ -57,26 +70,47 @@ pub(crate) fn choice_records(docs: &[ChoiceDoc], results: &[(f64, bool)]) -> Vec
                 pred,
                 pred_norm,
                 gold: doc.gold,
-                acc: f64::from(u8::from(pred == doc.gold)),
-                acc_norm: f64::from(u8::from(pred_norm == doc.gold)),
+                acc: correct(pred, doc.gold),
+                acc_norm: correct(pred_norm, doc.gold),
+                unconditional_loglikelihoods: unconditional,
+                acc_mutual_info,
             }
         })
         .collect()
 }
 
-/// `acc` (and `acc_norm` where the task reports it).
+fn correct(pred: usize, gold: usize) -> f64 {
+    f64::from(u8::from(pred == gold))
+}
+
+/// `metrics` in order: the accuracies are means with the sample stderr, `f1` and `mcc`
+/// corpus-level with a bootstrap stderr, as lm-eval aggregates them.
 pub(crate) fn choice_metrics(
     records: &[ChoiceRecord],
-    acc_norm: bool,
+    metrics: &[ChoiceMetric],
     stderr: Stderr,
 ) -> Vec<MetricValue> {
-    let acc: Vec<f64> = records.iter().map(|r| r.acc).collect();
-    let mut metrics = vec![mean_metric("acc", NO_FILTER, &acc, stderr)];
-    if acc_norm {
-        let norm: Vec<f64> = records.iter().map(|r| r.acc_norm).collect();
-        metrics.push(mean_metric("acc_norm", NO_FILTER, &norm, stderr));
-    }
+    let pairs: Vec<(usize, usize)> = records.iter().map(|r| (r.gold, r.pred)).collect();
+    let corpus = |name: &str, f: fn(&[(usize, usize)]) -> f64| MetricValue {
+        name: name.to_string(),
+        filter: NO_FILTER.to_string(),
+        value: f(&pairs),
+        stderr: bootstrap_stderr(f, &pairs, stderr.bootstrap_iters),
+    };
     metrics
+        .iter()
+        .map(|&metric| match metric {
+            ChoiceMetric::F1 => corpus(metric.name(), f1_binary),
+            ChoiceMetric::Mcc => corpus(metric.name(), matthews_corrcoef),
+            _ => {
+                let values: Vec<f64> = records
+                    .iter()
+                    .filter_map(|r| r.accuracy(metric.name()))
+                    .collect();
+                mean_metric(metric.name(), NO_FILTER, &values, stderr)
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn loglikelihood_records(
@@ -185,7 +219,7 @@ pub(crate) fn group(
             task: format!("{task}_{}", group[0].subject.as_deref().unwrap_or_default()),
             n: group.len(),
             num_fewshot,
-            metrics: choice_metrics(group, false, stderr),
+            metrics: choice_metrics(group, &[ChoiceMetric::Acc], stderr),
             items: Vec::new(),
             subtasks: Vec::new(),
         })

@@ -66,6 +66,8 @@ fn task_result(task: &str, scores: &[f64]) -> TaskResult {
             gold: 0,
             acc: score,
             acc_norm: score,
+            unconditional_loglikelihoods: None,
+            acc_mutual_info: None,
         })
     };
     let metric = |name: &str| MetricValue {

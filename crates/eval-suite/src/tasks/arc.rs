@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{ACC_NORM, Chance, ChoiceDoc, Docs, Load, Prepare, TaskDef, limited};
+use super::{ACC_NORM, Chance, ChoiceDoc, ChoiceMetric, Docs, Load, Prepare, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::{DataError, EvalError};
 use crate::source::{File, Form, Member, Source};
@@ -52,7 +52,7 @@ const fn arc(name: &'static str, prepare: &'static Prepare<ChoiceDoc>) -> TaskDe
         default_shots: 0,
         fewshot_pool: false,
         docs: Docs::MultipleChoice {
-            acc_norm: true,
+            metrics: &[ChoiceMetric::Acc, ChoiceMetric::AccNorm],
             prepare,
         },
     }

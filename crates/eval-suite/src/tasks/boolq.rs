@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use super::{ACC, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
+use super::{ACC, Chance, ChoiceDoc, ChoiceMetric, Docs, Load, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::EvalError;
 use crate::source::{File, Form, Source};
@@ -30,7 +30,7 @@ pub(super) const BOOLQ: TaskDef = TaskDef {
     default_shots: 0,
     fewshot_pool: false,
     docs: Docs::MultipleChoice {
-        acc_norm: false,
+        metrics: &[ChoiceMetric::Acc],
         prepare: &prepare,
     },
 };

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{ACC_NORM, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
+use super::{ACC_NORM, Chance, ChoiceDoc, ChoiceMetric, Docs, Load, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::{DataError, EvalError};
 use crate::pytext::{capitalize, strip};
@@ -31,7 +31,7 @@ pub(super) const HELLASWAG: TaskDef = TaskDef {
     default_shots: 0,
     fewshot_pool: false,
     docs: Docs::MultipleChoice {
-        acc_norm: true,
+        metrics: &[ChoiceMetric::Acc, ChoiceMetric::AccNorm],
         prepare: &prepare,
     },
 };

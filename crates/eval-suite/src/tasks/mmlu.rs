@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use super::{ACC, Chance, ChoiceDoc, Docs, Load, TaskDef, fewshot_error, limited};
+use super::{ACC, Chance, ChoiceDoc, ChoiceMetric, Docs, Load, TaskDef, fewshot_error, limited};
 use crate::data::read_csv;
 use crate::error::{DataError, EvalError};
 use crate::fewshot::{self, Exemplar, Sampler};
@@ -37,7 +37,7 @@ pub(super) const MMLU: TaskDef = TaskDef {
     default_shots: 5,
     fewshot_pool: true,
     docs: Docs::MultipleChoice {
-        acc_norm: false,
+        metrics: &[ChoiceMetric::Acc],
         prepare: &prepare,
     },
 };

@@ -129,11 +129,61 @@ pub enum Chance {
 pub(crate) const ACC: (&str, &str) = ("acc", crate::records::NO_FILTER);
 pub(crate) const ACC_NORM: (&str, &str) = ("acc_norm", crate::records::NO_FILTER);
 
+/// A multiple-choice metric, as lm-eval computes it without a `!function`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChoiceMetric {
+    /// Whether the most likely choice is the gold one (mean over items).
+    Acc,
+    /// The same, log-likelihoods divided by each choice's length in characters.
+    AccNorm,
+    /// The same, each choice's unconditional log-likelihood subtracted (twice the requests).
+    AccMutualInfo,
+    /// Binary F1 of the (gold, pred) pairs of all items (scikit-learn's `f1_score`).
+    F1,
+    /// Matthews correlation of the (gold, pred) pairs of all items.
+    Mcc,
+}
+
+impl ChoiceMetric {
+    pub(crate) const ALL: [ChoiceMetric; 5] = [
+        ChoiceMetric::Acc,
+        ChoiceMetric::AccNorm,
+        ChoiceMetric::AccMutualInfo,
+        ChoiceMetric::F1,
+        ChoiceMetric::Mcc,
+    ];
+
+    /// lm-eval's metric name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ChoiceMetric::Acc => "acc",
+            ChoiceMetric::AccNorm => "acc_norm",
+            ChoiceMetric::AccMutualInfo => "acc_mutual_info",
+            ChoiceMetric::F1 => "f1",
+            ChoiceMetric::Mcc => "mcc",
+        }
+    }
+
+    /// lm-eval's aggregation name for it.
+    pub(crate) fn aggregation(self) -> &'static str {
+        match self {
+            ChoiceMetric::F1 => "f1",
+            ChoiceMetric::Mcc => "matthews_corrcoef",
+            _ => "mean",
+        }
+    }
+
+    /// Whether every item has its own score (a mean); F1 and MCC exist only over items.
+    pub(crate) fn per_item(self) -> bool {
+        !matches!(self, ChoiceMetric::F1 | ChoiceMetric::Mcc)
+    }
+}
+
 /// A task's lm-eval output type with its metrics, and the function building its docs.
 pub(crate) enum Docs {
-    /// `multiple_choice`: metric `acc`, and `acc_norm` where the YAML lists it.
+    /// `multiple_choice`: `metrics` in the order reported.
     MultipleChoice {
-        acc_norm: bool,
+        metrics: &'static [ChoiceMetric],
         prepare: &'static Prepare<ChoiceDoc>,
     },
     /// `loglikelihood` of one continuation: metrics `perplexity` and `acc` (greedy).
@@ -236,7 +286,7 @@ pub(crate) struct GenerateDoc {
 pub(crate) enum Prepared {
     Choice {
         docs: Vec<ChoiceDoc>,
-        acc_norm: bool,
+        metrics: &'static [ChoiceMetric],
     },
     Loglikelihood(Vec<LoglikelihoodDoc>),
     Rolling {
@@ -294,9 +344,9 @@ impl TaskDef {
             limit,
         };
         let prepared = match self.docs {
-            Docs::MultipleChoice { acc_norm, prepare } => Prepared::Choice {
+            Docs::MultipleChoice { metrics, prepare } => Prepared::Choice {
                 docs: prepare(&load)?,
-                acc_norm,
+                metrics,
             },
             Docs::Loglikelihood { prepare } => Prepared::Loglikelihood(prepare(&load)?),
             Docs::LoglikelihoodRolling { prepare, metrics } => Prepared::Rolling {
@@ -341,7 +391,7 @@ pub(crate) fn fewshot_error(task: &str, message: String) -> EvalError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::FLEXIBLE_EXTRACT;
+    use crate::records::{FLEXIBLE_EXTRACT, NO_FILTER};
 
     #[test]
     fn every_name_resolves_to_its_entry() {
@@ -375,7 +425,9 @@ mod tests {
         for def in REGISTRY {
             let h = def.headline;
             let reported = match def.docs {
-                Docs::MultipleChoice { acc_norm, .. } => h == ACC || (acc_norm && h == ACC_NORM),
+                Docs::MultipleChoice { metrics, .. } => {
+                    h.1 == NO_FILTER && metrics.iter().any(|m| m.per_item() && m.name() == h.0)
+                }
                 Docs::Loglikelihood { .. } => h == ACC,
                 Docs::LoglikelihoodRolling { metrics, .. } => metrics.contains(&h.0),
                 Docs::GenerateUntil { .. } => h.0 == "exact_match",

@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 
-use super::{ACC_NORM, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
+use super::{ACC_NORM, Chance, ChoiceDoc, ChoiceMetric, Docs, Load, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::{DataError, EvalError};
 use crate::pytext::lstrip;
@@ -24,7 +24,7 @@ pub(super) const OPENBOOKQA: TaskDef = TaskDef {
     default_shots: 0,
     fewshot_pool: false,
     docs: Docs::MultipleChoice {
-        acc_norm: true,
+        metrics: &[ChoiceMetric::Acc, ChoiceMetric::AccNorm],
         prepare: &prepare,
     },
 };

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::{ACC_NORM, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
+use super::{ACC_NORM, Chance, ChoiceDoc, ChoiceMetric, Docs, Load, TaskDef, limited};
 use crate::data::{read_jsonl, read_lines};
 use crate::error::{DataError, EvalError};
 use crate::source::{File, Form, Source};
@@ -37,7 +37,7 @@ pub(super) const PIQA: TaskDef = TaskDef {
     default_shots: 0,
     fewshot_pool: false,
     docs: Docs::MultipleChoice {
-        acc_norm: true,
+        metrics: &[ChoiceMetric::Acc, ChoiceMetric::AccNorm],
         prepare: &prepare,
     },
 };

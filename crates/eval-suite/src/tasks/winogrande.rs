@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use super::{ACC, Chance, ChoiceDoc, Docs, Load, TaskDef, limited};
+use super::{ACC, Chance, ChoiceDoc, ChoiceMetric, Docs, Load, TaskDef, limited};
 use crate::data::read_jsonl;
 use crate::error::{DataError, EvalError};
 use crate::fewshot::TARGET_DELIMITER;
@@ -46,7 +46,7 @@ pub(super) const WINOGRANDE: TaskDef = TaskDef {
     default_shots: 0,
     fewshot_pool: false,
     docs: Docs::MultipleChoice {
-        acc_norm: false,
+        metrics: &[ChoiceMetric::Acc],
         prepare: &prepare,
     },
 };

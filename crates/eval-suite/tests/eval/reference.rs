@@ -83,6 +83,8 @@ fn our_item(item: &ItemRecord, key: &str) -> Option<f64> {
         (ItemRecord::Rolling(r), "loglikelihood") => Some(r.loglikelihood),
         (ItemRecord::Rolling(r), "words") => Some(r.words as f64),
         (ItemRecord::Rolling(r), "bytes") => Some(r.bytes as f64),
+        (ItemRecord::Choice(r), "gold") => Some(r.gold as f64),
+        (ItemRecord::Choice(r), "pred") => Some(r.pred as f64),
         _ => item.score(name, filter),
     }
 }

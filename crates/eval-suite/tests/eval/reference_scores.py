@@ -69,9 +69,13 @@ def run(lm, tasks, num_fewshot=None, limit=None):
         items = {}
         for sample in out["samples"][name]:
             row = items.setdefault(sample["doc_id"], {"doc_id": sample["doc_id"]})
-            for key in ("acc", "acc_norm", "perplexity", "exact_match"):
+            for key in ("acc", "acc_norm", "acc_mutual_info", "perplexity", "exact_match"):
                 if key in sample:
                     row[f"{key},{sample['filter']}"] = sample[key]
+            # f1 and mcc: each item's (gold, pred).
+            for key in ("f1", "mcc"):
+                if key in sample:
+                    row["gold,none"], row["pred,none"] = (int(x) for x in sample[key])
             # loglikelihood_rolling: each metric's (loglikelihood, words or bytes).
             for key, count in (("word_perplexity", "words"), ("byte_perplexity", "bytes"), ("bits_per_byte", "bytes")):
                 if key in sample:

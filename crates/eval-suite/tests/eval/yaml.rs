@@ -14,7 +14,7 @@ use crate::mock::MockLm;
 use crate::reference::{assert_scores, gsm8k_answers};
 
 /// (case, task file, num_fewshot): yaml_reference.py's cases.
-const CASES: [(&str, &str, Option<usize>); 7] = [
+const CASES: [(&str, &str, Option<usize>); 9] = [
     ("sciq_validation", "sciq_validation.yaml", None),
     ("sciq_validation_3shot", "sciq_validation.yaml", Some(3)),
     ("openbookqa_local", "openbookqa_local.yaml", None),
@@ -22,6 +22,12 @@ const CASES: [(&str, &str, Option<usize>); 7] = [
     ("gsm8k_local", "gsm8k_local.yaml", None),
     ("gsm8k_vote", "gsm8k_vote.yaml", None),
     ("lambada_rolling", "lambada_rolling.yaml", None),
+    ("boolq_metrics", "boolq_metrics.yaml", None),
+    (
+        "openbookqa_mutual_info",
+        "openbookqa_mutual_info.yaml",
+        None,
+    ),
 ];
 
 fn task_file(name: &str) -> PathBuf {
@@ -152,8 +158,16 @@ fn unsupported_task_files_are_refused_at_their_line() {
             "7: colour: unknown or unsupported task setting",
         ),
         (
-            with("metric_list:\n  - metric: f1\n"),
-            "7: metric_list: [f1] is not supported; painters reports [acc, acc_norm] or [acc]",
+            with("metric_list:\n  - metric: brier_score\n"),
+            "8: metric_list: brier_score is not supported for multiple_choice (supported: acc, acc_norm, acc_mutual_info, f1, mcc)",
+        ),
+        (
+            with("metric_list:\n  - metric: acc\n  - metric: acc\n"),
+            "9: metric_list: acc is listed twice",
+        ),
+        (
+            with("metric_list:\n  - metric: mcc\n    aggregation: mean\n"),
+            "9: metric_list[].aggregation: not supported for mcc (supported: metric, aggregation: matthews_corrcoef, higher_is_better)",
         ),
         (
             with("metric_list:\n  - metric: acc\n    aggregation: median\n"),
@@ -299,6 +313,66 @@ fn a_hub_dataset_without_local_files_says_where_to_put_them() {
         dir.path().join("unknown/validation.jsonl").display()
     );
     assert_eq!(err, expected);
+}
+
+/// lm-eval's f1 is binary: a doc with more choices is refused, naming its line, before
+/// any request; a list of corpus-level metrics alone gains acc, the per-item headline.
+#[test]
+fn f1_needs_two_choices_and_corpus_metrics_gain_acc() {
+    let dir = tempfile::tempdir().unwrap();
+    let f1 = write(
+        dir.path(),
+        "f1.yaml",
+        &(GOOD.replace("task: mine", "task: sciq_f1")
+            + "doc_to_text: question\nmetric_list:\n  - metric: f1\n"),
+    );
+    let name = read_task_file(&f1).unwrap().name;
+    let mut lm = MockLm::recorder();
+    let err = evaluate(
+        &name,
+        &data_dir(),
+        &mut lm,
+        &EvalOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.ends_with("sciq/validation.jsonl:1: metric f1: lm-eval's f1 is binary (scikit-learn's average='binary'), but this doc has 4 choices"),
+        "{err}"
+    );
+    assert!(lm.loglikelihood_requests.is_empty());
+
+    let mcc = write(
+        dir.path(),
+        "mcc.yaml",
+        &(GOOD.replace("task: mine", "task: sciq_mcc")
+            + "doc_to_text: question\nmetric_list:\n  - metric: mcc\n"),
+    );
+    let file = read_task_file(&mcc).unwrap();
+    assert!(
+        file.notes.iter().any(|n| n.contains("acc is reported too")),
+        "{:?}",
+        file.notes
+    );
+    let options = EvalOptions {
+        limit: Some(20),
+        ..EvalOptions::default()
+    };
+    let result = evaluate(
+        &file.name,
+        &data_dir(),
+        &mut MockLm::recorder(),
+        &options,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let names: Vec<&str> = result.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["mcc", "acc"]);
+    assert_eq!(
+        eval_suite::task(&file.name).unwrap().headline,
+        ("acc", "none")
+    );
 }
 
 /// A CSV file with a header: columns typed as `datasets` types them (checked with

@@ -35,6 +35,8 @@ CASES = [
     ("gsm8k_local", "gsm8k_local.yaml", None),
     ("gsm8k_vote", "gsm8k_vote.yaml", None),
     ("lambada_rolling", "lambada_rolling.yaml", None),
+    ("boolq_metrics", "boolq_metrics.yaml", None),
+    ("openbookqa_mutual_info", "openbookqa_mutual_info.yaml", None),
 ]
 
 

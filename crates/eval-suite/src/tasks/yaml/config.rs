@@ -11,6 +11,7 @@ use super::template::Jinja;
 use crate::error::EvalError;
 use crate::filters::{INVALID, RegexFilter, Step};
 use crate::metrics::ExactMatch;
+use crate::tasks::ChoiceMetric;
 
 /// A typed task file.
 #[derive(Debug)]
@@ -28,8 +29,8 @@ pub(crate) struct TaskConfig {
     pub fewshot_delimiter: String,
     pub num_fewshot: usize,
     pub first_n_sampler: bool,
-    /// `acc_norm` reported beside `acc` (multiple choice).
-    pub acc_norm: bool,
+    /// A multiple-choice task's metrics, in the order reported.
+    pub choice_metrics: Vec<ChoiceMetric>,
     /// How a generate_until task generates and scores.
     pub generation: Option<Generation>,
     /// A loglikelihood_rolling task's metrics, in the file's order.
@@ -229,15 +230,14 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
             _ => return Err(node.error("num_fewshot: expected a count >= 0")),
         },
     };
-    let (mut acc_norm, mut generation, mut rolling_metrics) = (false, None, Vec::new());
+    let (mut choice_metrics, mut generation, mut rolling_metrics) = (Vec::new(), None, Vec::new());
     match output_type {
         OutputType::GenerateUntil => {
             generation = Some(self::generation(&mut keys, &fewshot_delimiter)?)
         }
         OutputType::LoglikelihoodRolling => rolling_metrics = rolling(&mut keys)?,
-        OutputType::MultipleChoice | OutputType::Loglikelihood => {
-            acc_norm = metrics(&mut keys, output_type)?
-        }
+        OutputType::MultipleChoice => choice_metrics = choice(&mut keys)?,
+        OutputType::Loglikelihood => loglikelihood_metrics(&mut keys)?,
     }
     if output_type != OutputType::GenerateUntil
         && let Some(node) = keys.take("repeats")
@@ -275,7 +275,7 @@ pub(crate) fn read(path: &Path, jinja: &Jinja) -> Result<TaskConfig, EvalError> 
         fewshot_delimiter,
         num_fewshot,
         first_n_sampler,
-        acc_norm,
+        choice_metrics,
         generation,
         rolling_metrics,
         notes: keys.notes,
@@ -429,18 +429,43 @@ fn dataset(keys: &mut Keys, name: Option<String>, file: &Node) -> Result<Dataset
     })
 }
 
-/// `metric_list`: which of the output type's metrics are reported. Returns whether
-/// `acc_norm` is (multiple choice). painters reports a fixed list per output type, in
-/// lm-eval's default order, so a list is accepted only where it means the same.
-fn metrics(keys: &mut Keys, output_type: OutputType) -> Result<bool, EvalError> {
-    let accepted: &[&[&str]] = match output_type {
-        OutputType::MultipleChoice => &[&["acc", "acc_norm"], &["acc"]],
-        OutputType::Loglikelihood => &[&["perplexity", "acc"]],
-        OutputType::GenerateUntil => &[&["exact_match"]],
-        OutputType::LoglikelihoodRolling => &[&["word_perplexity"]],
-    };
+/// A multiple-choice `metric_list`: any of acc, acc_norm, acc_mutual_info, f1 and mcc,
+/// each once; lm-eval's default (no list) is acc and acc_norm.
+fn choice(keys: &mut Keys) -> Result<Vec<ChoiceMetric>, EvalError> {
     let Some(node) = keys.take("metric_list") else {
-        return Ok(output_type == OutputType::MultipleChoice);
+        return Ok(vec![ChoiceMetric::Acc, ChoiceMetric::AccNorm]);
+    };
+    let mut metrics = Vec::new();
+    for (name, item) in metric_list(&node)? {
+        let Some(metric) = ChoiceMetric::ALL.into_iter().find(|m| m.name() == name) else {
+            let names: Vec<&str> = ChoiceMetric::ALL.iter().map(|m| m.name()).collect();
+            return Err(item.error(format!(
+                "metric_list: {name} is not supported for multiple_choice (supported: {})",
+                names.join(", ")
+            )));
+        };
+        if metrics.contains(&metric) {
+            return Err(item.error(format!("metric_list: {name} is listed twice")));
+        }
+        plain_metric(item, &name, metric.aggregation())?;
+        metrics.push(metric);
+    }
+    if !metrics.iter().any(|m| m.per_item()) {
+        keys.notes.push(
+            "metric_list: acc is reported too: painters judges a task by a per-item score, \
+             which f1 and mcc lack"
+                .to_string(),
+        );
+        metrics.push(ChoiceMetric::Acc);
+    }
+    Ok(metrics)
+}
+
+/// A loglikelihood `metric_list`: painters reports lm-eval's default pair, perplexity and
+/// acc, so only a list that means the same is accepted.
+fn loglikelihood_metrics(keys: &mut Keys) -> Result<(), EvalError> {
+    let Some(node) = keys.take("metric_list") else {
+        return Ok(());
     };
     let mut names = Vec::new();
     for (name, item) in metric_list(&node)? {
@@ -452,18 +477,13 @@ fn metrics(keys: &mut Keys, output_type: OutputType) -> Result<bool, EvalError> 
         plain_metric(item, &name, aggregation)?;
         names.push(name);
     }
-    if !accepted.iter().any(|a| a.iter().eq(names.iter())) {
-        let options: Vec<String> = accepted
-            .iter()
-            .map(|a| format!("[{}]", a.join(", ")))
-            .collect();
+    if names != ["perplexity", "acc"] {
         return Err(node.error(format!(
-            "metric_list: [{}] is not supported; painters reports {}",
-            names.join(", "),
-            options.join(" or ")
+            "metric_list: [{}] is not supported; painters reports [perplexity, acc]",
+            names.join(", ")
         )));
     }
-    Ok(names.iter().any(|n| n == "acc_norm"))
+    Ok(())
 }
 
 /// lm-eval's `HFLM` default `max_gen_toks`.

@@ -26,13 +26,14 @@ use self::config::{Field, OutputType, TaskConfig};
 use self::data::{Doc, read_split};
 use self::template::Jinja;
 use super::{
-    ACC, Chance, ChoiceDoc, Docs, GenerateDoc, Load, LoglikelihoodDoc, RollingDoc, TaskDef, limited,
+    ACC, Chance, ChoiceDoc, ChoiceMetric, Docs, GenerateDoc, Load, LoglikelihoodDoc, RollingDoc,
+    TaskDef, limited,
 };
 use crate::error::EvalError;
 use crate::fewshot::{self, Delimiters, Exemplar, Sampler};
 use crate::filters::{self, cut_at_stops};
 use crate::pytext::char_len;
-use crate::records::{FilteredAnswer, FilteredRecord, ItemRecord};
+use crate::records::{FilteredAnswer, FilteredRecord, ItemRecord, NO_FILTER};
 
 /// A task file that was read and registered.
 #[derive(Debug, Clone)]
@@ -105,21 +106,25 @@ pub fn read_task_file(path: &Path) -> Result<TaskFile, EvalError> {
 fn task_def(config: TaskConfig, jinja: Jinja) -> TaskDef {
     let name: &'static str = Box::leak(config.name.clone().into_boxed_str());
     let default_shots = config.num_fewshot;
-    let acc_norm = config.acc_norm;
+    let choice_metrics: &'static [ChoiceMetric] =
+        Box::leak(config.choice_metrics.clone().into_boxed_slice());
     let output_type = config.output_type;
     let task = Arc::new(YamlTask { config, jinja });
-    // The headline of a multiple-choice or loglikelihood file is `acc`, the metric lm-eval
-    // lists first and the one painters assumes for a task it has not read, so a later
-    // process that plots stored results without reading the file judges it the same way.
+    // The headline of a multiple-choice file is its first per-item metric (lm-eval's
+    // default list starts with acc); of a loglikelihood file, acc.
     let (chance, headline, docs) = match output_type {
         OutputType::MultipleChoice => {
             let task = Arc::clone(&task);
             let prepare = move |load: &Load| task.choice_docs(load);
             let docs = Docs::MultipleChoice {
-                acc_norm,
+                metrics: choice_metrics,
                 prepare: Box::leak(Box::new(prepare)),
             };
-            (Chance::Uniform, ACC, docs)
+            let headline = choice_metrics
+                .iter()
+                .find(|m| m.per_item())
+                .map_or(ACC, |m| (m.name(), NO_FILTER));
+            (Chance::Uniform, headline, docs)
         }
         OutputType::Loglikelihood => {
             let task = Arc::clone(&task);
@@ -211,6 +216,13 @@ impl YamlTask {
             .map(|p| {
                 let choices = p.choices.expect("multiple_choice tasks have choices");
                 let gold = gold(&p.doc, &choices, &p.target)?;
+                if self.config.choice_metrics.contains(&ChoiceMetric::F1) && choices.len() != 2 {
+                    return Err(p.doc.error(format!(
+                        "metric f1: lm-eval's f1 is binary (scikit-learn's average='binary'), \
+                         but this doc has {} choices",
+                        choices.len()
+                    )));
+                }
                 Ok(ChoiceDoc {
                     doc_id: p.doc_id,
                     subject: None,
