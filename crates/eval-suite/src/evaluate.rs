@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use crate::error::EvalError;
-use crate::lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
+use crate::lm::{
+    BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest, Sampling, sampling_seed,
+};
 use crate::records::{ChoiceContext, ItemRecord, TaskResult};
 use crate::score::{self, Stderr};
 use crate::tasks::{self, ChoiceDoc, ChoiceMetric, Prepared, TaskDef};
@@ -143,26 +145,38 @@ pub fn evaluate(
             docs,
             until,
             max_gen_toks,
+            sampling,
             repeats,
             filters,
             score,
         } => {
+            // Greedy decoding repeats itself: one generation stands for every repeat.
+            // Sampling draws each repeat with its own seed.
+            let draws = if sampling.is_some() { repeats } else { 1 };
             let reqs: Vec<GenerateRequest> = docs
                 .iter()
-                .map(|d| GenerateRequest {
-                    context: d.context.clone(),
-                    until: until.iter().map(|s| s.to_string()).collect(),
-                    max_tokens: max_gen_toks,
+                .flat_map(|d| {
+                    (0..draws).map(move |repeat| GenerateRequest {
+                        context: d.context.clone(),
+                        until: until.iter().map(|s| s.to_string()).collect(),
+                        max_tokens: max_gen_toks,
+                        sampling: sampling.map(|s| Sampling {
+                            seed: sampling_seed(d.doc_id, repeat),
+                            ..s
+                        }),
+                    })
                 })
                 .collect();
             let results = chunked(&reqs, chunk, progress, "generate_until", |c| {
                 lm.generate_until(c)
             })?;
-            // Greedy decoding repeats itself: one generation stands for every repeat.
             let records: Vec<ItemRecord> = docs
                 .iter()
-                .zip(&results)
-                .map(|(doc, generation)| score(doc, &vec![generation.clone(); repeats.max(1)]))
+                .zip(results.chunks(draws))
+                .map(|(doc, generations)| match generations {
+                    [one] => score(doc, &vec![one.clone(); repeats.max(1)]),
+                    all => score(doc, all),
+                })
                 .collect();
             let metrics = score::generation_metrics(&records, filters, stderr);
             (records, metrics)

@@ -29,7 +29,9 @@ mod tasks;
 
 pub use error::{DataError, DataProblem, EvalError, StatsError};
 pub use evaluate::{EvalOptions, check_data, check_task, evaluate};
-pub use lm::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
+pub use lm::{
+    BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest, Sampling, sampling_seed,
+};
 pub use records::{
     ChoiceContext, ChoiceRecord, FilteredAnswer, FilteredRecord, GenerationRecord, ItemRecord,
     LoglikelihoodRecord, MetricValue, RollingRecord, TaskResult,

@@ -75,6 +75,8 @@ pub enum Error {
         reason: String,
     },
 
+    #[error("generation: {0}")]
+    Generate(String),
     #[error("scoring request {index}: {message}")]
     Request { index: usize, message: String },
 

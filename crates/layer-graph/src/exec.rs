@@ -18,6 +18,7 @@ use tch::{Device, Kind, TchError, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::sample::{Sampler, Sampling};
 use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
 
 /// Token sequences padded into one (B, S) batch.
@@ -327,13 +328,24 @@ fn greedy_tokens(logits: &Tensor) -> Result<(Tensor, Vec<i64>), TchError> {
     Ok((next, tokens))
 }
 
-/// Greedy decoding settings.
+/// Decoding settings.
 #[derive(Clone, Debug)]
 pub struct GenerateOptions {
     pub max_tokens: usize,
     /// Stop once the decoded continuation contains any of these; the text is cut there.
     pub until: Vec<String>,
     pub kv: KvMode,
+    pub decoding: Decoding,
+}
+
+/// How each next token is picked.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decoding {
+    /// The most likely token.
+    Greedy,
+    /// Drawn under `settings`, prompt `i` from its own stream seeded with `seeds[i]`
+    /// (see [`crate::sample`]).
+    Sample { settings: Sampling, seeds: Vec<u64> },
 }
 
 /// One prompt's continuation.
@@ -346,7 +358,8 @@ pub struct Generation {
     pub text: String,
 }
 
-/// Greedy continuation of each prompt under `plan`, batched with left padding. As in
+/// The continuation of each prompt under `plan` (greedy or sampled, `opts.decoding`),
+/// batched with left padding. As in
 /// lm-evaluation-harness, stop strings are looked for in the text with special tokens
 /// (so "<|im_end|>" can stop), and the returned text is decoded without them. A prompt
 /// plus `max_tokens` must fit the model's length limit (lm-eval truncates prompts so).
@@ -367,6 +380,10 @@ pub fn generate(
             )
         })?;
     }
+    let mut sampler = match &opts.decoding {
+        Decoding::Greedy => None,
+        Decoding::Sample { settings, seeds } => Some(Sampler::new(settings, seeds, prompts.len())?),
+    };
     let _guard = tch::no_grad_guard();
     let batch = Batch::left_padded(prompts, model.device());
     let mut cache = PlanCache::new(plan, opts.kv);
@@ -389,8 +406,20 @@ pub fn generate(
         let last = xs
             .f_narrow(1, t - 1, 1)
             .map_err(|e| Error::torch("the last position", e))?; // (B, 1, C)
-        let (next, tokens) = greedy_tokens(&head(stack, &last)?)
-            .map_err(|e| Error::torch("picking the next tokens", e))?;
+        let logits = head(stack, &last)?; // (B, 1, V)
+        let (next, tokens) = match &mut sampler {
+            None => {
+                greedy_tokens(&logits).map_err(|e| Error::torch("picking the next tokens", e))?
+            }
+            Some(sampler) => {
+                let tokens = sampler.next_tokens(&logits)?;
+                let next = Tensor::from_slice(&tokens)
+                    .f_view([-1, 1])
+                    .and_then(|t| t.f_to_device(model.device()))
+                    .map_err(|e| Error::torch("placing the sampled tokens", e))?;
+                (next, tokens)
+            }
+        };
         for (b, &token) in tokens.iter().enumerate() {
             if done[b] {
                 continue;

@@ -12,6 +12,7 @@ pub mod exec;
 mod families;
 mod model;
 mod ops;
+pub mod sample;
 pub mod scoring;
 mod stack;
 mod tokenizer;

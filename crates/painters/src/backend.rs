@@ -19,7 +19,7 @@
 
 use eval_suite::{BackendError, GenerateRequest, LanguageModel, LoglikelihoodRequest};
 use layer_graph::Model;
-use layer_graph::exec::{GenerateOptions, KvMode, generate};
+use layer_graph::exec::{Decoding, GenerateOptions, KvMode, generate};
 use layer_graph::scoring::{Score, ScoreOptions, ScoreRequest, score_plans};
 use layer_plan::Plan;
 use serde::{Deserialize, Serialize};
@@ -288,27 +288,50 @@ impl LanguageModel for PlanBackend<'_> {
             .transpose()
             .map_err(backend_error)?;
         let mut out = vec![String::new(); reqs.len()];
-        // Requests with the same stop settings run together, longest prompt first.
+        // Requests with the same stop and sampling settings run together, longest prompt
+        // first; a sampled request's seed is its own, so the batch does not change its draws.
         let prompts = self.generation_prompts(reqs)?;
+        let settings = |r: &GenerateRequest| {
+            r.sampling
+                .map(|s| (s.temperature.to_bits(), s.top_k, s.top_p.to_bits()))
+        };
         let mut order: Vec<usize> = (0..reqs.len()).collect();
         order.sort_by_key(|&i| {
             (
                 reqs[i].until.clone(),
                 reqs[i].max_tokens,
+                settings(&reqs[i]),
                 std::cmp::Reverse(prompts[i].len()),
             )
         });
         for group in order.chunk_by(|&a, &b| {
-            reqs[a].until == reqs[b].until && reqs[a].max_tokens == reqs[b].max_tokens
+            (&reqs[a].until, reqs[a].max_tokens, settings(&reqs[a]))
+                == (&reqs[b].until, reqs[b].max_tokens, settings(&reqs[b]))
         }) {
-            let mut until = reqs[group[0]].until.clone();
+            let first = &reqs[group[0]];
+            let mut until = first.until.clone();
             until.extend(eos_text.clone());
-            let opts = GenerateOptions {
-                max_tokens: reqs[group[0]].max_tokens,
-                until,
-                kv: self.kv,
-            };
             for batch in group.chunks(self.scoring.batch_size.max(1)) {
+                let decoding = match first.sampling {
+                    None => Decoding::Greedy,
+                    Some(s) => Decoding::Sample {
+                        settings: layer_graph::sample::Sampling {
+                            temperature: s.temperature,
+                            top_k: s.top_k,
+                            top_p: s.top_p,
+                        },
+                        seeds: batch
+                            .iter()
+                            .map(|&i| reqs[i].sampling.map_or(0, |s| s.seed))
+                            .collect(),
+                    },
+                };
+                let opts = GenerateOptions {
+                    max_tokens: first.max_tokens,
+                    until: until.clone(),
+                    kv: self.kv,
+                    decoding,
+                };
                 let batch_prompts: Vec<Vec<i64>> =
                     batch.iter().map(|&i| prompts[i].clone()).collect();
                 let generations = generate(self.model, &batch_prompts, &self.plan, &opts)

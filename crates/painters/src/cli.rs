@@ -165,6 +165,20 @@ pub struct GenerateCmd {
     /// KV cache semantics for parallel groups.
     #[arg(long, value_enum, default_value = "exact")]
     pub kv: Kv,
+    /// Sample with this seed instead of decoding greedily (transformers' temperature,
+    /// top-k and top-p filters; the same seed gives the same text).
+    #[arg(long)]
+    pub sample_seed: Option<u64>,
+    /// Sampling temperature (> 0), with --sample-seed.
+    #[arg(long, default_value_t = 1.0, requires = "sample_seed")]
+    pub temperature: f64,
+    /// Keep the k most likely tokens (0: all), with --sample-seed.
+    #[arg(long, default_value_t = 50, requires = "sample_seed")]
+    pub top_k: usize,
+    /// Keep the most likely tokens whose probabilities reach p, in (0, 1], with
+    /// --sample-seed.
+    #[arg(long, default_value_t = 1.0, requires = "sample_seed")]
+    pub top_p: f64,
     #[command(flatten)]
     pub plan: PlanArgs,
 }
@@ -395,6 +409,13 @@ mod tests {
 
     fn parse(args: &str) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("painters").chain(args.split_whitespace()))
+    }
+
+    /// clap's own consistency checks (unique names, valid `requires`) over every command.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     /// The error for `args`, which must be a bad value.

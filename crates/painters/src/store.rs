@@ -438,12 +438,15 @@ impl LanguageModel for Resumable<'_> {
     }
 
     fn generate_until(&mut self, reqs: &[GenerateRequest]) -> Result<Vec<String>, BackendError> {
+        // A sampled request adds its settings and seed; greedy keys are as they were.
         let key = digest_of(reqs.iter().flat_map(|r| {
             [
                 r.context.clone(),
                 r.until.join("\u{1}"),
                 r.max_tokens.to_string(),
             ]
+            .into_iter()
+            .chain(r.sampling.map(|s| format!("{s:?}")))
         }));
         match self.answer(key, |lm| lm.generate_until(reqs).map(Answers::Generate))? {
             Answers::Generate(a) => Ok(a),

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use eval_suite::{GenerateRequest, LanguageModel, LoglikelihoodRequest};
+use eval_suite::{GenerateRequest, LanguageModel, LoglikelihoodRequest, Sampling};
 use layer_graph::exec::KvMode;
 use layer_graph::scoring::{ScoreOptions, ScoreRequest};
 use layer_graph::{LoadOptions, Model};
@@ -167,6 +167,7 @@ fn check(name: &str, add_bos: AddBos, mode: &str) {
             context: r.context.clone(),
             until: r.until.clone(),
             max_tokens: r.max_gen_toks,
+            sampling: None,
         })
         .collect();
     for (ours, r) in backend
@@ -220,10 +221,67 @@ fn generation_leaves_room_for_its_tokens() {
         context: "w5 w6".into(),
         until: Vec::new(),
         max_tokens: 64,
+        sampling: None,
     };
     let e = backend.generation_prompts(&[req]).unwrap_err().to_string();
     assert!(
         e.contains("64 new tokens") && e.contains("maximum length 64"),
         "{e}"
     );
+}
+
+/// A sampled generation depends on its request alone: the same text whether it runs by
+/// itself or in a batch beside others (batch size 1 or 4), another seed draws another
+/// text, and a top_k of 1 is greedy decoding.
+#[test]
+fn sampled_generations_depend_on_their_seed_only() {
+    let model = Model::load(&fixtures().join("tiny/gpt2-eos"), LoadOptions::default()).unwrap();
+    let backend = |batch_size: usize| PlanBackend {
+        model: &model,
+        plan: Plan::baseline(model.stack().num_layers()).unwrap(),
+        scoring: ScoreOptions::new(batch_size),
+        kv: KvMode::Exact,
+        add_bos: AddBos::Tokenizer,
+        followers: Vec::new(),
+        progress: indicatif::ProgressBar::hidden(),
+    };
+    let request = |context: &str, sampling: Option<Sampling>| GenerateRequest {
+        context: context.into(),
+        until: Vec::new(),
+        max_tokens: 12,
+        sampling,
+    };
+    let sampled = |seed: u64, top_k: usize| {
+        Some(Sampling {
+            temperature: 1.5,
+            top_k,
+            top_p: 1.0,
+            seed,
+        })
+    };
+    let alone = backend(1)
+        .generate_until(&[request("w5 w6", sampled(7, 0))])
+        .unwrap();
+    let reqs: Vec<GenerateRequest> = (0..6)
+        .map(|seed| {
+            request(
+                if seed % 2 == 0 { "w1 w2 w3" } else { "w5 w6" },
+                sampled(seed, 0),
+            )
+        })
+        .chain([request("w5 w6", sampled(7, 0))])
+        .collect();
+    for batch_size in [1, 4] {
+        let texts = backend(batch_size).generate_until(&reqs).unwrap();
+        assert_eq!(texts[6], alone[0], "batch size {batch_size}");
+        let distinct: std::collections::BTreeSet<&String> = texts.iter().collect();
+        assert!(distinct.len() >= 5, "seeds draw different texts: {texts:?}");
+    }
+    let greedy = backend(1)
+        .generate_until(&[request("w5 w6", None)])
+        .unwrap();
+    let top1 = backend(1)
+        .generate_until(&[request("w5 w6", sampled(3, 1))])
+        .unwrap();
+    assert_eq!(top1, greedy);
 }

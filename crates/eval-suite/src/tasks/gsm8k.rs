@@ -55,6 +55,7 @@ pub(super) const GSM8K: TaskDef = TaskDef {
         until: &UNTIL,
         // lm-eval's default; the YAML sets none.
         max_gen_toks: 256,
+        sampling: None,
         repeats: 1,
         filters: &[STRICT_MATCH, FLEXIBLE_EXTRACT],
         score: &|doc, generations| ItemRecord::Generation(score(doc, &generations[0])),

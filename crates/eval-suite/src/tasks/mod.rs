@@ -27,6 +27,7 @@ pub use yaml::{TaskFile, read_task_file, task_file_identity};
 
 use crate::error::EvalError;
 use crate::fewshot::TARGET_DELIMITER;
+use crate::lm::Sampling;
 use crate::pytext::char_len;
 use crate::records::{ChoiceContext, ItemRecord};
 use crate::source::Source;
@@ -196,13 +197,15 @@ pub(crate) enum Docs {
         prepare: &'static Prepare<RollingDoc>,
         metrics: &'static [&'static str],
     },
-    /// `generate_until`, greedy: stop at any of `until` or after `max_gen_toks` tokens;
-    /// `repeats` generations per doc (copies of one, being greedy); `score` filters a
-    /// doc's generations and computes `exact_match` under each of `filters`.
+    /// `generate_until`: stop at any of `until` or after `max_gen_toks` tokens; greedy
+    /// (`sampling: None`: `repeats` copies of one generation per doc) or `repeats`
+    /// samples per doc, each with its own seed; `score` filters a doc's generations and
+    /// computes `exact_match` under each of `filters`.
     GenerateUntil {
         prepare: &'static Prepare<GenerateDoc>,
         until: &'static [&'static str],
         max_gen_toks: usize,
+        sampling: Option<Sampling>,
         repeats: usize,
         filters: &'static [&'static str],
         score: &'static Score,
@@ -297,6 +300,7 @@ pub(crate) enum Prepared {
         docs: Vec<GenerateDoc>,
         until: &'static [&'static str],
         max_gen_toks: usize,
+        sampling: Option<Sampling>,
         repeats: usize,
         filters: &'static [&'static str],
         score: &'static Score,
@@ -357,6 +361,7 @@ impl TaskDef {
                 prepare,
                 until,
                 max_gen_toks,
+                sampling,
                 repeats,
                 filters,
                 score,
@@ -364,6 +369,7 @@ impl TaskDef {
                 docs: prepare(&load)?,
                 until,
                 max_gen_toks,
+                sampling,
                 repeats,
                 filters,
                 score,

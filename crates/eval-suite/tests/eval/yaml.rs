@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use eval_suite::{EvalOptions, ItemRecord, TaskResult, evaluate, read_task_file};
+use eval_suite::{
+    EvalOptions, ItemRecord, Sampling, TaskResult, evaluate, read_task_file, sampling_seed,
+};
 use serde_json::Value;
 
 use crate::data_dir;
@@ -193,8 +195,20 @@ fn unsupported_task_files_are_refused_at_their_line() {
             "10: metric_list: perplexity is not supported for loglikelihood_rolling (supported: word_perplexity, byte_perplexity, bits_per_byte)",
         ),
         (
-            format!("{GEN}generation_kwargs:\n  do_sample: true\n"),
-            "9: generation_kwargs.do_sample: sampling is not supported yet (painters decodes greedily: do_sample: false, temperature: 0)",
+            format!("{GEN}generation_kwargs:\n  temperature: 0.7\n"),
+            "9: generation_kwargs.temperature: only with do_sample: true (without it lm-eval leaves greedy or sampled decoding to the checkpoint's generation config)",
+        ),
+        (
+            format!("{GEN}generation_kwargs:\n  do_sample: true\n  temperature: 0.0\n"),
+            "10: generation_kwargs.temperature: must be > 0 with do_sample: true (for greedy decoding set do_sample: false)",
+        ),
+        (
+            format!("{GEN}generation_kwargs:\n  do_sample: true\n  top_p: 1.5\n"),
+            "10: generation_kwargs.top_p: must be in (0, 1]",
+        ),
+        (
+            format!("{GEN}generation_kwargs:\n  num_beams: 4\n"),
+            "9: generation_kwargs.num_beams: not supported (supported: until, max_gen_toks, do_sample, temperature, top_k, top_p)",
         ),
         (
             format!(
@@ -313,6 +327,66 @@ fn a_hub_dataset_without_local_files_says_where_to_put_them() {
         dir.path().join("unknown/validation.jsonl").display()
     );
     assert_eq!(err, expected);
+}
+
+/// `do_sample: true`: every repeat of every doc is its own request with lm-eval's
+/// settings (transformers' defaults where the file sets none) and a seed fixed by doc and
+/// repeat, so `--limit` never changes a doc's samples; each doc is scored on its own draws.
+#[test]
+fn sampled_repeats_are_requests_with_their_own_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "sampled.yaml",
+        "include: gsm8k_vote.yaml\ntask: gsm8k_sampled\ngeneration_kwargs:\n  until: [\"Question:\"]\n  do_sample: true\n  temperature: 0.7\n  top_p: 0.95\n",
+    );
+    std::fs::copy(
+        task_file("gsm8k_vote.yaml"),
+        dir.path().join("gsm8k_vote.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(task_file("gsm8k.yaml"), dir.path().join("gsm8k.yaml")).unwrap();
+    let name = read_task_file(&path).unwrap().name;
+    let run = |limit: usize| {
+        let options = EvalOptions {
+            limit: Some(limit),
+            ..EvalOptions::default()
+        };
+        let mut lm = MockLm::new(
+            |_| (0.0, false),
+            |r| format!("#### {}", r.sampling.unwrap().seed % 3),
+        );
+        let result = evaluate(&name, &data_dir(), &mut lm, &options, &mut |_, _| {}).unwrap();
+        (result, lm.generate_requests)
+    };
+    let (result, requests) = run(4);
+    assert_eq!(requests.len(), 4 * 3);
+    for (i, request) in requests.iter().enumerate() {
+        let (doc_id, repeat) = (result.items[i / 3].doc_id(), i % 3);
+        assert_eq!(
+            request.sampling,
+            Some(Sampling {
+                temperature: 0.7,
+                top_k: 50,
+                top_p: 0.95,
+                seed: sampling_seed(doc_id, repeat),
+            })
+        );
+        assert_eq!(request.until, ["Question:"]);
+        assert_eq!(request.max_tokens, 256);
+    }
+    for item in &result.items {
+        let ItemRecord::Filtered(record) = item else {
+            panic!("a generation record")
+        };
+        let draws: Vec<String> = (0..3)
+            .map(|r| format!("#### {}", sampling_seed(record.doc_id, r) % 3))
+            .collect();
+        assert_eq!(record.generations, draws);
+    }
+    let (_, fewer) = run(2);
+    assert_eq!(fewer[..], requests[..6]);
+    assert_ne!(sampling_seed(0, 1), sampling_seed(1, 0));
 }
 
 /// lm-eval's f1 is binary: a doc with more choices is refused, naming its line, before

@@ -2,7 +2,7 @@
 //! which painters does not implement (Mistral, Qwen2): such a sequence fails in one line
 //! naming the config key, and every shorter one runs.
 
-use layer_graph::exec::{Batch, GenerateOptions, KvMode, generate, run_plan};
+use layer_graph::exec::{Batch, Decoding, GenerateOptions, KvMode, generate, run_plan};
 use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
 use layer_graph::{LengthLimit, Model};
 use layer_plan::Plan;
@@ -44,6 +44,7 @@ fn generate_error(model: &Model, prompt: usize, max_tokens: usize) -> Option<Str
         max_tokens,
         until: Vec::new(),
         kv: KvMode::Exact,
+        decoding: Decoding::Greedy,
     };
     generate(model, &[vec![5; prompt]], &baseline(model), &opts)
         .err()

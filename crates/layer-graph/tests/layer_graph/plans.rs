@@ -3,7 +3,9 @@
 //! states, and cached generation against full recomputation.
 
 use layer_graph::Model;
-use layer_graph::exec::{Batch, GenerateOptions, KvMode, generate, next_token_logprobs, run_plan};
+use layer_graph::exec::{
+    Batch, Decoding, GenerateOptions, KvMode, generate, next_token_logprobs, run_plan,
+};
 use layer_plan::{Plan, Step, Variant, VariantSpec};
 use tch::{Device, Kind};
 
@@ -206,6 +208,7 @@ fn cached_generation_equals_recomputation() {
         max_tokens: steps,
         until: vec![],
         kv: KvMode::Exact,
+        decoding: Decoding::Greedy,
     };
     let paper = GenerateOptions {
         kv: KvMode::Paper,
@@ -262,6 +265,7 @@ fn stop_strings_cut_the_continuation() {
         max_tokens: 20,
         until: vec![".".into()],
         kv: KvMode::Exact,
+        decoding: Decoding::Greedy,
     };
     let g = generate(&model, &[prompt], &plan, &opts).unwrap().remove(0);
     assert_eq!(g.text, " Paris");

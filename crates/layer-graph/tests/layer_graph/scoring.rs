@@ -219,7 +219,7 @@ fn plans_deeper_than_a_small_stack_could_recurse_score_as_the_plain_forward_pass
 
 #[test]
 fn a_libtorch_failure_is_an_error_naming_where_it_happened() {
-    use layer_graph::exec::{GenerateOptions, KvMode, generate};
+    use layer_graph::exec::{Decoding, GenerateOptions, KvMode, generate};
     let model = load(&fixtures().join("tiny/llama"));
     let plan = Plan::baseline(3).unwrap();
     let outside = model.stack().vocab_size(); // no such token
@@ -239,6 +239,7 @@ fn a_libtorch_failure_is_an_error_naming_where_it_happened() {
         max_tokens: 2,
         until: Vec::new(),
         kv: KvMode::Exact,
+        decoding: Decoding::Greedy,
     };
     let e = generate(&model, &[vec![1, outside]], &plan, &opts)
         .unwrap_err()

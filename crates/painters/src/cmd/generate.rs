@@ -1,7 +1,9 @@
-//! `painters generate`: greedy continuation of a prompt under a plan.
+//! `painters generate`: the continuation of a prompt under a plan, greedy or (with
+//! `--sample-seed`) sampled.
 
 use anyhow::Result;
-use layer_graph::exec::{GenerateOptions, generate};
+use layer_graph::exec::{Decoding, GenerateOptions, generate};
+use layer_graph::sample::Sampling;
 
 use crate::cli::GenerateCmd;
 use crate::outln;
@@ -14,6 +16,17 @@ pub fn run(cmd: GenerateCmd) -> Result<()> {
         max_tokens: cmd.max_tokens,
         until: cmd.until,
         kv: cmd.kv.into(),
+        decoding: match cmd.sample_seed {
+            None => Decoding::Greedy,
+            Some(seed) => Decoding::Sample {
+                settings: Sampling {
+                    temperature: cmd.temperature,
+                    top_k: cmd.top_k,
+                    top_p: cmd.top_p,
+                },
+                seeds: vec![seed],
+            },
+        },
     };
     let generation = generate(&model, &[prompt], &plan, &opts)?.remove(0);
     outln!("{}", generation.text)?;

@@ -10,6 +10,7 @@ use super::file::{Node, Value, read_merged};
 use super::template::Jinja;
 use crate::error::EvalError;
 use crate::filters::{INVALID, RegexFilter, Step};
+use crate::lm::Sampling;
 use crate::metrics::ExactMatch;
 use crate::tasks::ChoiceMetric;
 
@@ -54,6 +55,8 @@ pub(crate) enum OutputType {
 pub(crate) struct Generation {
     pub until: Vec<String>,
     pub max_gen_toks: usize,
+    /// `None`: greedy.
+    pub sampling: Option<Sampling>,
     pub repeats: usize,
     /// (name, steps) per filter pipeline, each ending in `take_first`.
     pub pipelines: Vec<(String, Vec<Step>)>,
@@ -517,27 +520,26 @@ fn generation(keys: &mut Keys, fewshot_delimiter: &str) -> Result<Generation, Ev
     // Without `until`, lm-eval stops at the few-shot delimiter.
     let mut until = vec![fewshot_delimiter.to_string()];
     let mut max_gen_toks = MAX_GEN_TOKS;
+    let mut sampling = None;
     if let Some(node) = keys.take("generation_kwargs") {
-        for (key, value) in map(&node, "generation_kwargs")? {
+        let entries = map(&node, "generation_kwargs")?;
+        let mut settings: Vec<(&str, &Node)> = Vec::new();
+        for (key, value) in entries {
             let at = format!("generation_kwargs.{key}");
             match key.as_str() {
                 "until" => until = strings(value, &at)?,
                 "max_gen_toks" => max_gen_toks = count(value, &at, 1)?,
-                "do_sample" if !flag(value, &at)? => {}
-                "temperature" if matches!(value.value, Value::Int(0)) => {}
-                "temperature" if matches!(value.value, Value::Float(t) if t == 0.0) => {}
-                "do_sample" | "temperature" | "top_p" | "top_k" => {
-                    return Err(value.error(format!(
-                        "{at}: sampling is not supported yet (painters decodes greedily: do_sample: false, temperature: 0)"
-                    )));
+                "do_sample" | "temperature" | "top_k" | "top_p" => {
+                    settings.push((key.as_str(), value))
                 }
                 _ => {
                     return Err(value.error(format!(
-                        "{at}: not supported (supported: until, max_gen_toks, do_sample: false, temperature: 0)"
+                        "{at}: not supported (supported: until, max_gen_toks, do_sample, temperature, top_k, top_p)"
                     )));
                 }
             }
         }
+        sampling = sampling_settings(&settings)?;
     }
     let repeats = match keys.take("repeats") {
         Some(node) => count(&node, "repeats", 1)?,
@@ -556,10 +558,63 @@ fn generation(keys: &mut Keys, fewshot_delimiter: &str) -> Result<Generation, Ev
     Ok(Generation {
         until,
         max_gen_toks,
+        sampling,
         repeats,
         pipelines,
         exact_match,
     })
+}
+
+/// Transformers' `GenerationConfig` defaults for what a sampling file does not set
+/// (painters does not read a checkpoint's own generation_config.json).
+const DEFAULT_SAMPLING: Sampling = Sampling {
+    temperature: 1.0,
+    top_k: 50,
+    top_p: 1.0,
+    seed: 0,
+};
+
+/// `do_sample`, `temperature`, `top_k` and `top_p` as lm-eval passes them to transformers:
+/// `None` (greedy) unless `do_sample: true`; without it only `temperature: 0` (lm-eval's
+/// explicit greedy) is accepted, since lm-eval would leave the choice to the checkpoint.
+fn sampling_settings(settings: &[(&str, &Node)]) -> Result<Option<Sampling>, EvalError> {
+    let number = |node: &Node, key: &str| match node.value {
+        Value::Int(n) => Ok(n as f64),
+        Value::Float(x) => Ok(x),
+        _ => Err(node.error(format!("generation_kwargs.{key}: expected a number"))),
+    };
+    let do_sample = match settings.iter().find(|(k, _)| *k == "do_sample") {
+        Some((key, node)) => flag(node, &format!("generation_kwargs.{key}"))?,
+        None => false,
+    };
+    let mut sampling = DEFAULT_SAMPLING;
+    for &(key, node) in settings {
+        let at = format!("generation_kwargs.{key}");
+        match key {
+            "do_sample" => {}
+            "temperature" if !do_sample && number(node, key)? == 0.0 => {}
+            _ if !do_sample => {
+                return Err(node.error(format!(
+                    "{at}: only with do_sample: true (without it lm-eval leaves greedy or \
+                     sampled decoding to the checkpoint's generation config)"
+                )));
+            }
+            "temperature" => match number(node, key)? {
+                t if t > 0.0 && t.is_finite() => sampling.temperature = t,
+                _ => {
+                    return Err(node.error(format!(
+                        "{at}: must be > 0 with do_sample: true (for greedy decoding set do_sample: false)"
+                    )));
+                }
+            },
+            "top_k" => sampling.top_k = count(node, &at, 0)?,
+            _ => match number(node, key)? {
+                p if p > 0.0 && p <= 1.0 => sampling.top_p = p,
+                _ => return Err(node.error(format!("{at}: must be in (0, 1]"))),
+            },
+        }
+    }
+    Ok(do_sample.then_some(sampling))
 }
 
 /// One `filter_list` entry: `{name, filter: [{function, ...}, ...]}`.

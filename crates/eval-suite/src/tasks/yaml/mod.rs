@@ -163,13 +163,18 @@ fn task_def(config: TaskConfig, jinja: Jinja) -> TaskDef {
                 .map(|(name, _)| &*Box::leak(name.clone().into_boxed_str()))
                 .collect();
             let filters: &'static [&'static str] = Box::leak(filters.into_boxed_slice());
-            let (max_gen_toks, repeats) = (generation.max_gen_toks, generation.repeats);
+            let (max_gen_toks, sampling, repeats) = (
+                generation.max_gen_toks,
+                generation.sampling,
+                generation.repeats,
+            );
             let scorer = Arc::clone(&task);
             let prepare = move |load: &Load| task.generate_docs(load);
             let docs = Docs::GenerateUntil {
                 prepare: Box::leak(Box::new(prepare)),
                 until: Box::leak(until.into_boxed_slice()),
                 max_gen_toks,
+                sampling,
                 repeats,
                 filters,
                 score: Box::leak(Box::new(
