@@ -110,27 +110,7 @@ fn killed_run_resumes_to_the_identical_summary() {
     let expected = std::fs::read(whole.join("summary.csv")).unwrap();
 
     let killed = tmp.path().join("killed");
-    let mut child = painters(&exp, &killed).spawn().unwrap();
-    let start = Instant::now();
-    while logged_chunks(&killed) < 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "no chunk was logged"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        !killed.join("summary.csv").exists(),
-        "killed before the end, there is no summary yet"
-    );
-    let logged = logged_chunks(&killed);
-    println!("killed after {logged} logged chunk(s)");
+    kill_after_chunks(painters(&exp, &killed).spawn().unwrap(), &killed, 3);
 
     assert!(painters(&exp, &killed).status().unwrap().success());
     assert_eq!(
@@ -149,6 +129,97 @@ fn killed_run_resumes_to_the_identical_summary() {
     assert!(painters(&exp, &killed).status().unwrap().success());
     assert_eq!(std::fs::read(killed.join("summary.csv")).unwrap(), expected);
     println!("rerun of a finished grid took {:.1?}", started.elapsed());
+}
+
+/// Kills `child` (a `painters run` writing to `out`) with SIGKILL once `chunks` chunks are
+/// logged in an unfinished cell.
+fn kill_after_chunks(mut child: std::process::Child, out: &Path, chunks: usize) {
+    let start = Instant::now();
+    while logged_chunks(out) < chunks {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no chunk was logged"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !out.join("summary.csv").exists(),
+        "killed before the end, there is no summary yet"
+    );
+    println!("killed after {} logged chunk(s)", logged_chunks(out));
+}
+
+/// An experiment mixing a task file (lm-eval's own sciq.yaml, through eval-suite's test
+/// wrapper that points it at the local data) with a built-in task: killed inside the task
+/// file's cell and rerun, it ends with the uninterrupted run's summary; with the task files
+/// deleted, `painters stats` and `painters plot` still read the results (the run saved
+/// them), and the task file's rows carry its headline metric.
+#[test]
+fn an_experiment_mixing_task_files_and_built_in_tasks_runs_resumes_and_plots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tasks = workspace().join("crates/eval-suite/tests/eval/tasks");
+    for file in ["sciq.yaml", "sciq_validation.yaml"] {
+        std::fs::copy(tasks.join(file), tmp.path().join(file)).unwrap();
+    }
+    let exp = tmp.path().join("mixed.toml");
+    std::fs::write(
+        &exp,
+        format!(
+            "[model]\ndir = {:?}\nbatch_size = 4\n\n\
+             [[tasks]]\nyaml = \"sciq_validation.yaml\"\nlimit = 8\n\n\
+             [[tasks]]\nname = \"lambada_openai\"\nlimit = 4\n\n\
+             [[variants]]\nkind = \"skip\"\nstart_layer = 13\n",
+            smollm2()
+        ),
+    )
+    .unwrap();
+
+    let whole = tmp.path().join("whole");
+    assert!(painters(&exp, &whole).status().unwrap().success());
+    let expected = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
+    // baseline and skip, two metrics each.
+    for task in ["sciq_validation", "lambada_openai"] {
+        assert_eq!(
+            expected.matches(&format!(",{task},")).count(),
+            4,
+            "{task} rows in\n{expected}"
+        );
+    }
+
+    // The task file's cell comes first: 8 docs x 4 choices in chunks of 2 requests.
+    let killed = tmp.path().join("killed");
+    kill_after_chunks(painters(&exp, &killed).spawn().unwrap(), &killed, 3);
+    assert!(painters(&exp, &killed).status().unwrap().success());
+    assert_eq!(
+        std::fs::read_to_string(killed.join("summary.csv")).unwrap(),
+        expected,
+        "resumed summary differs"
+    );
+
+    for file in ["sciq.yaml", "sciq_validation.yaml"] {
+        std::fs::remove_file(tmp.path().join(file)).unwrap();
+    }
+    for command in ["stats", "plot"] {
+        let output = bin(&[command, s(&killed)]).output().unwrap();
+        assert!(
+            output.status.success(),
+            "painters {command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let paired = std::fs::read_to_string(killed.join("paired.csv")).unwrap();
+    assert!(paired.contains("sciq_validation"), "{paired}");
+    let plots: Vec<String> = std::fs::read_dir(killed.join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(plots.iter().any(|p| p.ends_with(".png")), "{plots:?}");
 }
 
 /// `painters run` with the test settings and every file it writes limited to `max_bytes`
