@@ -25,9 +25,15 @@ OUT_DIR/smollm2_plans.json    per-token log-probs under the paper's variants, co
                               manual layer loop over transformers' own SmolLM2 layers, with
                               each variant's layer order derived here from the paper's
                               definitions (independently of layer-plan)
+OUT_DIR/importance.json       `painters importance`'s proxies (Block Influence, relative
+                              magnitude, angular distance) from transformers' hidden states,
+                              the last one taken before the final norm, for SmolLM2 and
+                              MiniLM, and SmolLM2's NLL with each layer removed; the texts are
+                              OUT_DIR/importance_texts.jsonl
 """
 
 import json
+import math
 import os
 import random
 import shutil
@@ -336,6 +342,61 @@ def make_plans(out: Path, models_dir: Path) -> None:
     (out / "smollm2_plans.json").write_text(json.dumps(records, indent=1))
 
 
+IMPORTANCE_MAX_BLOCK = 4
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a * b).sum(-1) / (a.norm(dim=-1).clamp_min(1e-12) * b.norm(dim=-1).clamp_min(1e-12))
+
+
+def proxies(streams: list) -> dict:
+    """The issue's definitions over texts; streams[t] is text t's (T+1, S, C) float64 h_0..h_T."""
+    tokens = sum(h.shape[1] for h in streams)
+    steps = streams[0].shape[0] - 1
+    per_token = lambda f: [sum(f(h, i).sum().item() for h in streams) / tokens for i in range(steps)]
+    last = lambda h, l, n: torch.arccos(cosine(h[l, -1], h[l + n, -1]).clamp(-1, 1)).item()
+    return {
+        "block_influence": [1 - c for c in per_token(lambda h, i: cosine(h[i], h[i + 1]))],
+        "relative_magnitude": per_token(lambda h, i: (h[i + 1] - h[i]).norm(dim=-1) / h[i + 1].norm(dim=-1)),
+        "angular_distance": {
+            str(n): [sum(last(h, l, n) for h in streams) / len(streams) / math.pi for l in range(steps - n + 1)]
+            for n in range(1, IMPORTANCE_MAX_BLOCK + 1)
+        },
+    }
+
+
+def streams_of(model, layers, ids: list[int]) -> torch.Tensor:
+    """h_0..h_T of one text: transformers' hidden_states, the last replaced by the last layer's
+    own output (transformers' last entry is after the final norm)."""
+    captured = []
+    hook = layers[-1].register_forward_hook(lambda _m, _i, out: captured.append(out[0] if isinstance(out, tuple) else out))
+    with torch.no_grad():
+        hidden = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states
+    hook.remove()
+    return torch.stack([*hidden[:-1], captured[0]]).double()[:, 0]
+
+
+def make_importance(out: Path, models_dir: Path) -> None:
+    with open(out / "importance_texts.jsonl", "w", encoding="utf-8") as f:
+        for text in TEXTS:
+            f.write(json.dumps({"text": text}) + "\n")
+    smol = models_dir / "smollm2-135m"
+    tok = AutoTokenizer.from_pretrained(smol)
+    model = AutoModelForCausalLM.from_pretrained(smol, dtype=torch.float32).eval()
+    ids = [tok(text)["input_ids"] for text in TEXTS]
+    golden = {"max_block": IMPORTANCE_MAX_BLOCK}
+    golden["smollm2"] = proxies([streams_of(model, model.model.layers, i) for i in ids])
+    layers = list(range(model.config.num_hidden_layers))
+    nll = lambda steps: -sum(sum(plan_logprobs(model, steps, i)) for i in ids)
+    golden["smollm2"]["nll_full"] = nll(layers)
+    golden["smollm2"]["nll_without_step"] = [nll([j for j in layers if j != k]) for k in layers]
+    mini = models_dir / "minilm-l6"
+    tok = AutoTokenizer.from_pretrained(mini)
+    model = AutoModel.from_pretrained(mini, dtype=torch.float32).eval()
+    golden["minilm"] = proxies([streams_of(model, model.encoder.layer, tok(text)["input_ids"]) for text in TEXTS])
+    (out / "importance.json").write_text(json.dumps(golden, indent=1))
+
+
 def main() -> None:
     out, models_dir = Path(sys.argv[1]), Path(sys.argv[2])
     tmp = out.with_name(out.name + ".partial")
@@ -345,6 +406,7 @@ def main() -> None:
     make_lm_eval(tmp / "tiny")
     make_real(tmp, models_dir)
     make_plans(tmp, models_dir)
+    make_importance(tmp, models_dir)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
 

@@ -46,6 +46,41 @@ pub(crate) fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<Row<T>>
         .collect()
 }
 
+#[derive(serde::Deserialize)]
+struct Text {
+    text: String,
+}
+
+/// A texts file (`painters importance/prune --texts`): JSONL, one `{"text": ...}` per line
+/// (the LAMBADA file's format; other fields are ignored). The first `limit` texts, each
+/// with its 1-based line; an empty text, or no text at all, is an error.
+pub fn read_texts(path: &Path, limit: Option<usize>) -> Result<Vec<(usize, String)>, DataError> {
+    let rows = read_jsonl::<Text>(path).map_err(|e| match e.problem {
+        // A user's own file: no hint about fetching benchmark files.
+        DataProblem::Io(io) => DataError {
+            problem: DataProblem::Value(format!("cannot read: {io}")),
+            ..e
+        },
+        _ => e,
+    })?;
+    let texts: Vec<(usize, String)> = rows
+        .into_iter()
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|row| match row.value.text.is_empty() {
+            true => Err(DataError::value(path, row.line, "text: empty".into())),
+            false => Ok((row.line, row.value.text)),
+        })
+        .collect::<Result<_, _>>()?;
+    if texts.is_empty() {
+        return Err(DataError {
+            path: path.to_path_buf(),
+            line: None,
+            problem: DataProblem::Value("no texts (expected one {\"text\": ...} per line)".into()),
+        });
+    }
+    Ok(texts)
+}
+
 /// serde_json's message without its " at line 1 column N" (every JSONL value is one line).
 fn json_message(e: &serde_json::Error) -> String {
     let full = e.to_string();

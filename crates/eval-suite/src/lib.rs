@@ -27,6 +27,7 @@ pub mod source;
 pub mod stats;
 mod tasks;
 
+pub use data::read_texts;
 pub use error::{DataError, DataProblem, EvalError, StatsError};
 pub use evaluate::{EvalOptions, check_data, check_task, evaluate};
 pub use lm::{

@@ -126,6 +126,19 @@ impl Plan {
         self.steps.iter().map(|step| step.layers().len()).sum()
     }
 
+    /// This plan without its executed steps `steps` (a block of consecutive steps, as
+    /// pruning removes them). Errors if nothing would be left.
+    pub fn without_steps(&self, steps: std::ops::Range<usize>) -> Result<Plan, PlanError> {
+        let kept = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !steps.contains(i))
+            .map(|(_, step)| step.clone())
+            .collect();
+        Plan::new(kept, self.num_layers)
+    }
+
     /// Checks that this plan fits a model with `model_layers` layers.
     pub fn validate(&self, model_layers: usize) -> Result<(), PlanError> {
         if self.num_layers == model_layers {

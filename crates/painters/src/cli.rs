@@ -49,6 +49,9 @@ pub enum Command {
     Stats(StatsCmd),
     /// Cosine similarity between the hidden states of every pair of layers (paper Fig. 3).
     Similarity(SimilarityCmd),
+    /// Which layers matter: Block Influence, relative magnitude and angular distance per
+    /// step, beside the NLL drop of removing it, with their Spearman correlations.
+    Importance(ImportanceCmd),
     /// Benchmark data: `painters data fetch` downloads and verifies the official files.
     #[command(subcommand)]
     Data(DataCmd),
@@ -385,6 +388,32 @@ pub struct PlotCmd {
 pub struct StatsCmd {
     /// A results directory written by `painters run` (summary.csv, store/).
     pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ImportanceCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// JSONL texts, one {"text": ...} per line (the LAMBADA file's format); each text is
+    /// its own sequence.
+    #[arg(long)]
+    pub texts: PathBuf,
+    /// Only the first N texts.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Angular distance for blocks of 1..=N steps.
+    #[arg(long, default_value_t = 8)]
+    pub max_block: usize,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write importance.json, importance.csv, angular.csv and plots/ here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 #[derive(Args)]

@@ -10,6 +10,7 @@ pub mod experiment;
 pub mod fetch;
 mod grid;
 pub mod identity;
+pub mod importance;
 pub mod output;
 mod paired;
 pub mod plot;

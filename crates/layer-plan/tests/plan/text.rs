@@ -178,3 +178,20 @@ fn text_errors_name_token_position_and_range() {
     }
     assert_message(&Plan::parse("0", 0).unwrap_err(), &["0 layers"]);
 }
+
+#[test]
+fn removing_executed_steps() {
+    let plan = parse("0..3 [3|4] 5 5 6..8", 8);
+    // Steps: 0 1 2 [3|4] 5 5 6 7 — a parallel group and a repeat count as one step each.
+    assert_eq!(
+        plan.without_steps(3..4).unwrap().to_string(),
+        "0..3 5x2 6..8"
+    );
+    assert_eq!(
+        plan.without_steps(4..6).unwrap().to_string(),
+        "0..3 [3|4] 6..8"
+    );
+    assert_eq!(plan.without_steps(0..0).unwrap(), plan);
+    let err = plan.without_steps(0..8).unwrap_err();
+    assert_message(&err, &["empty"]);
+}

@@ -3,6 +3,7 @@
 mod data;
 mod eval;
 mod generate;
+pub(crate) mod importance;
 mod logprobs;
 mod merge;
 mod plan;
@@ -36,6 +37,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Slurm(c) => slurm::run(c),
         Command::Score(c) => score::run(c),
         Command::Similarity(c) => similarity::run(c),
+        Command::Importance(c) => importance::run(c),
         Command::Stats(c) => {
             crate::task_files::load_saved(&c.dir)?;
             stats::run(c)

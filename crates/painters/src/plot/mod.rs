@@ -9,6 +9,7 @@
 //! | `looped-parallel-heatmap` | 10: median over (M, K), best K boxed |
 //! | `single-layer-<task>-<metric>[-<filter>]` | 2: skip one layer / switch two |
 //! | `similarity[-<mode>]` | 3: cosine similarity of hidden states |
+//! | `importance-steps`, `angular-distance` | `painters importance`: proxies beside the NLL drop; Gromov et al.'s Fig. 1 |
 //!
 //! It draws what the runner computed (normalised scores, medians, which benchmarks are
 //! informative, each task's headline metric from [`crate::summary::headline`]) and
@@ -17,6 +18,7 @@
 
 mod data;
 mod heatmap;
+mod importance;
 mod legend;
 mod lines;
 mod matrix;
@@ -80,6 +82,19 @@ pub fn plot_results(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
     for fig in similarity::figures(&results) {
         written.extend(save(&fig, &out)?);
     }
+    Ok(written)
+}
+
+/// The figures of `painters importance` for `report`, into `dir/plots/`.
+pub(crate) fn plot_importance(
+    dir: &Path,
+    report: &crate::cmd::importance::Report,
+) -> Result<Vec<PathBuf>, PlotError> {
+    style::register_font()?;
+    let out = dir.join("plots");
+    let mut written = Vec::new();
+    written.extend(save(&importance::StepBars { report }, &out)?);
+    written.extend(save(&importance::AngularMap { report }, &out)?);
     Ok(written)
 }
 

@@ -1,0 +1,199 @@
+//! `painters importance` against transformers (tests/fixtures/importance.json, from
+//! scripts/make_fixtures.py): Block Influence, relative magnitude and angular distance of
+//! the real SmolLM2 and MiniLM within 1e-4, SmolLM2's NLL with each layer removed within
+//! 1e-3 relative; and bad input refused in one line before a model loads.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> PathBuf {
+    let dir = std::env::var_os("PAINTERS_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("tests/fixtures"));
+    assert!(
+        dir.join("importance.json").exists(),
+        "no importance fixtures in {}: run `make fixtures`",
+        dir.display()
+    );
+    dir
+}
+
+fn painters(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_painters"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `painters importance --json` on the fixture texts with `model` (under models/).
+fn importance(model: &str, max_block: usize) -> Value {
+    let model = workspace().join("models").join(model);
+    let texts = fixtures().join("importance_texts.jsonl");
+    let output = painters(&[
+        "importance",
+        "--model",
+        model.to_str().unwrap(),
+        "--texts",
+        texts.to_str().unwrap(),
+        "--max-block",
+        &max_block.to_string(),
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// The largest |ours - theirs| over two arrays of the same length.
+fn max_diff(label: &str, ours: &Value, theirs: &Value) -> f64 {
+    let (a, b) = (numbers(ours), numbers(theirs));
+    assert_eq!(a.len(), b.len(), "{label}: lengths");
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn check_proxies(model: &str, ours: &Value, theirs: &Value) {
+    let mut worst = 0.0f64;
+    for key in ["block_influence", "relative_magnitude"] {
+        let d = max_diff(key, &ours[key], &theirs[key]);
+        println!("{model} {key}: max |diff| = {d:.2e}");
+        worst = worst.max(d);
+    }
+    for (n, expected) in theirs["angular_distance"].as_object().unwrap() {
+        let d = max_diff(n, &ours["angular_distance"][n], expected);
+        println!("{model} angular_distance n={n}: max |diff| = {d:.2e}");
+        worst = worst.max(d);
+    }
+    assert!(
+        worst < 1e-4,
+        "{model}: proxies differ from transformers' by {worst:.2e}"
+    );
+}
+
+#[test]
+fn smollm2_proxies_and_removal_nll_match_transformers() {
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("importance.json")).unwrap())
+            .unwrap();
+    let max_block = golden["max_block"].as_u64().unwrap() as usize;
+    let ours = importance("smollm2-135m", max_block);
+    let theirs = &golden["smollm2"];
+    assert_eq!(ours["layers"], 30);
+    check_proxies("smollm2", &ours, theirs);
+    let full = theirs["nll_full"].as_f64().unwrap();
+    let relative = |a: f64, b: f64| (a - b).abs() / b.abs();
+    let mut worst = relative(ours["nll"]["full"].as_f64().unwrap(), full);
+    for (a, b) in numbers(&ours["nll"]["without_step"])
+        .iter()
+        .zip(numbers(&theirs["nll_without_step"]))
+    {
+        worst = worst.max(relative(*a, b));
+    }
+    println!("smollm2 NLL, full and each layer removed: max relative diff = {worst:.2e}");
+    assert!(
+        worst < 1e-3,
+        "NLL differs from transformers' by {worst:.2e}"
+    );
+    // Every proxy is correlated with the drop, with an interval around it.
+    for name in ["block_influence", "relative_magnitude", "angular_distance"] {
+        let e = &ours["spearman"][name];
+        let (value, ci) = (e["value"].as_f64().unwrap(), numbers(&e["ci"]));
+        assert!(ci[0] <= value && value <= ci[1], "{name}: {e}");
+    }
+}
+
+#[test]
+fn bert_proxies_match_transformers_without_an_nll() {
+    let golden: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("importance.json")).unwrap())
+            .unwrap();
+    let ours = importance("minilm-l6", golden["max_block"].as_u64().unwrap() as usize);
+    assert_eq!(ours["layers"], 6);
+    check_proxies("minilm", &ours, &golden["minilm"]);
+    assert!(ours["nll"].is_null() && ours["spearman"].as_object().unwrap().is_empty());
+}
+
+#[test]
+fn bad_input_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = fixtures().join("importance_texts.jsonl");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let empty = write("empty.jsonl", "");
+    let blank = write("blank.jsonl", "{\"text\": \"a b\"}\n{\"text\": \"\"}\n");
+    let untexted = write("untexted.jsonl", "{\"passage\": \"a b\"}\n");
+    let missing = dir.path().join("missing.jsonl");
+    let smollm2 = workspace().join("models/smollm2-135m");
+    let cases = [
+        (
+            empty.clone(),
+            "8",
+            format!("{empty}: no texts (expected one {{\"text\": ...}} per line)"),
+        ),
+        (blank.clone(), "8", format!("{blank}:2: text: empty")),
+        (
+            untexted.clone(),
+            "8",
+            format!("{untexted}:1: missing field `text`"),
+        ),
+        (
+            missing.to_str().unwrap().to_string(),
+            "8",
+            format!(
+                "{}: cannot read: No such file or directory (os error 2)",
+                missing.display()
+            ),
+        ),
+        (
+            texts.to_str().unwrap().to_string(),
+            "0",
+            "--max-block 0: blocks have at least one step".to_string(),
+        ),
+        (
+            texts.to_str().unwrap().to_string(),
+            "30",
+            "--max-block 30: at most 29 (the plan has 30 steps, and a block leaves one)"
+                .to_string(),
+        ),
+    ];
+    for (texts, max_block, expected) in cases {
+        let output = painters(&[
+            "importance",
+            "--model",
+            smollm2.to_str().unwrap(),
+            "--texts",
+            &texts,
+            "--max-block",
+            max_block,
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.trim().ends_with(&expected),
+            "{stderr}\nexpected: {expected}"
+        );
+    }
+}
