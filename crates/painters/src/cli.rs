@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::builder::PossibleValuesParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use layer_plan::ShuffleRng;
 
 use crate::backend::AddBos;
@@ -52,6 +52,9 @@ pub enum Command {
     /// Which layers matter: Block Influence, relative magnitude and angular distance per
     /// step, beside the NLL drop of removing it, with their Spearman correlations.
     Importance(ImportanceCmd),
+    /// Which layers can go: iterative greedy removal on the NLL of texts, or the one-shot
+    /// Block Influence / angular-distance choices; writes prune.csv and prune.json.
+    Prune(PruneCmd),
     /// Benchmark data: `painters data fetch` downloads and verifies the official files.
     #[command(subcommand)]
     Data(DataCmd),
@@ -414,6 +417,68 @@ pub struct ImportanceCmd {
     pub scoring: ScoringArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
+}
+
+#[derive(Args)]
+pub struct PruneCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// nll: greedy, each step removing the layer whose loss raises the texts' NLL least
+    /// (SLEB); bi: the k lowest Block Influence layers (ShortGPT); angular: the block of k
+    /// layers with the least angular distance (Gromov et al.).
+    #[arg(long, value_enum)]
+    pub objective: PruneObjective,
+    /// JSONL texts, one {"text": ...} per line.
+    #[arg(long)]
+    pub texts: Option<PathBuf>,
+    /// Only the first N texts.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Layers to remove.
+    #[arg(long)]
+    pub steps: usize,
+    /// Layers never removed, e.g. 0,29.
+    #[arg(long, value_delimiter = ',')]
+    pub protect: Vec<usize>,
+    /// Stop once this many steps are left.
+    #[arg(long)]
+    pub target_layers: Option<usize>,
+    /// Stop before a removal that leaves less than this fraction of the start plan's
+    /// score (NLL: start / current).
+    #[arg(long)]
+    pub min_score: Option<f64>,
+    /// Results directory (default results/prune/<model>-<objective>); keeps the NLL cache
+    /// a rerun resumes from.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object instead of a line per step.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the layer passes per step with and without prefix sharing; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// What `painters prune` optimises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PruneObjective {
+    Nll,
+    Bi,
+    Angular,
+}
+
+impl std::fmt::Display for PruneObjective {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PruneObjective::Nll => "nll",
+            PruneObjective::Bi => "bi",
+            PruneObjective::Angular => "angular",
+        })
+    }
 }
 
 #[derive(Args)]

@@ -89,6 +89,21 @@ pub struct DataSettings {
     pub dir: PathBuf,
 }
 
+/// The number of layers config.json in the checkpoint directory `dir` declares, read
+/// without loading the model.
+pub fn config_layers(dir: &Path) -> Result<usize> {
+    let config = dir.join("config.json");
+    let text = std::fs::read_to_string(&config)
+        .with_context(|| format!("{} cannot be read", config.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}", config.display()))?;
+    ["num_hidden_layers", "n_layer"]
+        .iter()
+        .find_map(|k| value.get(k).and_then(serde_json::Value::as_u64))
+        .map(|n| n as usize)
+        .ok_or_else(|| anyhow!("{}: no num_hidden_layers or n_layer", config.display()))
+}
+
 /// One `[[tasks]]` table: a task by `name`, or an lm-eval task file by `yaml` (relative to
 /// the experiment file; `name` is then the file's `task:`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -293,21 +308,8 @@ impl ExperimentFile {
         if let Some(n) = self.experiment.model.layers {
             return Ok(n);
         }
-        let config = self.experiment.model.dir.join("config.json");
-        let text = std::fs::read_to_string(&config).with_context(|| {
-            format!(
-                "{}: model.layers is not set and {} cannot be read",
-                self.path.display(),
-                config.display()
-            )
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{}", config.display()))?;
-        ["num_hidden_layers", "n_layer"]
-            .iter()
-            .find_map(|k| value.get(k).and_then(serde_json::Value::as_u64))
-            .map(|n| n as usize)
-            .ok_or_else(|| anyhow!("{}: no num_hidden_layers or n_layer", config.display()))
+        config_layers(&self.experiment.model.dir)
+            .with_context(|| format!("{}: model.layers is not set", self.path.display()))
     }
 
     /// Every cell of the grid for a model of `num_layers` layers: the baseline, then each

@@ -14,6 +14,7 @@ pub mod importance;
 pub mod output;
 mod paired;
 pub mod plot;
+pub mod prune;
 pub mod shard;
 mod store;
 mod summary;

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use layer_graph::Model;
 use layer_graph::exec::{Batch, run_plan};
-use layer_graph::scoring::{ScoreRequest, score_plans};
+use layer_graph::scoring::{ScoreOptions, ScoreRequest, score_plans};
 use layer_plan::Plan;
 use serde::Serialize;
 
@@ -85,17 +85,7 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
         );
     }
     let ids = tokenize(&model, &cmd.texts, &texts)?;
-    let bar = progress(ids.len() as u64, "hidden states");
-    let stats = ids
-        .iter()
-        .map(|ids| {
-            let batch = Batch::right_padded(std::slice::from_ref(ids), model.device());
-            let hidden = run_plan(&model, &batch, &plan, true)?.hidden;
-            bar.inc(1);
-            Ok(TextStats::from_hidden(&hidden)?)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    bar.finish_and_clear();
+    let stats = text_stats(&model, &plan, &ids)?;
     let all: Vec<usize> = (0..stats.len()).collect();
     let p = proxies(&stats, &all, cmd.max_block);
     let blocks: Vec<(usize, usize, f64)> = p
@@ -116,7 +106,9 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
         candidates.push(plan.without_steps(start..start + n)?);
     }
     let per_text = if model.stack().is_causal() {
-        Some(nll_per_text(&model, &candidates, &ids, &cmd)?)
+        let requests = nll_requests(&ids);
+        let mut options = super::score_options(&cmd.scoring);
+        Some(nll_per_text(&model, &candidates, &requests, &mut options)?)
     } else {
         eprintln!(
             "{}: not a causal language model, so there is no next-token NLL drop; the proxies alone are reported",
@@ -203,7 +195,11 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
 }
 
 /// Each text's token ids as the tokenizer makes them by default, checked to fit the model.
-fn tokenize(model: &Model, path: &Path, texts: &[(usize, String)]) -> Result<Vec<Vec<i64>>> {
+pub(super) fn tokenize(
+    model: &Model,
+    path: &Path,
+    texts: &[(usize, String)],
+) -> Result<Vec<Vec<i64>>> {
     texts
         .iter()
         .map(|(line, text)| {
@@ -225,27 +221,42 @@ fn tokenize(model: &Model, path: &Path, texts: &[(usize, String)]) -> Result<Vec
         .collect()
 }
 
-/// `result[candidate][text]`: the text's next-token NLL under each candidate plan, every
-/// token after the first predicted.
-fn nll_per_text(
-    model: &Model,
-    candidates: &[Plan],
-    ids: &[Vec<i64>],
-    cmd: &ImportanceCmd,
-) -> Result<Vec<Vec<f64>>> {
-    let requests: Vec<ScoreRequest> = ids
+/// Each text's residual-stream statistics under `plan`, one text per forward pass.
+pub(super) fn text_stats(model: &Model, plan: &Plan, ids: &[Vec<i64>]) -> Result<Vec<TextStats>> {
+    let bar = progress(ids.len() as u64, "hidden states");
+    let stats = ids
         .iter()
+        .map(|ids| {
+            let batch = Batch::right_padded(std::slice::from_ref(ids), model.device());
+            let hidden = run_plan(model, &batch, plan, true)?.hidden;
+            bar.inc(1);
+            Ok(TextStats::from_hidden(&hidden)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    bar.finish_and_clear();
+    Ok(stats)
+}
+
+/// One scoring request per text: every token after the first, given the first.
+pub(super) fn nll_requests(ids: &[Vec<i64>]) -> Vec<ScoreRequest> {
+    ids.iter()
         .map(|ids| ScoreRequest {
             context: ids[..1].to_vec(),
             continuation: ids[1..].to_vec(),
         })
-        .collect();
-    let bar = progress(
-        (requests.len() * candidates.len()) as u64,
-        "NLL of removals",
-    );
-    let mut options = super::score_options(&cmd.scoring);
-    let scores = score_plans(model, candidates, &requests, &mut options, &mut |n| {
+        .collect()
+}
+
+/// `result[plan][request]`: the next-token NLL of each request under each plan, scored
+/// as plan tries.
+pub(super) fn nll_per_text(
+    model: &Model,
+    plans: &[Plan],
+    requests: &[ScoreRequest],
+    options: &mut ScoreOptions,
+) -> Result<Vec<Vec<f64>>> {
+    let bar = progress((requests.len() * plans.len()) as u64, "NLL");
+    let scores = score_plans(model, plans, requests, options, &mut |n| {
         bar.set_position(n as u64)
     })?;
     bar.finish_and_clear();

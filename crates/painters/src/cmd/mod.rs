@@ -7,6 +7,7 @@ pub(crate) mod importance;
 mod logprobs;
 mod merge;
 mod plan;
+mod prune;
 mod run;
 mod score;
 pub(crate) mod similarity;
@@ -38,6 +39,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Score(c) => score::run(c),
         Command::Similarity(c) => similarity::run(c),
         Command::Importance(c) => importance::run(c),
+        Command::Prune(c) => prune::run(c),
         Command::Stats(c) => {
             crate::task_files::load_saved(&c.dir)?;
             stats::run(c)

@@ -1,0 +1,330 @@
+//! `painters prune`: which layers to remove, by greedy search on the NLL of texts (SLEB)
+//! or by the one-shot proxies (ShortGPT's Block Influence, Gromov et al.'s angular
+//! distance), writing prune.csv and prune.json to the results directory.
+//!
+//! The NLL of a plan is kept per chunk of texts in `cache/`, keyed by the model's
+//! identity, the plan and the chunk's tokens, so a killed search resumes where it stopped
+//! and a plan seen at an earlier step (or by another search) is never scored again.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use layer_graph::Model;
+use layer_graph::scoring::{ScoreOptions, ScoreRequest};
+use layer_plan::Plan;
+use serde::Serialize;
+
+use super::importance::{nll_per_text, nll_requests, text_stats, tokenize};
+use crate::cli::{PruneCmd, PruneObjective};
+use crate::experiment::config_layers;
+use crate::importance::proxies;
+use crate::outln;
+use crate::prune::{
+    Objective, PruneStep, Stop, greedy, layer_passes, least_distant_blocks, lowest_influence,
+    removable,
+};
+
+/// Texts per cached NLL chunk: a killed search loses at most one chunk of a step.
+const CHUNK: usize = 16;
+
+/// What `--json` prints and prune.json keeps.
+#[derive(Serialize)]
+struct Report {
+    model: String,
+    objective: String,
+    texts: usize,
+    protected: Vec<usize>,
+    steps: Vec<PruneStep>,
+}
+
+pub fn run(cmd: PruneCmd) -> Result<()> {
+    let layers = config_layers(&cmd.model.model)?;
+    let start = super::resolve_plan(&cmd.plan, layers)?;
+    check(&cmd, &start, layers)?;
+    if cmd.dry_run {
+        return dry_run(&cmd, &start);
+    }
+    let texts_path = cmd.texts.as_deref().expect("checked");
+    let texts = eval_suite::read_texts(texts_path, cmd.limit)?;
+    let out = cmd.out.clone().unwrap_or_else(|| default_out(&cmd));
+    let model = super::load_model(&cmd.model)?;
+    let ids = tokenize(&model, texts_path, &texts)?;
+    let rows = match cmd.objective {
+        PruneObjective::Nll => {
+            if !model.stack().is_causal() {
+                bail!(
+                    "--objective nll: {} is not a causal language model, so it has no next-token NLL; use bi or angular",
+                    cmd.model.model.display()
+                );
+            }
+            let identity = crate::identity::model_identity(
+                &cmd.model.model,
+                &cmd.model.dtype.to_string(),
+                "",
+                crate::identity::cache_root().as_deref(),
+            )?;
+            let options = super::score_options(&cmd.scoring);
+            let mut objective = CachedNll {
+                model: &model,
+                requests: nll_requests(&ids),
+                cache: out.join("cache"),
+                identity,
+                options,
+            };
+            let stop = Stop {
+                target_layers: cmd.target_layers,
+                min_score: cmd.min_score,
+            };
+            let max_kept = options.max_kept;
+            greedy(
+                &start,
+                &cmd.protect,
+                cmd.steps,
+                stop,
+                max_kept,
+                &mut objective,
+                &mut |row| {
+                    if !cmd.json {
+                        print_row(row)?;
+                    }
+                    Ok(())
+                },
+            )?
+        }
+        PruneObjective::Bi | PruneObjective::Angular => {
+            let stats = text_stats(&model, &start, &ids)?;
+            let all: Vec<usize> = (0..stats.len()).collect();
+            let max_block = if cmd.objective == PruneObjective::Angular {
+                cmd.steps
+            } else {
+                1
+            };
+            let p = proxies(&stats, &all, max_block);
+            let plans = match cmd.objective {
+                PruneObjective::Bi => {
+                    lowest_influence(&start, &cmd.protect, &p.block_influence, cmd.steps)?
+                }
+                _ => least_distant_blocks(&start, &cmd.protect, &p.angular, cmd.steps)?,
+            };
+            one_shot_rows(plans, &cmd)?
+        }
+    };
+    let report = Report {
+        model: cmd.model.model.display().to_string(),
+        objective: cmd.objective.to_string(),
+        texts: ids.len(),
+        protected: cmd.protect.clone(),
+        steps: rows,
+    };
+    write(&out, &report)?;
+    if cmd.json {
+        outln!("{}", serde_json::to_string(&report)?)?;
+    } else {
+        outln!("{}: prune.csv, prune.json", out.display())?;
+    }
+    Ok(())
+}
+
+/// Everything about the flags that can be checked before a model loads.
+fn check(cmd: &PruneCmd, start: &Plan, layers: usize) -> Result<()> {
+    if cmd.texts.is_none() {
+        bail!("--objective {}: needs --texts FILE", cmd.objective);
+    }
+    if let Some(&bad) = cmd.protect.iter().find(|&&l| l >= layers) {
+        bail!(
+            "--protect {bad}: the model has {layers} layers (0..={})",
+            layers - 1
+        );
+    }
+    if cmd.steps == 0 {
+        bail!("--steps 0: at least one removal");
+    }
+    let free = removable(start, &cmd.protect).len();
+    // One step must remain.
+    let most = free.min(start.steps().len() - 1);
+    if cmd.steps > most {
+        bail!(
+            "--steps {}: at most {most} steps can be removed (the plan has {} steps, {} of them protected, and one must remain)",
+            cmd.steps,
+            start.steps().len(),
+            start.steps().len() - free
+        );
+    }
+    if let Some(t) = cmd.target_layers
+        && (t == 0 || t >= start.steps().len())
+    {
+        bail!(
+            "--target-layers {t}: must be between 1 and {} (the plan has {} steps)",
+            start.steps().len() - 1,
+            start.steps().len()
+        );
+    }
+    if let Some(m) = cmd.min_score
+        && !(m > 0.0 && m <= 1.0)
+    {
+        bail!("--min-score {m}: a fraction of the start plan's score, in (0, 1]");
+    }
+    Ok(())
+}
+
+fn default_out(cmd: &PruneCmd) -> PathBuf {
+    let model = cmd
+        .model
+        .model
+        .file_name()
+        .map_or("model".into(), |n| n.to_string_lossy().into_owned());
+    PathBuf::from("results/prune").join(format!("{model}-{}", cmd.objective))
+}
+
+/// The NLL of each plan over the texts, cached per chunk of [`CHUNK`] texts.
+struct CachedNll<'a> {
+    model: &'a Model,
+    requests: Vec<ScoreRequest>,
+    cache: PathBuf,
+    identity: String,
+    options: ScoreOptions,
+}
+
+impl CachedNll<'_> {
+    fn path(&self, plan: &Plan, chunk: &[ScoreRequest]) -> PathBuf {
+        let mut h = blake3::Hasher::new();
+        h.update(self.identity.as_bytes());
+        h.update(plan.hash().as_bytes());
+        for r in chunk {
+            for id in r.context.iter().chain([&-1]).chain(&r.continuation) {
+                h.update(&id.to_le_bytes());
+            }
+            h.update(&(-2i64).to_le_bytes());
+        }
+        self.cache
+            .join(format!("{}.json", &h.finalize().to_hex()[..16]))
+    }
+}
+
+impl Objective for CachedNll<'_> {
+    fn minimise(&self) -> bool {
+        true
+    }
+
+    fn score(&mut self, plans: &[Plan]) -> Result<Vec<f64>> {
+        let mut totals = vec![0.0; plans.len()];
+        for chunk in self.requests.chunks(CHUNK) {
+            let paths: Vec<PathBuf> = plans.iter().map(|p| self.path(p, chunk)).collect();
+            let missing: Vec<usize> = (0..plans.len()).filter(|&p| !paths[p].exists()).collect();
+            if !missing.is_empty() {
+                let todo: Vec<Plan> = missing.iter().map(|&p| plans[p].clone()).collect();
+                let nll = nll_per_text(self.model, &todo, chunk, &mut self.options)?;
+                for (&p, values) in missing.iter().zip(&nll) {
+                    crate::atomic::write(&paths[p], serde_json::to_string(values)?.as_bytes())?;
+                }
+            }
+            for (total, path) in totals.iter_mut().zip(&paths) {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let values: Vec<f64> = serde_json::from_str(&text)
+                    .with_context(|| format!("{}: not a cached NLL chunk", path.display()))?;
+                *total += values.iter().sum::<f64>();
+            }
+        }
+        Ok(totals)
+    }
+}
+
+/// Rows for a one-shot criterion: step k removes what the k-th plan removes.
+fn one_shot_rows(plans: Vec<(usize, Plan, f64)>, cmd: &PruneCmd) -> Result<Vec<PruneStep>> {
+    let mut rows = Vec::new();
+    for (k, (layer, plan, value)) in plans.into_iter().enumerate() {
+        let row = PruneStep {
+            step: k + 1,
+            removed: Some(layer),
+            layers_left: plan.steps().len(),
+            plan: plan.to_string(),
+            objective: value,
+            score_fraction: None,
+            runner_up: None,
+            runner_up_objective: None,
+            layer_passes: 0,
+            layer_passes_unshared: 0,
+        };
+        if !cmd.json {
+            print_row(&row)?;
+        }
+        rows.push(row);
+    }
+    if rows.len() < cmd.steps {
+        eprintln!(
+            "{}: only {} plans: no block of more steps avoids the protected layers",
+            cmd.objective,
+            rows.len()
+        );
+    }
+    Ok(rows)
+}
+
+fn print_row(row: &PruneStep) -> Result<()> {
+    let removed = row.removed.map_or("-".into(), |l| l.to_string());
+    let fraction = row.score_fraction.map_or(String::new(), |f| {
+        format!("  ({:.1}% of the start)", 100.0 * f)
+    });
+    outln!(
+        "step {:>2}: removed {removed:>3}, {} left, objective {:.4}{fraction}  {}",
+        row.step,
+        row.layers_left,
+        row.objective,
+        row.plan
+    )
+}
+
+/// The passes a greedy search would make per text, step by step, had each step removed
+/// the lowest removable layer (for a sequential plan the counts do not depend on which).
+fn dry_run(cmd: &PruneCmd, start: &Plan) -> Result<()> {
+    if cmd.objective != PruneObjective::Nll {
+        outln!(
+            "--objective {}: one forward pass per text over the start plan ({} layer passes), no candidates",
+            cmd.objective,
+            start.layer_passes()
+        )?;
+        return Ok(());
+    }
+    let max_kept = super::score_options(&cmd.scoring).max_kept;
+    let mut current = start.clone();
+    let (mut shared_total, mut unshared_total) = (0, 0);
+    outln!("step  candidates  layer passes per text: shared  one by one  ratio")?;
+    for step in 1..=cmd.steps {
+        let options = removable(&current, &cmd.protect);
+        let mut plans: Vec<Plan> = options
+            .iter()
+            .map(|&(i, _)| current.without_steps(i..i + 1))
+            .collect::<Result<_, _>>()?;
+        if step == 1 {
+            plans.push(current.clone());
+        }
+        let (shared, unshared) = layer_passes(&plans, max_kept);
+        outln!(
+            "{step:>4}  {:>10}  {shared:>28}  {unshared:>10}  {:.2}",
+            options.len(),
+            shared as f64 / unshared as f64
+        )?;
+        shared_total += shared;
+        unshared_total += unshared;
+        current = plans[0].clone();
+    }
+    outln!(
+        "total: {shared_total} layer passes per text shared, {unshared_total} one by one ({:.2}x)",
+        shared_total as f64 / unshared_total as f64
+    )?;
+    Ok(())
+}
+
+/// prune.csv and prune.json under `out`.
+fn write(out: &Path, report: &Report) -> Result<()> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    for row in &report.steps {
+        csv.serialize(row)?;
+    }
+    crate::atomic::write(&out.join("prune.csv"), &csv.into_inner()?)?;
+    crate::atomic::write(
+        &out.join("prune.json"),
+        serde_json::to_string_pretty(report)?.as_bytes(),
+    )
+}
