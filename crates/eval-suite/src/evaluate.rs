@@ -24,6 +24,10 @@ pub struct EvalOptions {
     pub num_fewshot: Option<usize>,
     /// `--limit`: the first N docs in file order (per subject for MMLU).
     pub limit: Option<usize>,
+    /// Skips the first N docs (per subject for MMLU), so `limit` counts from there: the
+    /// docs scored are those a run without the offset scores at those places, few-shot
+    /// examples included (for disjoint search and evaluation items).
+    pub offset: usize,
     /// Requests per backend call; progress is reported after each call.
     pub chunk_size: usize,
     /// `--bootstrap_iters` for the perplexity stderr; 0 reports no stderr at all.
@@ -35,6 +39,7 @@ impl Default for EvalOptions {
         EvalOptions {
             num_fewshot: None,
             limit: None,
+            offset: 0,
             chunk_size: 256,
             bootstrap_iters: 100_000,
         }
@@ -61,8 +66,10 @@ fn prepare(
     options: &EvalOptions,
 ) -> Result<(&'static TaskDef, bool, Prepared, usize), EvalError> {
     let (def, subtask) = tasks::resolve(task)?;
-    let (prepared, num_fewshot) =
-        def.prepare(task, subtask, data_dir, options.num_fewshot, options.limit)?;
+    let limit = options.limit.map(|n| n + options.offset);
+    let (mut prepared, num_fewshot) =
+        def.prepare(task, subtask, data_dir, options.num_fewshot, limit)?;
+    prepared.skip(options.offset);
     if prepared.len() == 0 {
         return Err(EvalError::NoDocuments {
             task: task.to_string(),

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::builder::PossibleValuesParser;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use layer_plan::ShuffleRng;
 
 use crate::backend::AddBos;
@@ -424,16 +424,23 @@ pub struct PruneCmd {
     #[command(flatten)]
     pub model: ModelArgs,
     /// nll: greedy, each step removing the layer whose loss raises the texts' NLL least
-    /// (SLEB); bi: the k lowest Block Influence layers (ShortGPT); angular: the block of k
-    /// layers with the least angular distance (Gromov et al.).
-    #[arg(long, value_enum)]
+    /// (SLEB); task:NAME:METRIC[:FILTER]: greedy on a benchmark metric (Moslem et al.);
+    /// bi: the k lowest Block Influence layers (ShortGPT); angular: the block of k layers
+    /// with the least angular distance (Gromov et al.).
+    #[arg(long)]
     pub objective: PruneObjective,
-    /// JSONL texts, one {"text": ...} per line.
+    /// JSONL texts, one {"text": ...} per line (nll, bi, angular).
     #[arg(long)]
     pub texts: Option<PathBuf>,
-    /// Only the first N texts.
+    /// Only the first N texts, or N items of the task.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// A task objective's items start after the first N (so the search and a later
+    /// evaluation on the first N can use disjoint items).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Layers to remove.
     #[arg(long)]
     pub steps: usize,
@@ -464,20 +471,62 @@ pub struct PruneCmd {
 }
 
 /// What `painters prune` optimises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PruneObjective {
+    /// The texts' next-token NLL, greedily.
     Nll,
+    /// One-shot: the lowest Block Influence.
     Bi,
+    /// One-shot: the least angular distance.
     Angular,
+    /// A benchmark metric, greedily: `task:NAME:METRIC[:FILTER]`.
+    Task {
+        name: String,
+        metric: String,
+        filter: String,
+    },
+}
+
+impl std::str::FromStr for PruneObjective {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split(':').collect::<Vec<_>>()[..] {
+            ["nll"] => Ok(PruneObjective::Nll),
+            ["bi"] => Ok(PruneObjective::Bi),
+            ["angular"] => Ok(PruneObjective::Angular),
+            ["task", name, metric] | ["task", name, metric, _]
+                if !name.is_empty() && !metric.is_empty() =>
+            {
+                Ok(PruneObjective::Task {
+                    name: name.to_string(),
+                    metric: metric.to_string(),
+                    filter: text.split(':').nth(3).unwrap_or("none").to_string(),
+                })
+            }
+            _ => Err(
+                "expected nll, bi, angular or task:NAME:METRIC[:FILTER] (e.g. task:arc_easy:acc_norm)"
+                    .into(),
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for PruneObjective {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PruneObjective::Nll => "nll",
-            PruneObjective::Bi => "bi",
-            PruneObjective::Angular => "angular",
-        })
+        match self {
+            PruneObjective::Nll => f.write_str("nll"),
+            PruneObjective::Bi => f.write_str("bi"),
+            PruneObjective::Angular => f.write_str("angular"),
+            PruneObjective::Task {
+                name,
+                metric,
+                filter,
+            } => match filter.as_str() {
+                "none" => write!(f, "task:{name}:{metric}"),
+                _ => write!(f, "task:{name}:{metric}:{filter}"),
+            },
+        }
     }
 }
 

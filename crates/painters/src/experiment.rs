@@ -19,6 +19,7 @@
 //! [[tasks]]
 //! name = "arc_easy"             # lm-evaluation-harness task name
 //! limit = 100                   # first N documents (optional)
+//! offset = 300                  # skip the first N documents before those (optional)
 //! num_fewshot = 0               # optional; the task's standard setting when absent
 //!
 //! [[variants]]
@@ -115,6 +116,9 @@ pub struct TaskSettings {
     pub yaml: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// Documents skipped before the first scored (so two runs can score disjoint items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_fewshot: Option<usize>,
 }

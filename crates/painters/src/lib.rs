@@ -4,6 +4,7 @@
 
 mod atomic;
 pub mod backend;
+mod cells;
 pub mod cli;
 mod cmd;
 pub mod experiment;

@@ -60,6 +60,8 @@ struct TaskKey<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     num_fewshot: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     task_file: Option<String>,
@@ -74,6 +76,7 @@ pub fn cell_key(
     let task = TaskKey {
         name: &task.name,
         limit: task.limit,
+        offset: task.offset.filter(|&n| n > 0),
         num_fewshot: task.num_fewshot,
         task_file: eval_suite::task_file_identity(&task.name),
     };
@@ -293,6 +296,13 @@ pub struct Claim {
     key: String,
     /// The locked `store/<key>.lock`; closing it releases the lock.
     _file: File,
+}
+
+impl Claim {
+    /// The claimed cell's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 /// A cell's append-only log of answered chunks, synced after every line.

@@ -216,6 +216,108 @@ fn a_killed_search_resumes_to_the_same_order() {
         std::fs::read_to_string(killed.join("prune.csv")).unwrap(),
         std::fs::read_to_string(whole.join("prune.csv")).unwrap()
     );
+    // What was cached before the kill was used, not scored again under other keys.
+    assert_eq!(cached(&killed), cached(&whole));
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("PAINTERS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data"))
+}
+
+/// A benchmark objective (Moslem et al.'s criterion) reads the metric `painters eval`
+/// reports for the same plan on the same items: ARC-Easy items 10..18, only layers 27
+/// and 28 removable, one step.
+#[test]
+fn a_task_objective_scores_each_candidate_as_painters_eval_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = workspace().join("models/smollm2-135m");
+    let (model, data) = (model.to_str().unwrap(), data_dir());
+    let protected = (0..27)
+        .chain([29])
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = dir.path().join("prune");
+    let output = painters(&[
+        "prune",
+        "--model",
+        model,
+        "--objective",
+        "task:arc_easy:acc_norm",
+        "--limit",
+        "8",
+        "--offset",
+        "10",
+        "--steps",
+        "1",
+        "--protect",
+        &protected,
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = csv_rows(&out.join("prune.csv"));
+    // painters eval on the first 18 items; the last 8 are the search's.
+    let acc_norm = |plan: &str| {
+        let eval = dir.path().join("eval");
+        let output = painters(&[
+            "eval",
+            "--model",
+            model,
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "18",
+            "--plan",
+            plan,
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            eval.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let items = std::fs::read_to_string(eval.join("arc_easy.jsonl")).unwrap();
+        let scores: Vec<f64> = items
+            .lines()
+            .skip(10)
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["acc_norm"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        scores.iter().sum::<f64>() / scores.len() as f64
+    };
+    let expected: Vec<(String, f64)> = ["0..30", "0..27 28..30", "0..28 29"]
+        .iter()
+        .map(|p| (p.to_string(), acc_norm(p)))
+        .collect();
+    assert_eq!(rows[0][4].parse::<f64>().unwrap(), expected[0].1);
+    // Step 1 keeps the better candidate (27 on a tie) and reports the other as runner-up.
+    let (best, other) = if expected[2].1 > expected[1].1 {
+        (2, 1)
+    } else {
+        (1, 2)
+    };
+    assert_eq!(&rows[1][2], expected[best].0.as_str());
+    assert_eq!(rows[1][4].parse::<f64>().unwrap(), expected[best].1);
+    assert_eq!(rows[1][7].parse::<f64>().unwrap(), expected[other].1);
 }
 
 #[test]
@@ -232,7 +334,7 @@ fn bad_input_is_one_line_before_the_model_loads() {
         empty.to_str().unwrap(),
     );
     let cases: [(&[&str], String); 6] = [
-        (&["--objective", "sleb", "--texts", t, "--steps", "2"], "invalid value 'sleb' for '--objective <OBJECTIVE>'".into()),
+        (&["--objective", "sleb", "--texts", t, "--steps", "2"], "invalid value 'sleb' for '--objective <OBJECTIVE>': expected nll, bi, angular or task:NAME:METRIC[:FILTER] (e.g. task:arc_easy:acc_norm)".into()),
         (&["--objective", "nll", "--texts", t, "--steps", "2", "--protect", "0,30"], "--protect 30: the model has 30 layers (0..=29)".into()),
         (&["--objective", "nll", "--texts", t, "--steps", "29", "--protect", "0,29"], "--steps 29: at most 28 steps can be removed (the plan has 30 steps, 2 of them protected, and one must remain)".into()),
         (&["--objective", "nll", "--steps", "2"], "--objective nll: needs --texts FILE".into()),

@@ -308,6 +308,25 @@ pub(crate) enum Prepared {
 }
 
 impl Prepared {
+    /// Drops the first `n` docs (of each subject, for a group task).
+    pub(crate) fn skip(&mut self, n: usize) {
+        fn first<D>(docs: &mut Vec<D>, n: usize) {
+            docs.drain(..n.min(docs.len()));
+        }
+        match self {
+            Prepared::Choice { docs, .. } => {
+                let mut kept = Vec::with_capacity(docs.len());
+                for group in docs.chunk_by(|a, b| a.subject == b.subject) {
+                    kept.extend(group.iter().skip(n).cloned());
+                }
+                *docs = kept;
+            }
+            Prepared::Loglikelihood(docs) => first(docs, n),
+            Prepared::Rolling { docs, .. } => first(docs, n),
+            Prepared::Generate { docs, .. } => first(docs, n),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         match self {
             Prepared::Choice { docs, .. } => docs.len(),

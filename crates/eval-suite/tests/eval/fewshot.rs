@@ -79,3 +79,44 @@ fn limit_does_not_change_earlier_exemplars() {
     let (short, long) = (run(2), run(4));
     assert_eq!(short[..], long[..2]);
 }
+
+/// `offset` skips docs after exemplars are drawn: the docs scored are the same docs, with
+/// the same contexts and records, as at those places of a run without it (GSM8K's
+/// sampler runs through the skipped docs; MMLU skips per subject).
+#[test]
+fn offset_scores_what_a_longer_run_scores_there() {
+    let run = |task: &str, offset: usize, limit: usize| {
+        let mut lm = MockLm::recorder();
+        let options = EvalOptions {
+            offset,
+            limit: Some(limit),
+            bootstrap_iters: 0,
+            ..EvalOptions::default()
+        };
+        let result = evaluate(task, &data_dir(), &mut lm, &options, &mut |_, _| {}).unwrap();
+        (
+            serde_json::to_value(&result.items).unwrap(),
+            lm.generate_requests,
+        )
+    };
+    let (items, requests) = run("gsm8k", 0, 5);
+    let (later, later_requests) = run("gsm8k", 3, 2);
+    assert_eq!(
+        later.as_array().unwrap()[..],
+        items.as_array().unwrap()[3..]
+    );
+    assert_eq!(later_requests[..], requests[3..]);
+    for task in ["arc_easy", "lambada_openai", "mmlu"] {
+        let (items, _) = run(task, 0, 4);
+        let (later, _) = run(task, 1, 3);
+        let items = items.as_array().unwrap();
+        let expected: Vec<&Value> = if task == "mmlu" {
+            // Four per subject: keep the last three of each.
+            items.chunks(4).flat_map(|s| &s[1..]).collect()
+        } else {
+            items[1..].iter().collect()
+        };
+        let later: Vec<&Value> = later.as_array().unwrap().iter().collect();
+        assert_eq!(later, expected, "{task}");
+    }
+}

@@ -1,21 +1,28 @@
 //! `painters prune`: which layers to remove, by greedy search on the NLL of texts (SLEB)
-//! or by the one-shot proxies (ShortGPT's Block Influence, Gromov et al.'s angular
-//! distance), writing prune.csv and prune.json to the results directory.
+//! or on a benchmark metric (Moslem et al.), or by the one-shot proxies (ShortGPT's Block
+//! Influence, Gromov et al.'s angular distance), writing prune.csv and prune.json to the
+//! results directory.
 //!
-//! The NLL of a plan is kept per chunk of texts in `cache/`, keyed by the model's
-//! identity, the plan and the chunk's tokens, so a killed search resumes where it stopped
-//! and a plan seen at an earlier step (or by another search) is never scored again.
+//! Nothing is scored twice and a killed search resumes where it stopped: the NLL of a plan
+//! is kept per chunk of texts in `cache/`, keyed by the model's identity, the plan and the
+//! chunk's tokens; a benchmark score is a cell of `store/`, keyed as `painters run` keys
+//! its cells (model, plan, task settings).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use indicatif::MultiProgress;
 use layer_graph::Model;
+use layer_graph::exec::KvMode;
 use layer_graph::scoring::{ScoreOptions, ScoreRequest};
 use layer_plan::Plan;
 use serde::Serialize;
 
 use super::importance::{nll_per_text, nll_requests, text_stats, tokenize};
+use crate::backend::AddBos;
+use crate::cells::{CellRunner, task_options};
 use crate::cli::{PruneCmd, PruneObjective};
+use crate::experiment::TaskSettings;
 use crate::experiment::config_layers;
 use crate::importance::proxies;
 use crate::outln;
@@ -23,6 +30,7 @@ use crate::prune::{
     Objective, PruneStep, Stop, greedy, layer_passes, least_distant_blocks, lowest_influence,
     removable,
 };
+use crate::store::{Store, cell_key};
 
 /// Texts per cached NLL chunk: a killed search loses at most one chunk of a step.
 const CHUNK: usize = 16;
@@ -32,7 +40,8 @@ const CHUNK: usize = 16;
 struct Report {
     model: String,
     objective: String,
-    texts: usize,
+    /// The number of texts (`None` for a task objective).
+    texts: Option<usize>,
     protected: Vec<usize>,
     steps: Vec<PruneStep>,
 }
@@ -44,75 +53,88 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
     if cmd.dry_run {
         return dry_run(&cmd, &start);
     }
-    let texts_path = cmd.texts.as_deref().expect("checked");
-    let texts = eval_suite::read_texts(texts_path, cmd.limit)?;
     let out = cmd.out.clone().unwrap_or_else(|| default_out(&cmd));
-    let model = super::load_model(&cmd.model)?;
-    let ids = tokenize(&model, texts_path, &texts)?;
-    let rows = match cmd.objective {
-        PruneObjective::Nll => {
-            if !model.stack().is_causal() {
-                bail!(
-                    "--objective nll: {} is not a causal language model, so it has no next-token NLL; use bi or angular",
-                    cmd.model.model.display()
-                );
-            }
-            let identity = crate::identity::model_identity(
-                &cmd.model.model,
-                &cmd.model.dtype.to_string(),
-                "",
-                crate::identity::cache_root().as_deref(),
-            )?;
-            let options = super::score_options(&cmd.scoring);
-            let mut objective = CachedNll {
-                model: &model,
-                requests: nll_requests(&ids),
-                cache: out.join("cache"),
-                identity,
-                options,
+    let stop = Stop {
+        target_layers: cmd.target_layers,
+        min_score: cmd.min_score,
+    };
+    let max_kept = super::score_options(&cmd.scoring).max_kept;
+    let mut print = |row: &PruneStep| if cmd.json { Ok(()) } else { print_row(row) };
+    let (rows, texts) = match &cmd.objective {
+        PruneObjective::Task { name, .. } => {
+            let task = TaskSettings {
+                name: name.clone(),
+                yaml: None,
+                limit: cmd.limit,
+                offset: Some(cmd.offset),
+                num_fewshot: None,
             };
-            let stop = Stop {
-                target_layers: cmd.target_layers,
-                min_score: cmd.min_score,
-            };
-            let max_kept = options.max_kept;
-            greedy(
+            let data = super::data_dir(&cmd.data);
+            eval_suite::check_data(name, &data, &task_options(&task, CHUNK))?;
+            let model = super::load_model(&cmd.model)?;
+            let store = Store::open(&out)?;
+            let mut objective = TaskObjective::new(&cmd, &model, &store, &data, task)?;
+            let rows = greedy(
                 &start,
                 &cmd.protect,
                 cmd.steps,
                 stop,
                 max_kept,
                 &mut objective,
-                &mut |row| {
-                    if !cmd.json {
-                        print_row(row)?;
-                    }
-                    Ok(())
-                },
-            )?
+                &mut print,
+            )?;
+            (rows, None)
         }
-        PruneObjective::Bi | PruneObjective::Angular => {
-            let stats = text_stats(&model, &start, &ids)?;
-            let all: Vec<usize> = (0..stats.len()).collect();
-            let max_block = if cmd.objective == PruneObjective::Angular {
-                cmd.steps
-            } else {
-                1
-            };
-            let p = proxies(&stats, &all, max_block);
-            let plans = match cmd.objective {
-                PruneObjective::Bi => {
-                    lowest_influence(&start, &cmd.protect, &p.block_influence, cmd.steps)?
+        objective => {
+            let texts_path = cmd.texts.as_deref().expect("checked");
+            let texts = eval_suite::read_texts(texts_path, cmd.limit)?;
+            let model = super::load_model(&cmd.model)?;
+            let ids = tokenize(&model, texts_path, &texts)?;
+            let rows = match objective {
+                PruneObjective::Nll => {
+                    if !model.stack().is_causal() {
+                        bail!(
+                            "--objective nll: {} is not a causal language model, so it has no next-token NLL; use bi, angular or a task",
+                            cmd.model.model.display()
+                        );
+                    }
+                    let mut objective = CachedNll {
+                        model: &model,
+                        requests: nll_requests(&ids),
+                        cache: out.join("cache"),
+                        identity: model_id(&cmd)?,
+                        options: super::score_options(&cmd.scoring),
+                    };
+                    greedy(
+                        &start,
+                        &cmd.protect,
+                        cmd.steps,
+                        stop,
+                        max_kept,
+                        &mut objective,
+                        &mut print,
+                    )?
                 }
-                _ => least_distant_blocks(&start, &cmd.protect, &p.angular, cmd.steps)?,
+                _ => {
+                    let stats = text_stats(&model, &start, &ids)?;
+                    let all: Vec<usize> = (0..stats.len()).collect();
+                    let angular = *objective == PruneObjective::Angular;
+                    let p = proxies(&stats, &all, if angular { cmd.steps } else { 1 });
+                    let plans = if angular {
+                        least_distant_blocks(&start, &cmd.protect, &p.angular, cmd.steps)?
+                    } else {
+                        lowest_influence(&start, &cmd.protect, &p.block_influence, cmd.steps)?
+                    };
+                    one_shot_rows(plans, &cmd, &mut print)?
+                }
             };
-            one_shot_rows(plans, &cmd)?
+            (rows, Some(ids.len()))
         }
     };
     let report = Report {
         model: cmd.model.model.display().to_string(),
         objective: cmd.objective.to_string(),
-        texts: ids.len(),
+        texts,
         protected: cmd.protect.clone(),
         steps: rows,
     };
@@ -125,10 +147,126 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
     Ok(())
 }
 
+/// The model's identity as `painters run` keys cells with the tokenizer's own BOS.
+fn model_id(cmd: &PruneCmd) -> Result<String> {
+    crate::identity::model_identity(
+        &cmd.model.model,
+        &cmd.model.dtype.to_string(),
+        "add_bos=tokenizer",
+        crate::identity::cache_root().as_deref(),
+    )
+}
+
+/// A benchmark metric of each plan, every plan a cell of the store in the results
+/// directory: a step's unfinished candidates share their passes as `painters run`'s
+/// cells do, and a killed search resumes from what the store logged.
+struct TaskObjective<'a> {
+    cells: CellRunner<'a>,
+    task: TaskSettings,
+    model_id: String,
+    metric: String,
+    filter: String,
+}
+
+impl<'a> TaskObjective<'a> {
+    fn new(
+        cmd: &PruneCmd,
+        model: &'a Model,
+        store: &'a Store,
+        data: &'a Path,
+        task: TaskSettings,
+    ) -> Result<Self> {
+        let PruneObjective::Task { metric, filter, .. } = &cmd.objective else {
+            unreachable!("a task objective")
+        };
+        Ok(TaskObjective {
+            cells: CellRunner {
+                model,
+                store,
+                data,
+                scoring: super::score_options(&cmd.scoring),
+                kv: KvMode::Exact,
+                add_bos: AddBos::Tokenizer,
+                chunk_size: CHUNK,
+                reuse: !cmd.scoring.no_reuse,
+                bars: MultiProgress::new(),
+            },
+            task,
+            model_id: model_id(cmd)?,
+            metric: metric.clone(),
+            filter: filter.clone(),
+        })
+    }
+}
+
+impl Objective for TaskObjective<'_> {
+    fn minimise(&self) -> bool {
+        self.metric.contains("perplexity") || self.metric == "bits_per_byte"
+    }
+
+    fn score(&mut self, plans: &[Plan]) -> Result<Vec<f64>> {
+        let store = self.cells.store;
+        let keys: Vec<String> = plans
+            .iter()
+            .map(|p| cell_key(&self.model_id, p, &self.task))
+            .collect();
+        for (i, plan) in plans.iter().enumerate() {
+            if store.has(&keys[i]) {
+                continue;
+            }
+            if let Some(claim) = store.claim(&keys[i], true)? {
+                let later: Vec<(&Plan, &str)> = (i + 1..plans.len())
+                    .filter(|&j| !store.has(&keys[j]))
+                    .map(|j| (&plans[j], keys[j].as_str()))
+                    .collect();
+                self.cells
+                    .compute(&claim, plan, &plan.to_string(), &self.task, &later)?;
+            }
+        }
+        keys.iter()
+            .map(|key| {
+                let stored = store
+                    .load(key)?
+                    .with_context(|| format!("cell {key} was not stored"))?;
+                let reported: Vec<String> = stored
+                    .result
+                    .metrics
+                    .iter()
+                    .map(|m| format!("{}:{}", m.name, m.filter))
+                    .collect();
+                stored
+                    .result
+                    .metric(&self.metric, &self.filter)
+                    .map(|m| m.value)
+                    .with_context(|| {
+                        format!(
+                            "--objective: {} reports no {}:{} (it reports {})",
+                            self.task.name,
+                            self.metric,
+                            self.filter,
+                            reported.join(", ")
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 /// Everything about the flags that can be checked before a model loads.
 fn check(cmd: &PruneCmd, start: &Plan, layers: usize) -> Result<()> {
-    if cmd.texts.is_none() {
-        bail!("--objective {}: needs --texts FILE", cmd.objective);
+    match &cmd.objective {
+        PruneObjective::Task { name, .. } => {
+            if cmd.texts.is_some() {
+                bail!(
+                    "--objective {}: scores the task's items, not --texts",
+                    cmd.objective
+                );
+            }
+            eval_suite::check_task(name)?;
+        }
+        _ if cmd.texts.is_none() => bail!("--objective {}: needs --texts FILE", cmd.objective),
+        _ if cmd.offset > 0 => bail!("--offset: only for a task objective"),
+        _ => {}
     }
     if let Some(&bad) = cmd.protect.iter().find(|&&l| l >= layers) {
         bail!(
@@ -231,7 +369,11 @@ impl Objective for CachedNll<'_> {
 }
 
 /// Rows for a one-shot criterion: step k removes what the k-th plan removes.
-fn one_shot_rows(plans: Vec<(usize, Plan, f64)>, cmd: &PruneCmd) -> Result<Vec<PruneStep>> {
+fn one_shot_rows(
+    plans: Vec<(usize, Plan, f64)>,
+    cmd: &PruneCmd,
+    print: &mut dyn FnMut(&PruneStep) -> Result<()>,
+) -> Result<Vec<PruneStep>> {
     let mut rows = Vec::new();
     for (k, (layer, plan, value)) in plans.into_iter().enumerate() {
         let row = PruneStep {
@@ -246,9 +388,7 @@ fn one_shot_rows(plans: Vec<(usize, Plan, f64)>, cmd: &PruneCmd) -> Result<Vec<P
             layer_passes: 0,
             layer_passes_unshared: 0,
         };
-        if !cmd.json {
-            print_row(&row)?;
-        }
+        print(&row)?;
         rows.push(row);
     }
     if rows.len() < cmd.steps {
@@ -278,7 +418,7 @@ fn print_row(row: &PruneStep) -> Result<()> {
 /// The passes a greedy search would make per text, step by step, had each step removed
 /// the lowest removable layer (for a sequential plan the counts do not depend on which).
 fn dry_run(cmd: &PruneCmd, start: &Plan) -> Result<()> {
-    if cmd.objective != PruneObjective::Nll {
+    if matches!(cmd.objective, PruneObjective::Bi | PruneObjective::Angular) {
         outln!(
             "--objective {}: one forward pass per text over the start plan ({} layer passes), no candidates",
             cmd.objective,

@@ -5,27 +5,16 @@
 //! device to worker processes (`workers`). Processes sharing a results directory each
 //! compute the cells they can claim and wait for the others' at the end (`store`).
 
-use std::collections::HashSet;
-
 use anyhow::{Context, Result};
-use eval_suite::{EvalOptions, evaluate};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar};
 use layer_graph::Model;
-use layer_graph::exec::KvMode;
-use layer_graph::scoring::ScoreOptions;
 use layer_plan::Plan;
 
-use crate::backend::PlanBackend;
+use crate::cells::{CellRunner, style, task_options};
 use crate::cli::{ModelArgs, RunCmd};
 use crate::grid::Grid;
 use crate::outln;
-use crate::store::{Claim, FollowerLog, Store};
-
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .expect("a valid progress template")
-        .progress_chars("=> ")
-}
+use crate::store::Store;
 
 pub fn run(cmd: RunCmd) -> Result<()> {
     let grid = super::read_grid(&cmd.experiment, &cmd.data)?;
@@ -68,14 +57,19 @@ pub fn run(cmd: RunCmd) -> Result<()> {
         }
         let model = load_model(&cmd, &grid)?;
         let runner = Runner {
-            model: &model,
+            cells: CellRunner {
+                model: &model,
+                store: &store,
+                data: &grid.data,
+                scoring: super::scoring(exp.model.batch_size, cmd.no_reuse, cmd.batch_invariant),
+                kv: exp.model.kv.into(),
+                add_bos: exp.model.add_bos,
+                chunk_size: cmd.chunk_size,
+                reuse: !cmd.no_reuse,
+                bars: MultiProgress::new(),
+            },
             grid: &grid,
             store: &store,
-            scoring: super::scoring(exp.model.batch_size, cmd.no_reuse, cmd.batch_invariant),
-            kv: exp.model.kv.into(),
-            chunk_size: cmd.chunk_size,
-            reuse: !cmd.no_reuse,
-            bars: MultiProgress::new(),
         };
         runner.run_all(&pending, pairs.len())?
     };
@@ -97,16 +91,6 @@ pub fn run(cmd: RunCmd) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// How a task of the grid is evaluated.
-fn task_options(task: &crate::experiment::TaskSettings, chunk_size: usize) -> EvalOptions {
-    EvalOptions {
-        num_fewshot: task.num_fewshot,
-        limit: task.limit,
-        chunk_size,
-        ..EvalOptions::default()
-    }
 }
 
 /// The grid's model on `--device`, else on the file's `model.device`.
@@ -135,14 +119,9 @@ fn load_model(cmd: &RunCmd, grid: &Grid) -> Result<Model> {
 
 /// Computes (task, cell) pairs of a grid into a store.
 struct Runner<'a> {
-    model: &'a Model,
+    cells: CellRunner<'a>,
     grid: &'a Grid,
     store: &'a Store,
-    scoring: ScoreOptions,
-    kv: KvMode,
-    chunk_size: usize,
-    reuse: bool,
-    bars: MultiProgress,
 }
 
 impl Runner<'_> {
@@ -151,6 +130,7 @@ impl Runner<'_> {
     /// results this process computed.
     fn run_all(&self, pending: &[(usize, usize)], total: usize) -> Result<usize> {
         let overall = self
+            .cells
             .bars
             .add(ProgressBar::new(total as u64).with_style(style(
                 "{prefix:>10} [{bar:30}] {pos}/{len} cells, eta {eta}",
@@ -176,7 +156,22 @@ impl Runner<'_> {
             let key = &self.grid.keys[c][t];
             match self.store.claim(key, wait)? {
                 Some(claim) => {
-                    self.compute(&claim, t, c, &pending[i + 1..])?;
+                    let cell = &self.grid.cells[c];
+                    // The unfinished cells of this task after this one share its passes.
+                    let later: Vec<(&Plan, &str)> = pending[i + 1..]
+                        .iter()
+                        .filter(|&&(u, _)| u == t)
+                        .map(|&(_, f)| (&self.grid.cells[f].plan, self.grid.keys[f][t].as_str()))
+                        .collect();
+                    self.cells
+                        .compute(
+                            &claim,
+                            &cell.plan,
+                            &cell.label,
+                            &self.grid.tasks()[t],
+                            &later,
+                        )
+                        .with_context(|| self.grid.describe(c, t))?;
                     computed += 1;
                 }
                 None if !self.store.has(key) => {
@@ -190,70 +185,5 @@ impl Runner<'_> {
             overall.inc(1);
         }
         Ok((held_elsewhere, computed))
-    }
-
-    /// Cell `c` on task `t`, sharing its passes with the unfinished cells of `t` in `later`.
-    fn compute(&self, claim: &Claim, t: usize, c: usize, later: &[(usize, usize)]) -> Result<()> {
-        let (cell, task) = (&self.grid.cells[c], &self.grid.tasks()[t]);
-        let followers = if self.reuse {
-            self.followers(t, c, later)?
-        } else {
-            Vec::new()
-        };
-        let bar = self.bars.add(ProgressBar::new(0).with_style(style(
-            "{prefix:>10} [{bar:30}] {pos}/{len} requests {per_sec} {msg}",
-        )));
-        bar.set_prefix(task.name.clone());
-        bar.set_message(match followers.len() {
-            0 => cell.label.clone(),
-            n => format!("{} (+{n} cells sharing)", cell.label),
-        });
-        let add_bos = self.grid.file.experiment.model.add_bos;
-        let mut backend = PlanBackend {
-            model: self.model,
-            plan: cell.plan.clone(),
-            scoring: self.scoring,
-            kv: self.kv,
-            add_bos,
-            followers,
-            progress: bar.clone(),
-        };
-        let mut resumable = self.store.resumable(claim, &mut backend)?;
-        let options = task_options(task, self.chunk_size);
-        let result = evaluate(
-            &task.name,
-            &self.grid.data,
-            &mut resumable,
-            &options,
-            &mut |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            },
-        )
-        .with_context(|| self.grid.describe(c, t))?;
-        bar.finish_and_clear();
-        self.store.save(claim, result)
-    }
-
-    /// The cells of task `t` in `later` that are unfinished and held by no other process,
-    /// each distinct key once and `c`'s own excluded, with their logs opened (and claimed)
-    /// for `c`'s backend to fill.
-    fn followers(
-        &self,
-        t: usize,
-        c: usize,
-        later: &[(usize, usize)],
-    ) -> Result<Vec<(Plan, FollowerLog)>> {
-        let keys = &self.grid.keys;
-        let mut seen = HashSet::from([keys[c][t].as_str()]);
-        let mut out = Vec::new();
-        for &(_, f) in later.iter().filter(|&&(u, _)| u == t) {
-            if seen.insert(keys[f][t].as_str())
-                && let Some(log) = self.store.follower(&keys[f][t])?
-            {
-                out.push((self.grid.cells[f].plan.clone(), log));
-            }
-        }
-        Ok(out)
     }
 }
