@@ -10,7 +10,10 @@ painters with its reuse against without, in one run on this machine.
    request), for the demo grid and the paper's main grid on SmolLM2 (all six variants,
    s = 0..14); layer passes alone for the looped-parallel heat map (s = 0..14, K = 1..28).
 3. Peak RSS of `painters eval` against the checkpoint's size on disk.
-4. The cost of bitwise reproducibility: `painters eval` in MKL's conditional numerical
+4. Pruning: one greedy step of `painters prune --objective nll` on SmolLM2 (32 LAMBADA
+   passages), its candidates scored as one plan trie against `--one-by-one`: layer passes
+   (from `--dry-run`) and wall time, and whether both give the same prune.csv.
+5. The cost of bitwise reproducibility: `painters eval` in MKL's conditional numerical
    reproducibility mode (the default, MKL_CBWR=AUTO,STRICT) against without it
    (MKL_CBWR= : CNR off), alternated, fastest of 3 each.
 
@@ -113,7 +116,7 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("out")
     ap.add_argument("--items", type=int, default=100)
-    ap.add_argument("--sections", default="throughput,grids,memory,reproducibility")
+    ap.add_argument("--sections", default="throughput,grids,memory,pruning,reproducibility")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
     torch.set_num_threads(THREADS)
@@ -121,7 +124,7 @@ def main():
     out_dir.mkdir(parents=True, exist_ok=True)
     work = tempfile.mkdtemp(prefix="painters-bench-")
     old = out_dir / "cpu.json"
-    report = json.loads(old.read_text()) if sections != {"throughput", "grids", "memory", "reproducibility"} and old.exists() else {}
+    report = json.loads(old.read_text()) if sections != {"throughput", "grids", "memory", "pruning", "reproducibility"} and old.exists() else {}
     report.update({"threads": THREADS, "batch_size": BATCH, "items": args.items})
 
     if "reproducibility" in sections:
@@ -131,6 +134,9 @@ def main():
         report["throughput"] = throughput(args, work)
     if "grids" in sections:
         report["grids"], report["heatmap"] = grids(args, work)
+    if "pruning" in sections:
+        report["pruning"] = pruning(args, work)
+        print(json.dumps(report["pruning"]), flush=True)
     if "memory" in sections:
         size = sum(p.stat().st_size for p in Path(args.model).glob("*.safetensors"))
         peak = max(r["painters_peak_rss"] for r in report["throughput"])
@@ -181,6 +187,23 @@ def grids(args, work):
     return rows, {"experiment": "experiments/bench/smollm2-heatmap.toml", "passes_alone": alone, "passes_shared": shared}
 
 
+def pruning(args, work):
+    """One greedy NLL step, shared plan trie against every candidate alone."""
+    common = [args.binary, "prune", "--model", args.model, "--objective", "nll", "--texts",
+              f"{args.data}/lambada/lambada_test.jsonl", "--limit", "32", "--steps", "1", "--protect", "0,29"]
+    _, _, out = run_child([*common, "--dry-run"])
+    m = re.search(r"total: (\d+) layer passes per text shared, (\d+) one by one", out)
+    row = {"passes_shared": int(m.group(1)), "passes_alone": int(m.group(2))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
+    csvs = {}
+    for name, flags in [("shared", []), ("alone", ["--one-by-one"])]:
+        out_dir = Path(work) / f"prune-{name}"
+        row[f"seconds_{name}"], _, _ = run_child([*common, "--out", out_dir, *flags], env=env)
+        csvs[name] = (out_dir / "prune.csv").read_text()
+    row["same_prune_csv"] = csvs["shared"] == csvs["alone"]
+    return row
+
+
 def markdown(r):
     lines = [f"Measured by `make bench` ({r['threads']} threads, batch {r['batch_size']}, {r['items']} items per task, "
              "SmolLM2-135M f32, wall time end to end including model load).", "",
@@ -197,6 +220,14 @@ def markdown(r):
     h = r["heatmap"]
     lines.append(f"| {h['experiment']} | {h['passes_alone']} | {h['passes_shared']} | {h['passes_shared'] / h['passes_alone']:.3f}x "
                  f"({h['passes_alone'] / h['passes_shared']:.1f}x fewer) | - | - | - | - |")
+    if "pruning" in r:
+        p = r["pruning"]
+        lines += ["", "One greedy step of `painters prune --objective nll` (32 LAMBADA passages, 28 candidates), plan trie against "
+                  "every candidate alone:", "",
+                  "| layer passes alone | shared | ratio | wall alone (s) | wall shared (s) | ratio | same prune.csv |",
+                  "|---:|---:|---:|---:|---:|---:|---|",
+                  f"| {p['passes_alone']} | {p['passes_shared']} | {p['passes_shared'] / p['passes_alone']:.2f}x | "
+                  f"{p['seconds_alone']:.0f} | {p['seconds_shared']:.0f} | {p['seconds_shared'] / p['seconds_alone']:.2f}x | {p['same_prune_csv']} |"]
     m = r["memory"]
     lines += ["", f"Peak RSS of `painters eval`: {m['peak_rss_bytes'] / 2**20:.0f} MiB for a {m['checkpoint_bytes'] / 2**20:.0f} MiB "
               f"checkpoint ({m['ratio']:.2f}x).", "", "Layer passes are per scored item (one plan walk); "

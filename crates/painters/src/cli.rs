@@ -464,6 +464,10 @@ pub struct PruneCmd {
     /// Print the layer passes per step with and without prefix sharing; run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Score every candidate in its own passes, sharing no prefixes (the baseline `make
+    /// bench` measures the sharing against; same results).
+    #[arg(long)]
+    pub one_by_one: bool,
     #[command(flatten)]
     pub scoring: ScoringArgs,
     #[command(flatten)]

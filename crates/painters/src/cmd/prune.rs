@@ -104,6 +104,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
                         cache: out.join("cache"),
                         identity: model_id(&cmd)?,
                         options: super::score_options(&cmd.scoring),
+                        one_by_one: cmd.one_by_one,
                     };
                     greedy(
                         &start,
@@ -188,7 +189,7 @@ impl<'a> TaskObjective<'a> {
                 kv: KvMode::Exact,
                 add_bos: AddBos::Tokenizer,
                 chunk_size: CHUNK,
-                reuse: !cmd.scoring.no_reuse,
+                reuse: !cmd.scoring.no_reuse && !cmd.one_by_one,
                 bars: MultiProgress::new(),
             },
             task,
@@ -321,6 +322,8 @@ struct CachedNll<'a> {
     cache: PathBuf,
     identity: String,
     options: ScoreOptions,
+    /// Each plan in its own passes.
+    one_by_one: bool,
 }
 
 impl CachedNll<'_> {
@@ -351,7 +354,16 @@ impl Objective for CachedNll<'_> {
             let missing: Vec<usize> = (0..plans.len()).filter(|&p| !paths[p].exists()).collect();
             if !missing.is_empty() {
                 let todo: Vec<Plan> = missing.iter().map(|&p| plans[p].clone()).collect();
-                let nll = nll_per_text(self.model, &todo, chunk, &mut self.options)?;
+                let nll = if self.one_by_one {
+                    todo.iter()
+                        .map(|plan| {
+                            let one = std::slice::from_ref(plan);
+                            Ok(nll_per_text(self.model, one, chunk, &mut self.options)?.remove(0))
+                        })
+                        .collect::<Result<Vec<_>>>()?
+                } else {
+                    nll_per_text(self.model, &todo, chunk, &mut self.options)?
+                };
                 for (&p, values) in missing.iter().zip(&nll) {
                     crate::atomic::write(&paths[p], serde_json::to_string(values)?.as_bytes())?;
                 }
