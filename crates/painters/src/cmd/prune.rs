@@ -34,6 +34,8 @@ use crate::store::{Store, cell_key};
 
 /// Texts per cached NLL chunk: a killed search loses at most one chunk of a step.
 const CHUNK: usize = 16;
+/// Requests per logged chunk of a task objective's cell (`painters run`'s default).
+const TASK_CHUNK: usize = 64;
 
 /// What `--json` prints and prune.json keeps.
 #[derive(Serialize)]
@@ -70,7 +72,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
                 num_fewshot: None,
             };
             let data = super::data_dir(&cmd.data);
-            eval_suite::check_data(name, &data, &task_options(&task, CHUNK))?;
+            eval_suite::check_data(name, &data, &task_options(&task, TASK_CHUNK))?;
             let model = super::load_model(&cmd.model)?;
             let store = Store::open(&out)?;
             let mut objective = TaskObjective::new(&cmd, &model, &store, &data, task)?;
@@ -188,7 +190,7 @@ impl<'a> TaskObjective<'a> {
                 scoring: super::score_options(&cmd.scoring),
                 kv: KvMode::Exact,
                 add_bos: AddBos::Tokenizer,
-                chunk_size: CHUNK,
+                chunk_size: TASK_CHUNK,
                 reuse: !cmd.scoring.no_reuse && !cmd.one_by_one,
                 bars: MultiProgress::new(),
             },
