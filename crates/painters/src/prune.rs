@@ -67,8 +67,8 @@ fn first_layer(step: &Step) -> usize {
 
 /// Each step of `plan` that runs no `protected` layer, as (step index, its first layer),
 /// by layer index.
-pub fn removable(plan: &Plan, protected: &[usize]) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = plan
+pub fn removable(plan: &Plan, protected: &[usize]) -> Removable {
+    let mut out: Removable = plan
         .steps()
         .iter()
         .enumerate()
@@ -77,6 +77,20 @@ pub fn removable(plan: &Plan, protected: &[usize]) -> Vec<(usize, usize)> {
         .collect();
     out.sort_by_key(|&(i, layer)| (layer, i));
     out
+}
+
+/// (step index, its first layer) of the steps a search may remove, by layer index.
+pub type Removable = Vec<(usize, usize)>;
+
+/// Each step of `plan` that runs no `protected` layer ([`removable`]), and the plan
+/// without it.
+pub fn single_removals(plan: &Plan, protected: &[usize]) -> Result<(Removable, Vec<Plan>)> {
+    let options = removable(plan, protected);
+    let plans = options
+        .iter()
+        .map(|&(i, _)| plan.without_steps(i..i + 1))
+        .collect::<Result<_, _>>()?;
+    Ok((options, plans))
 }
 
 /// Layer passes per text of `plans` scored as plan tries of at most `max_kept` streams,
@@ -112,14 +126,10 @@ pub fn greedy(
         if left <= 1 || stop.target_layers.is_some_and(|t| left <= t) {
             break;
         }
-        let options = removable(&current, protected);
+        let (options, mut plans) = single_removals(&current, protected)?;
         if options.is_empty() {
             break;
         }
-        let mut plans: Vec<Plan> = options
-            .iter()
-            .map(|&(i, _)| current.without_steps(i..i + 1))
-            .collect::<Result<_, _>>()?;
         // The start plan is scored with the first step's candidates, sharing their passes.
         if rows.is_empty() {
             plans.push(current.clone());

@@ -28,7 +28,7 @@ use crate::importance::proxies;
 use crate::outln;
 use crate::prune::{
     Objective, PruneStep, Stop, greedy, layer_passes, least_distant_blocks, lowest_influence,
-    removable,
+    removable, single_removals,
 };
 use crate::store::{Store, cell_key};
 
@@ -62,6 +62,17 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
     };
     let max_kept = super::score_options(&cmd.scoring).max_kept;
     let mut print = |row: &PruneStep| if cmd.json { Ok(()) } else { print_row(row) };
+    let mut search = |objective: &mut dyn Objective| {
+        greedy(
+            &start,
+            &cmd.protect,
+            cmd.steps,
+            stop,
+            max_kept,
+            objective,
+            &mut print,
+        )
+    };
     let (rows, texts) = match &cmd.objective {
         PruneObjective::Task { name, .. } => {
             let task = TaskSettings {
@@ -76,16 +87,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
             let model = super::load_model(&cmd.model)?;
             let store = Store::open(&out)?;
             let mut objective = TaskObjective::new(&cmd, &model, &store, &data, task)?;
-            let rows = greedy(
-                &start,
-                &cmd.protect,
-                cmd.steps,
-                stop,
-                max_kept,
-                &mut objective,
-                &mut print,
-            )?;
-            (rows, None)
+            (search(&mut objective)?, None)
         }
         objective => {
             let texts_path = cmd.texts.as_deref().expect("checked");
@@ -108,15 +110,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
                         options: super::score_options(&cmd.scoring),
                         one_by_one: cmd.one_by_one,
                     };
-                    greedy(
-                        &start,
-                        &cmd.protect,
-                        cmd.steps,
-                        stop,
-                        max_kept,
-                        &mut objective,
-                        &mut print,
-                    )?
+                    search(&mut objective)?
                 }
                 _ => {
                     let stats = text_stats(&model, &start, &ids)?;
@@ -368,14 +362,17 @@ impl Objective for CachedNll<'_> {
                 };
                 for (&p, values) in missing.iter().zip(&nll) {
                     crate::atomic::write(&paths[p], serde_json::to_string(values)?.as_bytes())?;
+                    totals[p] += values.iter().sum::<f64>();
                 }
             }
-            for (total, path) in totals.iter_mut().zip(&paths) {
+            // What this call did not compute was cached before.
+            for p in (0..plans.len()).filter(|p| !missing.contains(p)) {
+                let path = &paths[p];
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading {}", path.display()))?;
                 let values: Vec<f64> = serde_json::from_str(&text)
                     .with_context(|| format!("{}: not a cached NLL chunk", path.display()))?;
-                *total += values.iter().sum::<f64>();
+                totals[p] += values.iter().sum::<f64>();
             }
         }
         Ok(totals)
@@ -445,11 +442,7 @@ fn dry_run(cmd: &PruneCmd, start: &Plan) -> Result<()> {
     let (mut shared_total, mut unshared_total) = (0, 0);
     outln!("step  candidates  layer passes per text: shared  one by one  ratio")?;
     for step in 1..=cmd.steps {
-        let options = removable(&current, &cmd.protect);
-        let mut plans: Vec<Plan> = options
-            .iter()
-            .map(|&(i, _)| current.without_steps(i..i + 1))
-            .collect::<Result<_, _>>()?;
+        let (options, mut plans) = single_removals(&current, &cmd.protect)?;
         if step == 1 {
             plans.push(current.clone());
         }
