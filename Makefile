@@ -9,7 +9,7 @@ FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test lint fixtures demo notebook parity reference fuzz bench kill-test
+.PHONY: setup build test lint fixtures demo notebook parity reference fuzz bench kill-test pruning
 
 setup:
 	@bash scripts/setup.sh
@@ -70,6 +70,14 @@ fuzz: setup
 # GPU box with the binary built here.
 bench: build
 	$(PY) scripts/bench.py $(SMOL) $(DATA) $(BIN) results/bench
+
+# Which layers of SmolLM2-135M can go, by five criteria (scripts/pruning.sh): four
+# searches of 15 layers (greedy NLL, greedy ARC-Easy, Block Influence, angular distance),
+# then every criterion's plans at k = 3..15 and the paper's symmetric skip scored on 300
+# items of four benchmarks into results/smollm2-pruning. Hours on 2 cores (the greedy
+# ARC-Easy search most of them); resumable at every step.
+pruning: build
+	BIN=$(BIN) DATA=$(DATA) bash scripts/pruning.sh
 
 # painters run killed with SIGKILL at 10 random moments in a row, resumed after each; the
 # final summary.csv must equal an uninterrupted run's (~3 min).

@@ -126,6 +126,21 @@ impl Plan {
         self.steps.iter().map(|step| step.layers().len()).sum()
     }
 
+    /// How many layers the plan leaves out when it is the full model with some layers
+    /// removed (single layers in increasing order, none twice): the M a pruned plan puts
+    /// on the paper's x axis. `None` for any plan that reorders, repeats or merges.
+    pub fn removed_layers(&self) -> Option<usize> {
+        let mut last = None;
+        for step in &self.steps {
+            let Step::Layer(id) = step else { return None };
+            if last.is_some_and(|last| id.0 <= last) {
+                return None;
+            }
+            last = Some(id.0);
+        }
+        Some(self.num_layers - self.steps.len())
+    }
+
     /// This plan without its executed steps `steps` (a block of consecutive steps, as
     /// pruning removes them). Errors if nothing would be left.
     pub fn without_steps(&self, steps: std::ops::Range<usize>) -> Result<Plan, PlanError> {

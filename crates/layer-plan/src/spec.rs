@@ -49,13 +49,18 @@ pub struct VariantSpec {
     /// explicit: mergekit-style half-open slices `[a, b)`, run one after another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices: Option<Vec<[usize; 2]>>,
+    /// explicit: a name for a family of plans (e.g. the criterion that chose them). Not
+    /// part of the plan: labelled plans that remove layers are drawn as one line per label
+    /// against the number of layers removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 impl VariantSpec {
     /// Each argument's key (as serde and the CLI spell it) with whether it is given. The
     /// destructuring is exhaustive, so a field added to the spec must be added here, and is
     /// then refused by every variant whose entry does not read it.
-    fn given(&self) -> [(&'static str, bool); 9] {
+    fn given(&self) -> [(&'static str, bool); 10] {
         let VariantSpec {
             name: _,
             start_layer,
@@ -67,6 +72,7 @@ impl VariantSpec {
             rng,
             plan,
             slices,
+            label,
         } = self;
         [
             ("start-layer", start_layer.is_some()),
@@ -78,6 +84,7 @@ impl VariantSpec {
             ("rng", rng.is_some()),
             ("plan", plan.is_some()),
             ("slices", slices.is_some()),
+            ("label", label.is_some()),
         ]
     }
 }
@@ -147,14 +154,16 @@ const REGISTRY: &[(&str, Build)] = &[
             times: a.times().ok_or(a.missing("times"))?,
         })
     }),
-    ("explicit", |a| match (a.plan(), a.slices()) {
-        (Some(text), None) => Ok(Variant::Explicit { text }),
-        (None, Some(slices)) => Ok(Variant::Slices { slices }),
-        (Some(_), Some(_)) => Err(PlanError::ConflictingArgs {
-            variant: "explicit",
-            args: "plan or slices",
-        }),
-        (None, None) => Err(a.missing("plan or slices")),
+    ("explicit", |a| {
+        match (a.plan(), a.slices(), a.accept_label()) {
+            (Some(text), None, ()) => Ok(Variant::Explicit { text }),
+            (None, Some(slices), ()) => Ok(Variant::Slices { slices }),
+            (Some(_), Some(_), ()) => Err(PlanError::ConflictingArgs {
+                variant: "explicit",
+                args: "plan or slices",
+            }),
+            (None, None, ()) => Err(a.missing("plan or slices")),
+        }
     }),
 ];
 
@@ -244,6 +253,11 @@ impl Args {
 
     fn slices(&mut self) -> Option<Vec<[usize; 2]>> {
         self.take("slices", |s| s.slices.take())
+    }
+
+    /// Accepts `label`, which names cells and figure lines and does not change the plan.
+    fn accept_label(&mut self) {
+        self.take("label", |s| s.label.take());
     }
 
     fn missing(&self, arg: &'static str) -> PlanError {

@@ -171,14 +171,17 @@ impl Variant {
     }
 
     /// The number of layers the variant rewrites (the paper's M, the x-axis of its
-    /// plots): the window length, 1 for skip-one, 2 for swap, 0 for baseline, and
-    /// `None` for explicit plans, which have no window.
+    /// plots): the window length, 1 for skip-one, 2 for swap, 0 for baseline; for an
+    /// explicit plan the number of layers it removes when it only removes layers
+    /// ([`Plan::removed_layers`]), else `None`.
     pub fn affected_layers(&self, num_layers: usize) -> Result<Option<usize>, PlanError> {
         let window = match self {
             Variant::Baseline => return Ok(Some(0)),
             Variant::SkipOne { .. } => return Ok(Some(1)),
             Variant::Swap { .. } => return Ok(Some(2)),
-            Variant::Explicit { .. } | Variant::Slices { .. } => return Ok(None),
+            Variant::Explicit { .. } | Variant::Slices { .. } => {
+                return Ok(self.compile(num_layers)?.removed_layers());
+            }
             Variant::Skip { window }
             | Variant::Reverse { window }
             | Variant::Shuffle { window, .. }

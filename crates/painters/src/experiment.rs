@@ -173,6 +173,8 @@ pub struct VariantGrid {
     pub plan: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices: Option<Vec<[usize; 2]>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -441,6 +443,7 @@ fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
                         rng: grid.rng,
                         plan: grid.plan.clone(),
                         slices: grid.slices.clone(),
+                        label: grid.label.clone(),
                     });
                 }
             }
@@ -449,7 +452,8 @@ fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
     Ok(specs)
 }
 
-/// `kind` plus its arguments: `looped-parallel s=10 K=3`, `swap layer=4`. Labels name
+/// `kind` plus its arguments: `looped-parallel s=10 K=3`, `swap layer=4`; a labelled
+/// explicit plan is its label plus the plan (`greedy NLL plan="0..17 18..30"`). Labels name
 /// cells in summary.csv and the figures: their text must not change.
 pub(crate) fn label(spec: &VariantSpec) -> String {
     // Exhaustive, so that a new argument cannot be left out of the label (two cells that
@@ -465,8 +469,9 @@ pub(crate) fn label(spec: &VariantSpec) -> String {
         rng,
         plan,
         slices,
+        label: family,
     } = spec;
-    let mut label = name.clone();
+    let mut label = family.clone().unwrap_or_else(|| name.clone());
     let mut add = |part: String| {
         label.push(' ');
         label.push_str(&part);
@@ -532,7 +537,8 @@ mod tests {
             "[[variants]]\nkind = \"skip\"\nstart_layer = { from = 13, to = 14 }\n\
              [[variants]]\nkind = \"looped-parallel\"\nstart_layer = [10]\ntimes = [1, 3]\n\
              [[variants]]\nkind = \"shuffle\"\nstart_layer = 12\nseed = [0, 1]\n\
-             [[variants]]\nkind = \"explicit\"\nplan = \"0..10 [10|11] 12..30\"\n",
+             [[variants]]\nkind = \"explicit\"\nplan = \"0..10 [10|11] 12..30\"\n\
+             [[variants]]\nkind = \"explicit\"\nlabel = \"greedy NLL\"\nplan = \"0..10 14..30\"\n",
         );
         assert_eq!(
             cells,
@@ -547,6 +553,8 @@ mod tests {
                 // random.seed(1) -> [15, 16, 17, 13, 14]
                 "shuffle s=12 seed=1 | 0..13 15..18 13..15 18..30",
                 "explicit plan=\"0..10 [10|11] 12..30\" | 0..10 [10|11] 12..30",
+                // A label names the cell instead of the kind.
+                "greedy NLL plan=\"0..10 14..30\" | 0..10 14..30",
             ]
         );
     }

@@ -38,6 +38,9 @@ pub struct Row {
     pub seed: Option<u64>,
     pub times: Option<usize>,
     pub layer: Option<usize>,
+    /// An explicit plan's `label` (files from before the column have none).
+    #[serde(default)]
+    pub label: Option<String>,
     pub plan: String,
     pub plan_hash: String,
     pub task: String,
@@ -65,6 +68,9 @@ pub struct MedianRow {
     pub seed: Option<u64>,
     pub times: Option<usize>,
     pub layer: Option<usize>,
+    /// An explicit plan's `label` (files from before the column have none).
+    #[serde(default)]
+    pub label: Option<String>,
     pub median_normalised: Option<f64>,
     pub benchmarks: usize,
     /// How many seeds' cells the row averages: 1 but for the seed-averaged rows (and in
@@ -94,6 +100,7 @@ impl MedianRow {
             seed: spec.seed,
             times: spec.times,
             layer: spec.layer,
+            label: spec.label.clone(),
             median_normalised: eval_suite::stats::median(scores),
             benchmarks: scores.len(),
             seeds,
@@ -167,6 +174,7 @@ pub fn write(
                     seed: cell.spec.seed,
                     times: cell.spec.times,
                     layer: cell.spec.layer,
+                    label: cell.spec.label.clone(),
                     plan: cell.plan.to_string(),
                     plan_hash: cell.plan.hash(),
                     task: tasks[t].clone(),

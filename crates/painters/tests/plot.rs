@@ -408,3 +408,84 @@ fn malformed_summary_is_an_error_naming_file_line_and_column() {
     let message = plot_results(dir.path()).unwrap_err().to_string();
     assert!(message.contains("summary.csv"), "{message}");
 }
+
+/// Results of labelled explicit plans only: two criteria at 3 and 6 layers removed.
+fn write_labelled(dir: &Path, paired: bool) {
+    let mut summary = format!("{HEADER},label\n");
+    let mut medians = String::from(
+        "variant,kind,start_layer,affected_layers,seed,times,layer,label,median_normalised,benchmarks\n",
+    );
+    let cells = [
+        ("baseline", "", 0, 1.0),
+        ("greedy NLL plan=\"0..14 17..30\"", "greedy NLL", 3, 0.8),
+        ("greedy NLL plan=\"0..12 18..30\"", "greedy NLL", 6, 0.5),
+        (
+            "Block Influence plan=\"0..20 23..30\"",
+            "Block Influence",
+            3,
+            0.6,
+        ),
+        (
+            "Block Influence plan=\"0..20 26..30\"",
+            "Block Influence",
+            6,
+            0.2,
+        ),
+    ];
+    let mut pairs = String::from(
+        "cell_a,cell_b,affected_layers,task,metric,filter,n,normalised_a,normalised_b,difference,ci_lower,ci_upper,mcnemar_b,mcnemar_c,mcnemar_p,significant\n",
+    );
+    for (variant, label, m, norm) in cells {
+        let kind = if m == 0 { "baseline" } else { "explicit" };
+        let ids = format!("\"{}\",{kind},,{m},,,", variant.replace('"', "\"\""));
+        let value = 0.25 + norm * 0.3;
+        writeln!(summary, "{ids},plan,{m:016x},arc_easy,k,acc_norm,none,{value},0.02,300,0.25,0.55,{norm},0.05,true,{label}").unwrap();
+        writeln!(medians, "{ids},{label},{norm},1").unwrap();
+        if m > 0 {
+            let (lo, hi) = (norm - 1.0 - 0.1, norm - 1.0 + 0.08);
+            writeln!(
+                pairs,
+                "\"{}\",baseline,{m},median,,,300,{norm},1.0,{},{lo},{hi},,,,true",
+                variant.replace('"', "\"\""),
+                norm - 1.0
+            )
+            .unwrap();
+        }
+    }
+    std::fs::write(dir.join("summary.csv"), summary).unwrap();
+    std::fs::write(dir.join("medians.csv"), medians).unwrap();
+    if paired {
+        std::fs::write(dir.join("paired.csv"), pairs).unwrap();
+    }
+}
+
+#[test]
+fn labelled_plans_draw_one_line_per_label_with_the_paired_interval() {
+    for paired in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        write_labelled(dir.path(), paired);
+        let written = plot_results(dir.path()).unwrap();
+        let plots = dir.path().join("plots");
+        assert_eq!(
+            written,
+            [
+                plots.join("labelled-plans.png"),
+                plots.join("labelled-plans.svg")
+            ]
+        );
+        assert_png(&written[0]);
+        let text = std::fs::read_to_string(&written[1]).unwrap();
+        for label in [
+            "greedy NLL",
+            "Block Influence",
+            "layers removed",
+            "full model",
+        ] {
+            assert!(text.contains(label), "labelled-plans.svg lacks {label:?}");
+        }
+        // One band per line, from paired.csv's intervals; none without the file.
+        let bands = text.matches("<polygon").count();
+        assert_eq!(bands, if paired { 2 } else { 0 }, "paired.csv: {paired}");
+        assert_eq!(text.contains("95% paired-bootstrap"), paired);
+    }
+}

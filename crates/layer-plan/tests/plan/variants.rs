@@ -423,13 +423,25 @@ fn affected_layers() {
             },
             Some(4),
         ),
-        (
-            Variant::Explicit {
-                text: "0..30".into(),
-            },
-            None,
-        ),
     ];
+    // An explicit plan's M is the number of layers it removes, when removing is all it does.
+    let explicit = [
+        ("0..30", Some(0)),
+        ("0..10 14..30", Some(4)),
+        ("1..29", Some(2)),
+        ("0..10 12 11 13..30", None),
+        ("0..10 9..30", None),
+        ("0..10 [10|11] 12..30", None),
+        ("0..30 29", None),
+    ];
+    let cases = cases.into_iter().chain(explicit.map(|(text, m)| {
+        let variant = Variant::Explicit { text: text.into() };
+        (variant, m)
+    }));
+    let slices = Variant::Slices {
+        slices: vec![[0, 4], [6, 30]],
+    };
+    let cases = cases.chain([(slices, Some(2))]);
     for (variant, expected) in cases {
         assert_eq!(variant.affected_layers(30), Ok(expected), "{variant:?}");
     }
@@ -469,6 +481,10 @@ const SERIALIZED: &[(&str, &str)] = &[
         r#"{"name":"explicit","plan":"0..3 [3|4]x2 5..8"}"#,
     ),
     ("explicit", r#"{"name":"explicit","slices":[[0,4],[3,8]]}"#),
+    (
+        "explicit",
+        r#"{"name":"explicit","plan":"0..3 5..8","label":"greedy NLL"}"#,
+    ),
 ];
 
 #[test]
@@ -616,7 +632,15 @@ fn spec_errors_name_the_argument() {
                 seed: Some(1),
                 ..spec("explicit")
             },
-            &["explicit does not take seed (valid: plan, slices)"],
+            &["explicit does not take seed (valid: plan, slices, label)"],
+        ),
+        (
+            VariantSpec {
+                start_layer: Some(3),
+                label: Some("greedy".into()),
+                ..spec("skip")
+            },
+            &["skip does not take label (valid: start-layer, range)"],
         ),
     ];
     for (spec, parts) in cases {

@@ -1,5 +1,6 @@
-//! The runner's result files as the figures need them: `summary.csv`, `medians.csv` and
-//! `similarity.csv` read into the structs that wrote them, and the model's name. Only
+//! The runner's result files as the figures need them: `summary.csv`, `medians.csv`,
+//! `paired.csv` and `similarity.csv` read into the structs that wrote them (paired.csv:
+//! the columns the figures use), and the model's name. Only
 //! shape is checked here (types, required columns); what the numbers mean is the runner's.
 
 use std::path::Path;
@@ -19,10 +20,22 @@ pub(super) struct Similarity {
     pub cosine: Vec<f64>,
 }
 
+/// The columns of a paired.csv row the figures read.
+#[derive(serde::Deserialize)]
+pub(super) struct Paired {
+    pub cell_a: String,
+    pub cell_b: String,
+    pub task: String,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+}
+
 pub(super) struct Results {
     pub model: Option<String>,
     pub scores: Vec<Score>,
     pub medians: Vec<Median>,
+    /// Empty without paired.csv (`painters stats` writes it).
+    pub paired: Vec<Paired>,
     pub similarity: Vec<Similarity>,
 }
 
@@ -31,6 +44,12 @@ impl Results {
     pub fn load(dir: &Path) -> Result<Self, PlotError> {
         let scores = table::read(&dir.join("summary.csv"))?;
         let medians = table::read(&dir.join("medians.csv"))?;
+        let file = dir.join("paired.csv");
+        let paired = if file.exists() {
+            table::read(&file)?
+        } else {
+            Vec::new()
+        };
         let file = dir.join("similarity.csv");
         let similarity = if file.exists() {
             read_similarity(&file)?
@@ -41,6 +60,7 @@ impl Results {
             model: model_name(&dir.join("resolved.toml"))?,
             scores,
             medians,
+            paired,
             similarity,
         })
     }

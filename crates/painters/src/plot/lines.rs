@@ -75,7 +75,7 @@ pub(super) struct Stroke {
     pub colour: RGBColor,
     pub width: u32,
     pub dashed: bool,
-    /// Shade ± `err` around the line.
+    /// Shade each point's band around the line.
     pub band: bool,
 }
 
@@ -90,13 +90,13 @@ where
 {
     let Range { start: lo, end: hi } = chart.y_range();
     let (lo, hi) = (lo.min(hi), lo.max(hi));
-    if stroke.band && points.iter().any(|p| p.err.is_some()) {
-        let edge = |sign: f64| {
+    if stroke.band && points.iter().any(|p| p.band.is_some()) {
+        let edge = |side: usize| {
             points
                 .iter()
-                .map(move |p| (p.x, (p.y + sign * p.err.unwrap_or(0.0)).clamp(lo, hi)))
+                .map(move |p| (p.x, p.extent()[side].clamp(lo, hi)))
         };
-        let outline: Vec<_> = edge(1.0).chain(edge(-1.0).rev()).collect();
+        let outline: Vec<_> = edge(1).chain(edge(0).rev()).collect();
         chart.draw_series([Polygon::new(outline, stroke.colour.mix(0.15).filled())])?;
     }
     let line = ShapeStyle::from(stroke.colour).stroke_width(stroke.width);

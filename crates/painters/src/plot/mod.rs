@@ -1,11 +1,13 @@
 //! The paper's figures from a results directory: reads `summary.csv` and `medians.csv`
-//! (and, when present, `similarity.csv` and the model's name from `resolved.toml`) and
+//! (and, when present, `paired.csv`, `similarity.csv` and the model's name from
+//! `resolved.toml`) and
 //! writes every figure the data supports to `plots/` as a PNG and an SVG.
 //!
 //! | file stem | paper figure |
 //! |---|---|
 //! | `skip`, `reverse`, `shuffle`, `repeat-middle`, `parallel`, `looped-parallel-k3`, `double-repeat`, `triple-repeat` | 4-9, 17: one variant, every benchmark and the median |
 //! | `all-variants` | 11: every variant's median |
+//! | `labelled-plans` | explicit plans with a `label` that remove layers: median against layers removed, one line per label (pruning criteria) |
 //! | `looped-parallel-heatmap` | 10: median over (M, K), best K boxed |
 //! | `single-layer-<task>-<metric>[-<filter>]` | 2: skip one layer / switch two |
 //! | `similarity[-<mode>]` | 3: cosine similarity of hidden states |
@@ -19,6 +21,7 @@
 mod data;
 mod heatmap;
 mod importance;
+mod labelled;
 mod legend;
 mod lines;
 mod matrix;
@@ -71,6 +74,9 @@ pub fn plot_results(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
         written.extend(save(&fig, &out)?);
     }
     if let Some(fig) = overview::figure(&results) {
+        written.extend(save(&fig, &out)?);
+    }
+    if let Some(fig) = labelled::figure(&results) {
         written.extend(save(&fig, &out)?);
     }
     if let Some(fig) = heatmap::figure(&results) {

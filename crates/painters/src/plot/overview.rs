@@ -58,7 +58,7 @@ impl Figure for Overview {
         let (area, legend_area) = lines::layout(root, &title)?;
         let points = || self.lines.iter().flat_map(|l| &l.2);
         let x_max = points().map(|p| p.x).fold(1.0, f64::max);
-        let ends = points().flat_map(|p| [p.y - p.err.unwrap_or(0.0), p.y + p.err.unwrap_or(0.0)]);
+        let ends = points().flat_map(Point::extent);
         let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
         let pad = 0.06 * (hi - lo);
         let axes = (

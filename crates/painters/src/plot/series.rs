@@ -10,11 +10,19 @@ use super::style;
 pub(super) struct Point {
     pub x: f64,
     pub y: f64,
-    /// Half-width of the error band: the standard deviation over seeds where a point
-    /// averages several, else the row's standard error.
-    pub err: Option<f64>,
+    /// The error band (low, high): ± the standard deviation over seeds where a point
+    /// averages several, else ± the row's standard error, or a confidence interval.
+    pub band: Option<(f64, f64)>,
     /// How many rows (seeds) the point averages.
     pub samples: usize,
+}
+
+impl Point {
+    /// The lowest and highest y the point draws (its band, else itself).
+    pub fn extent(&self) -> [f64; 2] {
+        let (lo, hi) = self.band.unwrap_or((self.y, self.y));
+        [lo, hi]
+    }
 }
 
 /// One benchmark's curve in a variant figure.
@@ -73,7 +81,7 @@ pub(super) fn aggregate(
         Point {
             x: x as f64,
             y: mean,
-            err: err.filter(|e| e.is_finite()),
+            band: err.filter(|e| e.is_finite()).map(|e| (mean - e, mean + e)),
             samples: ys.len(),
         }
     };
@@ -133,6 +141,9 @@ pub(super) fn median(medians: &[Median], kind: &str, times: Option<usize>) -> Ve
     let mut per_seed = points(false);
     for point in &mut per_seed {
         if let Some(a) = averaged.iter().find(|a| a.x == point.x) {
+            // The spread of the per-seed medians, around the seed-averaged median.
+            let shift = a.y - point.y;
+            point.band = point.band.map(|(lo, hi)| (lo + shift, hi + shift));
             point.y = a.y;
         }
     }
@@ -152,6 +163,7 @@ mod tests {
             seed: None,
             times: None,
             layer: None,
+            label: None,
             median_normalised: Some(median),
             benchmarks: 1,
             seeds,
@@ -175,6 +187,7 @@ mod tests {
         assert_eq!(xy, [(0.0, 1.0, 1), (4.0, 0.35, 3), (8.0, 0.1, 1)]);
         // Its band: the per-seed medians' standard deviation.
         let sd = ((0.09f64 + 0.01 + 0.16) / 2.0).sqrt();
-        assert!((points[1].err.unwrap() - sd).abs() < 1e-12);
+        let (lo, hi) = points[1].band.unwrap();
+        assert!((hi - 0.35 - sd).abs() < 1e-12 && (0.35 - lo - sd).abs() < 1e-12);
     }
 }

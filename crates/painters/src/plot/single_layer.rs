@@ -82,11 +82,7 @@ fn metric_name(metric: &str) -> &str {
 
 impl SingleLayer {
     fn levels(&self) -> impl Iterator<Item = f64> + '_ {
-        let ends = self
-            .lines
-            .iter()
-            .flat_map(|l| &l.1)
-            .flat_map(|p| [p.y - p.err.unwrap_or(0.0), p.y + p.err.unwrap_or(0.0)]);
+        let ends = self.lines.iter().flat_map(|l| &l.1).flat_map(Point::extent);
         ends.chain(self.full)
             .chain(self.chance)
             .filter(|v| v.is_finite())

@@ -73,6 +73,11 @@ pub(super) fn task_rank(task: &str) -> (usize, String) {
     )
 }
 
+/// The `i`-th of a set of lines with no fixed colour of their own.
+pub(super) fn series_colour(i: usize) -> RGBColor {
+    TAB10[i % TAB10.len()]
+}
+
 pub(super) fn task_colour(task: &str) -> RGBColor {
     let i = TASKS.iter().position(|(t, _)| *t == task);
     // Unknown tasks get a stable colour from their name.

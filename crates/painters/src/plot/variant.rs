@@ -46,10 +46,7 @@ fn y_range(fig: &VariantFigure) -> (f64, f64) {
         .iter()
         .filter(|b| b.informative)
         .flat_map(|b| &b.points);
-    let ends = informative.chain(&fig.median).flat_map(|p| {
-        let e = p.err.unwrap_or(0.0);
-        [p.y - e, p.y + e]
-    });
+    let ends = informative.chain(&fig.median).flat_map(Point::extent);
     let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
     let pad = 0.06 * (hi - lo);
     (lo - pad, hi + pad)

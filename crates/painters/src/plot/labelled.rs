@@ -1,0 +1,130 @@
+//! Labelled explicit plans that remove layers (e.g. the plans each pruning criterion
+//! chose) on one chart: the median normalised score against the number of layers removed,
+//! one line per label, from the full model at 0. The band is the 95% paired-bootstrap
+//! interval of the median from paired.csv (its row of the cell against the baseline: the
+//! baseline's normalised median is 1 on every resample, so the interval of the difference
+//! is the median's own, shifted by 1); without paired.csv the lines have no band.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::data::{Paired, Results};
+use super::legend::{self, Entry};
+use super::lines::{self, Stroke};
+use super::series::Point;
+use super::style::{self, INK, REFERENCE};
+use super::{DrawResult, Figure};
+
+pub(super) struct Labelled {
+    model: Option<String>,
+    banded: bool,
+    /// (label, median against layers removed)
+    lines: Vec<(String, Vec<Point>)>,
+}
+
+/// The figure, when medians.csv has labelled plans that remove layers.
+pub(super) fn figure(results: &Results) -> Option<Labelled> {
+    let mut labels: Vec<&str> = Vec::new();
+    for m in &results.medians {
+        if let (Some(label), Some(_)) = (&m.label, m.affected_layers)
+            && !labels.contains(&label.as_str())
+        {
+            labels.push(label);
+        }
+    }
+    let lines: Vec<(String, Vec<Point>)> = labels
+        .into_iter()
+        .map(|label| {
+            let mut points = vec![Point {
+                x: 0.0,
+                y: 1.0,
+                band: None,
+                samples: 1,
+            }];
+            for m in &results.medians {
+                if m.label.as_deref() != Some(label) {
+                    continue;
+                }
+                let (Some(removed), Some(y)) = (m.affected_layers, m.median_normalised) else {
+                    continue;
+                };
+                points.push(Point {
+                    x: removed as f64,
+                    y,
+                    band: median_interval(&results.paired, &m.variant),
+                    samples: 1,
+                });
+            }
+            points.sort_by(|a, b| a.x.total_cmp(&b.x));
+            (label.to_string(), points)
+        })
+        .filter(|(_, points)| points.len() > 1)
+        .collect();
+    (!lines.is_empty()).then(|| Labelled {
+        model: results.model.clone(),
+        banded: lines.iter().flat_map(|l| &l.1).any(|p| p.band.is_some()),
+        lines,
+    })
+}
+
+/// The 95% interval of `cell`'s median normalised score: its paired.csv median row
+/// against the baseline, shifted by the baseline's 1.
+fn median_interval(paired: &[Paired], cell: &str) -> Option<(f64, f64)> {
+    let row = paired
+        .iter()
+        .find(|p| p.task == "median" && p.cell_a == cell && p.cell_b == "baseline")?;
+    Some((1.0 + row.ci_lower?, 1.0 + row.ci_upper?))
+}
+
+impl Figure for Labelled {
+    fn stem(&self) -> String {
+        "labelled-plans".into()
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let mut title = "Layers removed: median normalised score".to_string();
+        if let Some(model) = &self.model {
+            title = format!("{title} — {model}");
+        }
+        let (area, legend_area) = lines::layout(root, &title)?;
+        let points = || self.lines.iter().flat_map(|l| &l.1);
+        let x_max = points().map(|p| p.x).fold(1.0, f64::max);
+        let ends = points().flat_map(Point::extent);
+        let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+        let pad = 0.06 * (hi - lo);
+        let axes = (
+            "layers removed",
+            "median normalised score (0 = random, 1 = full model)",
+        );
+        let mut chart = lines::chart(&area, -0.5..x_max + 0.5, lo - pad..hi + pad, axes)?;
+        lines::reference(&mut chart, 1.0, INK)?;
+        lines::reference(&mut chart, 0.0, REFERENCE)?;
+        let mut entries = Vec::new();
+        for (i, (label, points)) in self.lines.iter().enumerate() {
+            let colour = style::series_colour(i);
+            let stroke = Stroke {
+                colour,
+                width: 3,
+                dashed: false,
+                band: true,
+            };
+            lines::curve(&mut chart, points, &stroke)?;
+            entries.push(Entry::new(label.clone(), colour, 3));
+        }
+        entries.push(Entry::new("full model", INK, 2));
+        entries.push(Entry::new("random", REFERENCE, 2));
+        let caption = if self.banded {
+            vec![
+                "Bands: 95% paired-bootstrap interval".into(),
+                "of the median (paired.csv)".into(),
+            ]
+        } else {
+            Vec::new()
+        };
+        legend::draw(&legend_area, &entries, &caption)?;
+        Ok(())
+    }
+}
