@@ -61,7 +61,29 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
         min_score: cmd.min_score,
     };
     let max_kept = super::score_options(&cmd.scoring).max_kept;
-    let mut print = |row: &PruneStep| if cmd.json { Ok(()) } else { print_row(row) };
+    let texts = match &cmd.objective {
+        PruneObjective::Task { .. } => None,
+        _ => Some(eval_suite::read_texts(
+            cmd.texts.as_deref().expect("checked"),
+            cmd.limit,
+        )?),
+    };
+    // prune.csv and prune.json are rewritten after every step, so a search stopped early
+    // (or still running) shows the steps it has.
+    let mut report = Report {
+        model: cmd.model.model.display().to_string(),
+        objective: cmd.objective.to_string(),
+        texts: texts.as_ref().map(Vec::len),
+        protected: cmd.protect.clone(),
+        steps: Vec::new(),
+    };
+    let mut record = |row: &PruneStep| {
+        if !cmd.json {
+            print_row(row)?;
+        }
+        report.steps.push(row.clone());
+        write(&out, &report)
+    };
     let mut search = |objective: &mut dyn Objective| {
         greedy(
             &start,
@@ -70,11 +92,11 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
             stop,
             max_kept,
             objective,
-            &mut print,
+            &mut record,
         )
     };
-    let (rows, texts) = match &cmd.objective {
-        PruneObjective::Task { name, .. } => {
+    match (&cmd.objective, texts) {
+        (PruneObjective::Task { name, .. }, _) => {
             let task = TaskSettings {
                 name: name.clone(),
                 yaml: None,
@@ -87,14 +109,14 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
             let model = super::load_model(&cmd.model)?;
             let store = Store::open(&out)?;
             let mut objective = TaskObjective::new(&cmd, &model, &store, &data, task)?;
-            (search(&mut objective)?, None)
+            search(&mut objective)?;
         }
-        objective => {
+        (objective, texts) => {
             let texts_path = cmd.texts.as_deref().expect("checked");
-            let texts = eval_suite::read_texts(texts_path, cmd.limit)?;
+            let texts = texts.expect("read above");
             let model = super::load_model(&cmd.model)?;
             let ids = tokenize(&model, texts_path, &texts)?;
-            let rows = match objective {
+            match objective {
                 PruneObjective::Nll => {
                     if !model.stack().is_causal() {
                         bail!(
@@ -110,7 +132,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
                         options: super::score_options(&cmd.scoring),
                         one_by_one: cmd.one_by_one,
                     };
-                    search(&mut objective)?
+                    search(&mut objective)?;
                 }
                 _ => {
                     let stats = text_stats(&model, &start, &ids)?;
@@ -122,20 +144,11 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
                     } else {
                         lowest_influence(&start, &cmd.protect, &p.block_influence, cmd.steps)?
                     };
-                    one_shot_rows(plans, &cmd, &mut print)?
+                    one_shot_rows(plans, &cmd, &mut record)?;
                 }
-            };
-            (rows, Some(ids.len()))
+            }
         }
-    };
-    let report = Report {
-        model: cmd.model.model.display().to_string(),
-        objective: cmd.objective.to_string(),
-        texts,
-        protected: cmd.protect.clone(),
-        steps: rows,
-    };
-    write(&out, &report)?;
+    }
     if cmd.json {
         outln!("{}", serde_json::to_string(&report)?)?;
     } else {
