@@ -413,10 +413,69 @@ pub struct ImportanceCmd {
     /// Write importance.json, importance.csv, angular.csv and plots/ here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also the real drop on a benchmark, `NAME[:METRIC[:FILTER]]` (default: the task's
+    /// headline metric), of removing each step and each best block; its cells are stored
+    /// in OUT/store (needs --out).
+    #[arg(long)]
+    pub task: Option<TaskMetric>,
+    /// The task's first N items.
+    #[arg(long)]
+    pub task_limit: Option<usize>,
+    /// The task's items start after the first N.
+    #[arg(long, default_value_t = 0)]
+    pub task_offset: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
     #[command(flatten)]
     pub scoring: ScoringArgs,
     #[command(flatten)]
     pub plan: PlanArgs,
+}
+
+/// A benchmark metric: `NAME[:METRIC[:FILTER]]`, the metric defaulting to the task's
+/// headline and the filter to `none`. Displayed as `NAME:METRIC` (`:FILTER` unless none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskMetric {
+    pub name: String,
+    pub metric: String,
+    pub filter: String,
+}
+
+impl std::str::FromStr for TaskMetric {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        match parts[..] {
+            [name, ..] if name.is_empty() => Err(format!("{text:?}: no task name")),
+            [name] => {
+                let (metric, filter) = crate::summary::headline(name);
+                Ok(TaskMetric {
+                    name: name.into(),
+                    metric: metric.into(),
+                    filter: filter.into(),
+                })
+            }
+            [name, metric] | [name, metric, _] if !metric.is_empty() => Ok(TaskMetric {
+                name: name.into(),
+                metric: metric.into(),
+                filter: parts.get(2).copied().unwrap_or("none").into(),
+            }),
+            _ => Err(format!(
+                "{text:?}: expected NAME[:METRIC[:FILTER]], e.g. arc_easy or arc_easy:acc_norm"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for TaskMetric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.name, self.metric)?;
+        match self.filter.as_str() {
+            "none" => Ok(()),
+            filter => write!(f, ":{filter}"),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -424,7 +483,8 @@ pub struct PruneCmd {
     #[command(flatten)]
     pub model: ModelArgs,
     /// nll: greedy, each step removing the layer whose loss raises the texts' NLL least
-    /// (SLEB); task:NAME:METRIC[:FILTER]: greedy on a benchmark metric (Moslem et al.);
+    /// (SLEB); task:NAME[:METRIC[:FILTER]]: greedy on a benchmark metric, by default the
+    /// task's headline (Moslem et al.);
     /// bi: the k lowest Block Influence layers (ShortGPT); angular: the block of k layers
     /// with the least angular distance (Gromov et al.).
     #[arg(long)]
@@ -483,35 +543,25 @@ pub enum PruneObjective {
     Bi,
     /// One-shot: the least angular distance.
     Angular,
-    /// A benchmark metric, greedily: `task:NAME:METRIC[:FILTER]`.
-    Task {
-        name: String,
-        metric: String,
-        filter: String,
-    },
+    /// A benchmark metric, greedily: `task:NAME[:METRIC[:FILTER]]`.
+    Task(TaskMetric),
 }
 
 impl std::str::FromStr for PruneObjective {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.split(':').collect::<Vec<_>>()[..] {
-            ["nll"] => Ok(PruneObjective::Nll),
-            ["bi"] => Ok(PruneObjective::Bi),
-            ["angular"] => Ok(PruneObjective::Angular),
-            ["task", name, metric] | ["task", name, metric, _]
-                if !name.is_empty() && !metric.is_empty() =>
-            {
-                Ok(PruneObjective::Task {
-                    name: name.to_string(),
-                    metric: metric.to_string(),
-                    filter: text.split(':').nth(3).unwrap_or("none").to_string(),
-                })
-            }
-            _ => Err(
-                "expected nll, bi, angular or task:NAME:METRIC[:FILTER] (e.g. task:arc_easy:acc_norm)"
-                    .into(),
-            ),
+        match text {
+            "nll" => Ok(PruneObjective::Nll),
+            "bi" => Ok(PruneObjective::Bi),
+            "angular" => Ok(PruneObjective::Angular),
+            _ => match text.strip_prefix("task:") {
+                Some(task) => Ok(PruneObjective::Task(task.parse()?)),
+                None => Err(
+                    "expected nll, bi, angular or task:NAME[:METRIC[:FILTER]] (e.g. task:arc_easy:acc_norm)"
+                        .into(),
+                ),
+            },
         }
     }
 }
@@ -522,14 +572,7 @@ impl std::fmt::Display for PruneObjective {
             PruneObjective::Nll => f.write_str("nll"),
             PruneObjective::Bi => f.write_str("bi"),
             PruneObjective::Angular => f.write_str("angular"),
-            PruneObjective::Task {
-                name,
-                metric,
-                filter,
-            } => match filter.as_str() {
-                "none" => write!(f, "task:{name}:{metric}"),
-                _ => write!(f, "task:{name}:{metric}:{filter}"),
-            },
+            PruneObjective::Task(task) => write!(f, "task:{task}"),
         }
     }
 }
@@ -563,6 +606,23 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn task_metrics_default_to_the_headline_metric() {
+        let text = |t: &str| t.parse::<TaskMetric>().map(|m| m.to_string());
+        assert_eq!(text("arc_easy"), Ok("arc_easy:acc_norm".into()));
+        assert_eq!(text("boolq:f1"), Ok("boolq:f1".into()));
+        let gsm8k = "gsm8k:exact_match:strict-match";
+        assert_eq!(text(gsm8k), Ok(gsm8k.into()));
+        for bad in ["", ":acc", "arc_easy:", "arc_easy::none", "a:b:c:d"] {
+            assert!(text(bad).is_err(), "{bad:?} parsed");
+        }
+        let objective = "task:hellaswag".parse::<PruneObjective>();
+        assert_eq!(
+            objective.map(|o| o.to_string()),
+            Ok("task:hellaswag:acc_norm".into())
+        );
     }
 
     /// The error for `args`, which must be a bad value.

@@ -1,7 +1,8 @@
 //! `painters importance` against transformers (tests/fixtures/importance.json, from
 //! scripts/make_fixtures.py): Block Influence, relative magnitude and angular distance of
 //! the real SmolLM2 and MiniLM within 1e-4, SmolLM2's NLL with each layer removed within
-//! 1e-3 relative; and bad input refused in one line before a model loads.
+//! 1e-3 relative; with `--task`, the benchmark drop of each removal equal to `painters
+//! eval`'s; and bad input refused in one line before a model loads.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -195,5 +196,171 @@ fn bad_input_is_one_line() {
             stderr.trim().ends_with(&expected),
             "{stderr}\nexpected: {expected}"
         );
+    }
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("PAINTERS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data"))
+}
+
+/// `painters eval`'s ARC-Easy acc_norm under `plan` on items 10..18.
+fn eval_acc_norm(model: &str, plan: &str, out: &std::path::Path) -> f64 {
+    let data = data_dir();
+    let output = painters(&[
+        "eval",
+        "--model",
+        model,
+        "--tasks",
+        "arc_easy",
+        "--limit",
+        "18",
+        "--plan",
+        plan,
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let items = std::fs::read_to_string(out.join("arc_easy.jsonl")).unwrap();
+    let scores: Vec<f64> = items
+        .lines()
+        .skip(10)
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["acc_norm"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    scores.iter().sum::<f64>() / scores.len() as f64
+}
+
+/// `--task`: the benchmark drop of removing each step is `painters eval`'s metric under
+/// the plan minus under the plan without that step, on the chosen items; each proxy's
+/// Spearman correlation is taken against those drops. A 4-step plan of SmolLM2 keeps it
+/// small: ARC-Easy items 10..18.
+#[test]
+fn task_drop_is_painters_eval_with_each_step_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = workspace().join("models/smollm2-135m");
+    let model = model.to_str().unwrap();
+    let texts = fixtures().join("importance_texts.jsonl");
+    let out = dir.path().join("importance");
+    let data = data_dir();
+    let output = painters(&[
+        "importance",
+        "--model",
+        model,
+        "--texts",
+        texts.to_str().unwrap(),
+        "--plan",
+        "0..4",
+        "--max-block",
+        "2",
+        "--task",
+        "arc_easy:acc_norm",
+        "--task-limit",
+        "8",
+        "--task-offset",
+        "10",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let task = &report["task"];
+    assert_eq!(task["metric"], "arc_easy:acc_norm");
+    assert_eq!(task["items"], 8);
+    let full = eval_acc_norm(model, "0..4", &dir.path().join("eval"));
+    assert_eq!(task["full"].as_f64().unwrap(), full);
+    let without = numbers(&task["without_step"]);
+    let drop = numbers(&task["drop"]);
+    for (i, plan) in ["1..4", "0 2 3", "0 1 3", "0..3"].iter().enumerate() {
+        let expected = eval_acc_norm(model, plan, &dir.path().join(format!("eval{i}")));
+        println!(
+            "without step {i} ({plan}): {} (painters eval {expected})",
+            without[i]
+        );
+        assert_eq!(without[i], expected, "without step {i}");
+        assert_eq!(drop[i], full - expected);
+    }
+    for proxy in ["block_influence", "relative_magnitude", "angular_distance"] {
+        let values = match proxy {
+            "angular_distance" => numbers(&report["angular_distance"]["1"]),
+            _ => numbers(&report[proxy]),
+        };
+        let expected = painters::importance::spearman(&values, &drop);
+        let estimate = &task["spearman"][proxy];
+        assert_eq!(estimate["value"].as_f64(), expected, "{proxy}");
+        let ci = numbers(&estimate["ci"]);
+        assert!(ci[0] <= ci[1], "{proxy}: {ci:?}");
+    }
+    // The best block of 2 steps carries its own metric.
+    let block = &report["best_blocks"][1];
+    let start = block["start"].as_u64().unwrap() as usize;
+    let kept: Vec<String> = (0..4)
+        .filter(|l| !(start..start + 2).contains(l))
+        .map(|l| l.to_string())
+        .collect();
+    let expected = eval_acc_norm(model, &kept.join(" "), &dir.path().join("eval-block"));
+    assert_eq!(block["task"].as_f64().unwrap(), expected);
+    let csv = std::fs::read_to_string(out.join("importance.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",task_without,task_drop")
+    );
+}
+
+#[test]
+fn task_flags_are_checked_in_one_line() {
+    let texts = fixtures().join("importance_texts.jsonl");
+    let smollm2 = workspace().join("models/smollm2-135m");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--task", "arc_easy"],
+            "--task arc_easy:acc_norm: needs --out DIR (its cells are stored in DIR/store)",
+        ),
+        (
+            &["--task-limit", "5"],
+            "--task-limit and --task-offset need --task",
+        ),
+        (&["--task", "no_such_task", "--out", "x"], "unknown task"),
+        (
+            &["--task", "arc_easy:"],
+            "\"arc_easy:\": expected NAME[:METRIC[:FILTER]], e.g. arc_easy or arc_easy:acc_norm",
+        ),
+    ];
+    for (flags, expected) in cases {
+        let mut args = vec![
+            "importance",
+            "--model",
+            smollm2.to_str().unwrap(),
+            "--texts",
+            texts.to_str().unwrap(),
+        ];
+        args.extend(flags);
+        let output = painters(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        // clap's own errors add a usage hint on further lines.
+        let clap = flags == ["--task", "arc_easy:"];
+        assert!(clap || stderr.trim().lines().count() == 1, "{stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(expected), "{stderr}\nexpected: {expected}");
     }
 }

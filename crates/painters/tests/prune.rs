@@ -344,7 +344,7 @@ fn bad_input_is_one_line_before_the_model_loads() {
         empty.to_str().unwrap(),
     );
     let cases: [(&[&str], String); 6] = [
-        (&["--objective", "sleb", "--texts", t, "--steps", "2"], "invalid value 'sleb' for '--objective <OBJECTIVE>': expected nll, bi, angular or task:NAME:METRIC[:FILTER] (e.g. task:arc_easy:acc_norm)".into()),
+        (&["--objective", "sleb", "--texts", t, "--steps", "2"], "invalid value 'sleb' for '--objective <OBJECTIVE>': expected nll, bi, angular or task:NAME[:METRIC[:FILTER]] (e.g. task:arc_easy:acc_norm)".into()),
         (&["--objective", "nll", "--texts", t, "--steps", "2", "--protect", "0,30"], "--protect 30: the model has 30 layers (0..=29)".into()),
         (&["--objective", "nll", "--texts", t, "--steps", "29", "--protect", "0,29"], "--steps 29: at most 28 steps can be removed (the plan has 30 steps, 2 of them protected, and one must remain)".into()),
         (&["--objective", "nll", "--steps", "2"], "--objective nll: needs --texts FILE".into()),

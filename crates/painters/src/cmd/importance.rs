@@ -1,8 +1,10 @@
 //! `painters importance`: every proxy of [`crate::importance`] per executed step of a
 //! plan, beside the real drop in NLL of removing each step and each least-distant block,
 //! with each proxy's Spearman correlation to the drop (95% bootstrap interval over
-//! texts). Texts run one at a time, so padding never enters a statistic; the removal
-//! plans are scored together as one plan trie.
+//! texts), and with `--task` the same drops and correlations on a benchmark metric
+//! (interval over the task's items). Texts run one at a time, so padding never enters a
+//! statistic; the removal plans are scored together as one plan trie (on a task, as
+//! cells of `OUT/store/` sharing their passes).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,9 +17,12 @@ use layer_graph::scoring::{ScoreOptions, ScoreRequest, score_plans};
 use layer_plan::Plan;
 use serde::Serialize;
 
-use crate::cli::ImportanceCmd;
+use crate::cells::{TASK_CHUNK, TaskScores, task_options};
+use crate::cli::{ImportanceCmd, TaskMetric};
+use crate::experiment::TaskSettings;
 use crate::importance::{Estimate, TextStats, best_block, bootstrap, proxies, spearman};
 use crate::outln;
+use crate::store::Store;
 
 /// Everything `--json` prints and `--out` keeps as importance.json.
 #[derive(Serialize)]
@@ -40,6 +45,32 @@ pub struct Report {
     pub best_blocks: Vec<BestBlock>,
     /// Each single-step proxy against the NLL drop of removing that step.
     pub spearman: BTreeMap<&'static str, Estimate>,
+    /// With `--task`: the benchmark metric with each step removed.
+    pub task: Option<TaskDrop>,
+}
+
+#[derive(Serialize)]
+pub struct TaskDrop {
+    /// `NAME:METRIC[:FILTER]`.
+    pub metric: String,
+    /// Perplexity-like: the drop counts a rise as worse.
+    pub lower_is_better: bool,
+    /// Items scored (`None` for a corpus-level metric).
+    pub items: Option<usize>,
+    /// The metric under the plan.
+    pub full: f64,
+    /// Without step i.
+    pub without_step: Vec<f64>,
+    /// How much worse without step i: `full - without_step[i]` (the reverse for a metric
+    /// where lower is better, perplexity), so that a larger drop is a worse removal.
+    pub drop: Vec<f64>,
+    /// Every candidate's metric: the plan, each step removed, each best block of 2..
+    /// steps removed (what [`BestBlock::task`] reads).
+    #[serde(skip)]
+    values: Vec<f64>,
+    /// Each single-step proxy against this drop; the interval resamples the task's items
+    /// (none for a corpus-level metric such as perplexity, which has no per-item score).
+    pub spearman: BTreeMap<&'static str, Estimate>,
 }
 
 #[derive(Serialize)]
@@ -53,6 +84,22 @@ pub struct Nll {
     pub drop: Vec<f64>,
 }
 
+impl TaskDrop {
+    /// How much worse `value` is than the plan's own.
+    fn drop_of(&self, value: f64) -> f64 {
+        worse_by(self.lower_is_better, self.full, value)
+    }
+}
+
+/// How much worse `value` is than `reference`.
+fn worse_by(lower_is_better: bool, reference: f64, value: f64) -> f64 {
+    if lower_is_better {
+        value - reference
+    } else {
+        reference - value
+    }
+}
+
 #[derive(Serialize)]
 pub struct BestBlock {
     pub n: usize,
@@ -61,16 +108,49 @@ pub struct BestBlock {
     pub plan: String,
     pub nll: Option<f64>,
     pub drop: Option<f64>,
+    /// With `--task`: the metric without the block, and its drop.
+    pub task: Option<f64>,
+    pub task_drop: Option<f64>,
 }
 
 /// Bootstrap resamples of the texts for the Spearman intervals.
 const RESAMPLES: usize = 1000;
+
+/// The single-step proxies the drops are ranked against.
+type Proxy = fn(&crate::importance::Proxies) -> Vec<f64>;
+const PROXIES: [(&str, Proxy); 3] = [
+    ("block_influence", |p| p.block_influence.clone()),
+    ("relative_magnitude", |p| p.relative_magnitude.clone()),
+    ("angular_distance", |p| p.angular[0].clone()),
+];
 
 pub fn run(cmd: ImportanceCmd) -> Result<()> {
     let texts = eval_suite::read_texts(&cmd.texts, cmd.limit)?;
     if cmd.max_block == 0 {
         bail!("--max-block 0: blocks have at least one step");
     }
+    let task = match &cmd.task {
+        Some(metric) => {
+            if cmd.out.is_none() {
+                bail!("--task {metric}: needs --out DIR (its cells are stored in DIR/store)");
+            }
+            eval_suite::check_task(&metric.name)?;
+            let task = TaskSettings {
+                name: metric.name.clone(),
+                yaml: None,
+                limit: cmd.task_limit,
+                offset: Some(cmd.task_offset),
+                num_fewshot: None,
+            };
+            let data = super::data_dir(&cmd.data);
+            eval_suite::check_data(&metric.name, &data, &task_options(&task, TASK_CHUNK))?;
+            Some((metric, task, data))
+        }
+        None if cmd.task_limit.is_some() || cmd.task_offset > 0 => {
+            bail!("--task-limit and --task-offset need --task")
+        }
+        None => None,
+    };
     let model = super::load_model(&cmd.model)?;
     let plan = super::resolve_plan(&cmd.plan, model.stack().num_layers())?;
     let steps = plan.steps().len();
@@ -130,6 +210,25 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
             without_step,
         }
     });
+    let task = match task {
+        Some((metric, settings, data)) => {
+            let store = Store::open(cmd.out.as_deref().expect("checked"))?;
+            let scoring = super::score_options(&cmd.scoring);
+            let reuse = !cmd.scoring.no_reuse;
+            let scores = TaskScores::new(
+                &model, &store, &data, settings, metric, &cmd.model, scoring, reuse,
+            )?;
+            let single_proxies = proxies(&stats, &all, 1);
+            Some(task_drop(
+                &scores,
+                metric,
+                &candidates,
+                steps,
+                &single_proxies,
+            )?)
+        }
+        None => None,
+    };
     let best_blocks = blocks
         .iter()
         .map(|&(n, start, distance)| {
@@ -143,18 +242,14 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
                 plan: candidates[candidate].to_string(),
                 nll: nll_of,
                 drop: nll_of.zip(nll.as_ref()).map(|(x, n)| x - n.full),
+                task: task.as_ref().map(|t| t.values[candidate]),
+                task_drop: task.as_ref().map(|t| t.drop_of(t.values[candidate])),
             }
         })
         .collect();
     let mut correlations = BTreeMap::new();
     if per_text.is_some() {
-        type Proxy = fn(&crate::importance::Proxies) -> Vec<f64>;
-        let named: [(&'static str, Proxy); 3] = [
-            ("block_influence", |p| p.block_influence.clone()),
-            ("relative_magnitude", |p| p.relative_magnitude.clone()),
-            ("angular_distance", |p| p.angular[0].clone()),
-        ];
-        for (name, proxy) in named {
+        for (name, proxy) in PROXIES {
             let estimate = bootstrap(stats.len(), RESAMPLES, |pick| {
                 let drops: Vec<f64> = (1..=steps)
                     .map(|c| total(c, pick) - total(0, pick))
@@ -182,6 +277,7 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
         nll,
         best_blocks,
         spearman: correlations,
+        task,
     };
     if let Some(out) = &cmd.out {
         write(out, &report)?;
@@ -192,6 +288,54 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
         print_table(&report)?;
     }
     Ok(())
+}
+
+/// The benchmark metric of `candidates` (the plan, then each single step removed, then the
+/// best blocks of 2.. steps removed) as drops, with each proxy's rank correlation to them.
+fn task_drop(
+    scores: &TaskScores,
+    metric: &TaskMetric,
+    candidates: &[Plan],
+    steps: usize,
+    single_proxies: &crate::importance::Proxies,
+) -> Result<TaskDrop> {
+    let values = scores.values(candidates)?;
+    let lower_is_better = scores.lower_is_better();
+    let full = values[0];
+    let without_step = values[1..=steps].to_vec();
+    let drop: Vec<f64> = without_step
+        .iter()
+        .map(|&v| worse_by(lower_is_better, full, v))
+        .collect();
+    let items = scores.item_scores(&candidates[..=steps])?;
+    let mut correlations = BTreeMap::new();
+    for (name, proxy) in PROXIES {
+        let proxy = proxy(single_proxies);
+        let estimate = match &items {
+            Some(items) => bootstrap(items[0].len(), RESAMPLES, |pick| {
+                let mean = |c: usize| pick.iter().map(|&i| items[c][i]).sum::<f64>();
+                let drops: Vec<f64> = (1..=steps)
+                    .map(|c| worse_by(lower_is_better, mean(0), mean(c)))
+                    .collect();
+                spearman(&proxy, &drops)
+            }),
+            None => Estimate {
+                value: spearman(&proxy, &drop),
+                ci: None,
+            },
+        };
+        correlations.insert(name, estimate);
+    }
+    Ok(TaskDrop {
+        metric: metric.to_string(),
+        lower_is_better,
+        items: items.as_ref().map(|i| i[0].len()),
+        full,
+        without_step,
+        drop,
+        values,
+        spearman: correlations,
+    })
 }
 
 /// Each text's token ids as the tokenizer makes them by default, checked to fit the model.
@@ -289,9 +433,11 @@ fn write(out: &Path, report: &Report) -> Result<()> {
         "angular_distance",
         "nll_without",
         "nll_drop",
+        "task_without",
+        "task_drop",
     ])?;
     for i in 0..report.layers {
-        let nll = report.nll.as_ref();
+        let (nll, task) = (report.nll.as_ref(), report.task.as_ref());
         let optional = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
         csv.write_record([
             i.to_string(),
@@ -301,6 +447,8 @@ fn write(out: &Path, report: &Report) -> Result<()> {
             report.angular_distance[&1][i].to_string(),
             optional(nll.map(|n| n.without_step[i])),
             optional(nll.map(|n| n.drop[i])),
+            optional(task.map(|t| t.without_step[i])),
+            optional(task.map(|t| t.drop[i])),
         ])?;
     }
     crate::atomic::write(&out.join("importance.csv"), &csv.into_inner()?)?;
@@ -326,14 +474,22 @@ fn print_table(report: &Report) -> Result<()> {
         report.plan,
         report.layers
     )?;
-    outln!("step  layer      BI  rel.mag  angular  NLL drop")?;
+    let task_header = report
+        .task
+        .as_ref()
+        .map_or(String::new(), |t| format!("  {} drop", t.metric));
+    outln!("step  layer      BI  rel.mag  angular  NLL drop{task_header}")?;
     for i in 0..report.layers {
         let drop = report
             .nll
             .as_ref()
             .map_or("-".to_string(), |n| format!("{:.3}", n.drop[i]));
+        let task_drop = report
+            .task
+            .as_ref()
+            .map_or(String::new(), |t| format!("  {:>8.4}", t.drop[i]));
         outln!(
-            "{i:>4}  {:>5}  {:.4}  {:>7.4}  {:>7.4}  {drop:>8}",
+            "{i:>4}  {:>5}  {:.4}  {:>7.4}  {:>7.4}  {drop:>8}{task_drop}",
             report.steps[i],
             report.block_influence[i],
             report.relative_magnitude[i],
@@ -342,19 +498,32 @@ fn print_table(report: &Report) -> Result<()> {
     }
     for b in &report.best_blocks {
         let drop = b.drop.map_or("-".to_string(), |d| format!("{d:.3}"));
+        let task_drop = b
+            .task_drop
+            .map_or(String::new(), |d| format!(", task drop {d:.4}"));
         outln!(
-            "best block of {}: steps {}..{} (d = {:.4}), NLL drop {drop}",
+            "best block of {}: steps {}..{} (d = {:.4}), NLL drop {drop}{task_drop}",
             b.n,
             b.start,
             b.start + b.n,
             b.distance
         )?;
     }
-    for (name, e) in &report.spearman {
+    let task_correlations = report.task.iter().flat_map(|t| {
+        let against = format!("{} drop", t.metric);
+        t.spearman
+            .iter()
+            .map(move |(name, e)| (*name, against.clone(), e))
+    });
+    let nll_correlations = report
+        .spearman
+        .iter()
+        .map(|(name, e)| (*name, "NLL drop".to_string(), e));
+    for (name, against, e) in nll_correlations.chain(task_correlations) {
         let value = e.value.map_or("-".to_string(), |v| format!("{v:.3}"));
         let ci =
             e.ci.map_or(String::new(), |[lo, hi]| format!(" [{lo:.3}, {hi:.3}]"));
-        outln!("Spearman({name}, NLL drop) = {value}{ci}")?;
+        outln!("Spearman({name}, {against}) = {value}{ci}")?;
     }
     Ok(())
 }

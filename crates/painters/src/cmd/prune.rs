@@ -11,16 +11,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use indicatif::MultiProgress;
 use layer_graph::Model;
-use layer_graph::exec::KvMode;
 use layer_graph::scoring::{ScoreOptions, ScoreRequest};
 use layer_plan::Plan;
 use serde::Serialize;
 
 use super::importance::{nll_per_text, nll_requests, text_stats, tokenize};
-use crate::backend::AddBos;
-use crate::cells::{CellRunner, task_options};
+use crate::cells::{TASK_CHUNK, TaskScores, store_model_id, task_options};
 use crate::cli::{PruneCmd, PruneObjective};
 use crate::experiment::TaskSettings;
 use crate::experiment::config_layers;
@@ -30,12 +27,10 @@ use crate::prune::{
     Objective, PruneStep, Stop, greedy, layer_passes, least_distant_blocks, lowest_influence,
     removable, single_removals,
 };
-use crate::store::{Store, cell_key};
+use crate::store::Store;
 
 /// Texts per cached NLL chunk: a killed search loses at most one chunk of a step.
 const CHUNK: usize = 16;
-/// Requests per logged chunk of a task objective's cell (`painters run`'s default).
-const TASK_CHUNK: usize = 64;
 
 /// What `--json` prints and prune.json keeps.
 #[derive(Serialize)]
@@ -62,7 +57,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
     };
     let max_kept = super::score_options(&cmd.scoring).max_kept;
     let texts = match &cmd.objective {
-        PruneObjective::Task { .. } => None,
+        PruneObjective::Task(_) => None,
         _ => Some(eval_suite::read_texts(
             cmd.texts.as_deref().expect("checked"),
             cmd.limit,
@@ -96,19 +91,23 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
         )
     };
     match (&cmd.objective, texts) {
-        (PruneObjective::Task { name, .. }, _) => {
+        (PruneObjective::Task(metric), _) => {
             let task = TaskSettings {
-                name: name.clone(),
+                name: metric.name.clone(),
                 yaml: None,
                 limit: cmd.limit,
                 offset: Some(cmd.offset),
                 num_fewshot: None,
             };
             let data = super::data_dir(&cmd.data);
-            eval_suite::check_data(name, &data, &task_options(&task, TASK_CHUNK))?;
+            eval_suite::check_data(&metric.name, &data, &task_options(&task, TASK_CHUNK))?;
             let model = super::load_model(&cmd.model)?;
             let store = Store::open(&out)?;
-            let mut objective = TaskObjective::new(&cmd, &model, &store, &data, task)?;
+            let reuse = !cmd.scoring.no_reuse && !cmd.one_by_one;
+            let scoring = super::score_options(&cmd.scoring);
+            let mut objective = TaskObjective(TaskScores::new(
+                &model, &store, &data, task, metric, &cmd.model, scoring, reuse,
+            )?);
             search(&mut objective)?;
         }
         (objective, texts) => {
@@ -128,7 +127,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
                         model: &model,
                         requests: nll_requests(&ids),
                         cache: out.join("cache"),
-                        identity: model_id(&cmd)?,
+                        identity: store_model_id(&cmd.model)?,
                         options: super::score_options(&cmd.scoring),
                         one_by_one: cmd.one_by_one,
                     };
@@ -157,122 +156,30 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
     Ok(())
 }
 
-/// The model's identity as `painters run` keys cells with the tokenizer's own BOS.
-fn model_id(cmd: &PruneCmd) -> Result<String> {
-    crate::identity::model_identity(
-        &cmd.model.model,
-        &cmd.model.dtype.to_string(),
-        "add_bos=tokenizer",
-        crate::identity::cache_root().as_deref(),
-    )
-}
-
-/// A benchmark metric of each plan, every plan a cell of the store in the results
-/// directory: a step's unfinished candidates share their passes as `painters run`'s
-/// cells do, and a killed search resumes from what the store logged.
-struct TaskObjective<'a> {
-    cells: CellRunner<'a>,
-    task: TaskSettings,
-    model_id: String,
-    metric: String,
-    filter: String,
-}
-
-impl<'a> TaskObjective<'a> {
-    fn new(
-        cmd: &PruneCmd,
-        model: &'a Model,
-        store: &'a Store,
-        data: &'a Path,
-        task: TaskSettings,
-    ) -> Result<Self> {
-        let PruneObjective::Task { metric, filter, .. } = &cmd.objective else {
-            unreachable!("a task objective")
-        };
-        Ok(TaskObjective {
-            cells: CellRunner {
-                model,
-                store,
-                data,
-                scoring: super::score_options(&cmd.scoring),
-                kv: KvMode::Exact,
-                add_bos: AddBos::Tokenizer,
-                chunk_size: TASK_CHUNK,
-                reuse: !cmd.scoring.no_reuse && !cmd.one_by_one,
-                bars: MultiProgress::new(),
-            },
-            task,
-            model_id: model_id(cmd)?,
-            metric: metric.clone(),
-            filter: filter.clone(),
-        })
-    }
-}
+/// A benchmark metric of each plan, greedily maximised (or minimised, for perplexity).
+struct TaskObjective<'a>(TaskScores<'a>);
 
 impl Objective for TaskObjective<'_> {
     fn minimise(&self) -> bool {
-        self.metric.contains("perplexity") || self.metric == "bits_per_byte"
+        self.0.lower_is_better()
     }
 
     fn score(&mut self, plans: &[Plan]) -> Result<Vec<f64>> {
-        let store = self.cells.store;
-        let keys: Vec<String> = plans
-            .iter()
-            .map(|p| cell_key(&self.model_id, p, &self.task))
-            .collect();
-        for (i, plan) in plans.iter().enumerate() {
-            if store.has(&keys[i]) {
-                continue;
-            }
-            if let Some(claim) = store.claim(&keys[i], true)? {
-                let later: Vec<(&Plan, &str)> = (i + 1..plans.len())
-                    .filter(|&j| !store.has(&keys[j]))
-                    .map(|j| (&plans[j], keys[j].as_str()))
-                    .collect();
-                self.cells
-                    .compute(&claim, plan, &plan.to_string(), &self.task, &later)?;
-            }
-        }
-        keys.iter()
-            .map(|key| {
-                let stored = store
-                    .load(key)?
-                    .with_context(|| format!("cell {key} was not stored"))?;
-                let reported: Vec<String> = stored
-                    .result
-                    .metrics
-                    .iter()
-                    .map(|m| format!("{}:{}", m.name, m.filter))
-                    .collect();
-                stored
-                    .result
-                    .metric(&self.metric, &self.filter)
-                    .map(|m| m.value)
-                    .with_context(|| {
-                        format!(
-                            "--objective: {} reports no {}:{} (it reports {})",
-                            self.task.name,
-                            self.metric,
-                            self.filter,
-                            reported.join(", ")
-                        )
-                    })
-            })
-            .collect()
+        self.0.values(plans)
     }
 }
 
 /// Everything about the flags that can be checked before a model loads.
 fn check(cmd: &PruneCmd, start: &Plan, layers: usize) -> Result<()> {
     match &cmd.objective {
-        PruneObjective::Task { name, .. } => {
+        PruneObjective::Task(metric) => {
             if cmd.texts.is_some() {
                 bail!(
                     "--objective {}: scores the task's items, not --texts",
                     cmd.objective
                 );
             }
-            eval_suite::check_task(name)?;
+            eval_suite::check_task(&metric.name)?;
         }
         _ if cmd.texts.is_none() => bail!("--objective {}: needs --texts FILE", cmd.objective),
         _ if cmd.offset > 0 => bail!("--offset: only for a task objective"),

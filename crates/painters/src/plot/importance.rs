@@ -1,5 +1,6 @@
-//! `painters importance` figures: per-step bars of each proxy above the real NLL drop of
-//! removing that step (so the orders can be compared by eye), and the angular-distance
+//! `painters importance` figures: per-step bars of each proxy above the real NLL drop (and
+//! benchmark drop, with `--task`) of removing that step (so the orders can be compared by
+//! eye), and the angular-distance
 //! map of block size n against start l (Gromov et al., Fig. 1 style).
 
 use plotters::coord::Shift;
@@ -34,13 +35,21 @@ impl Figure for StepBars<'_> {
     {
         root.fill(&WHITE)?;
         let r = self.report;
-        let mut panels: Vec<(&str, &[f64], RGBColor)> = vec![
-            ("Block Influence", &r.block_influence, BAR),
-            ("relative magnitude", &r.relative_magnitude, BAR),
-            ("angular distance d(l, 1)", &r.angular_distance[&1], BAR),
+        let mut panels: Vec<(String, &[f64], RGBColor)> = vec![
+            ("Block Influence".into(), &r.block_influence, BAR),
+            ("relative magnitude".into(), &r.relative_magnitude, BAR),
+            (
+                "angular distance d(l, 1)".into(),
+                &r.angular_distance[&1],
+                BAR,
+            ),
         ];
         if let Some(nll) = &r.nll {
-            panels.push(("NLL drop when removed (nats)", &nll.drop, DROP));
+            panels.push(("NLL drop when removed (nats)".into(), &nll.drop, DROP));
+        }
+        if let Some(task) = &r.task {
+            let label = format!("{} drop when removed", task.metric);
+            panels.push((label, &task.drop, DROP));
         }
         let title = format!("Per-step importance — {} texts, plan {}", r.texts, r.plan);
         let body = root
@@ -56,7 +65,7 @@ impl Figure for StepBars<'_> {
                 .margin(4)
                 .x_label_area_size(if last { 44 } else { 8 })
                 .y_label_area_size(80)
-                .caption(*label, font(style::AXIS_DESC))
+                .caption(label.as_str(), font(style::AXIS_DESC))
                 .build_cartesian_2d(-0.5..values.len() as f64 - 0.5, lo - pad..hi + pad)?;
             let mut mesh = chart.configure_mesh();
             mesh.disable_x_mesh()
