@@ -447,7 +447,7 @@ impl std::str::FromStr for TaskMetric {
     fn from_str(text: &str) -> Result<Self, String> {
         let parts: Vec<&str> = text.split(':').collect();
         match parts[..] {
-            [name, ..] if name.is_empty() => Err(format!("{text:?}: no task name")),
+            ["", ..] => Err(format!("{text:?}: no task name")),
             [name] => {
                 let (metric, filter) = crate::summary::headline(name);
                 Ok(TaskMetric {
