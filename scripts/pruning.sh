@@ -43,7 +43,8 @@ PY
 search() {
   local name=$1; shift
   local dir=$OUT/prune-$name
-  if python3 -c 'import json,sys; sys.exit(len(json.load(open(sys.argv[1]))["steps"]) < int(sys.argv[2]))' \
+  # prune.json is rewritten after every step; a finished search has step STEPS.
+  if python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["steps"][-1]["step"] < int(sys.argv[2]))' \
       "$dir/prune.json" "$STEPS" 2>/dev/null; then
     echo "pruning: $dir/prune.json has $STEPS steps already"
     return
