@@ -22,7 +22,27 @@ use crate::experiment::TaskSettings;
 use crate::store::{Claim, FollowerLog, Store, cell_key};
 
 /// Requests per logged chunk of a cell (`painters run`'s default).
-pub(crate) const TASK_CHUNK: usize = 64;
+const TASK_CHUNK: usize = 64;
+
+/// The settings of `metric`'s task on items `offset..offset + limit`, with the task
+/// known and its data files present and readable in `data`.
+pub(crate) fn checked_task(
+    metric: &TaskMetric,
+    limit: Option<usize>,
+    offset: usize,
+    data: &Path,
+) -> Result<TaskSettings> {
+    eval_suite::check_task(&metric.name)?;
+    let task = TaskSettings {
+        name: metric.name.clone(),
+        yaml: None,
+        limit,
+        offset: Some(offset),
+        num_fewshot: None,
+    };
+    eval_suite::check_data(&metric.name, data, &task_options(&task, TASK_CHUNK))?;
+    Ok(task)
+}
 
 /// The model's identity as `painters run` keys cells with the tokenizer's own BOS.
 pub(crate) fn store_model_id(args: &ModelArgs) -> Result<String> {

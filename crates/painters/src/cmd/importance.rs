@@ -17,9 +17,8 @@ use layer_graph::scoring::{ScoreOptions, ScoreRequest, score_plans};
 use layer_plan::Plan;
 use serde::Serialize;
 
-use crate::cells::{TASK_CHUNK, TaskScores, task_options};
+use crate::cells::{TaskScores, checked_task};
 use crate::cli::{ImportanceCmd, TaskMetric};
-use crate::experiment::TaskSettings;
 use crate::importance::{Estimate, TextStats, best_block, bootstrap, proxies, spearman};
 use crate::outln;
 use crate::store::Store;
@@ -134,16 +133,8 @@ pub fn run(cmd: ImportanceCmd) -> Result<()> {
             if cmd.out.is_none() {
                 bail!("--task {metric}: needs --out DIR (its cells are stored in DIR/store)");
             }
-            eval_suite::check_task(&metric.name)?;
-            let task = TaskSettings {
-                name: metric.name.clone(),
-                yaml: None,
-                limit: cmd.task_limit,
-                offset: Some(cmd.task_offset),
-                num_fewshot: None,
-            };
             let data = super::data_dir(&cmd.data);
-            eval_suite::check_data(&metric.name, &data, &task_options(&task, TASK_CHUNK))?;
+            let task = checked_task(metric, cmd.task_limit, cmd.task_offset, &data)?;
             Some((metric, task, data))
         }
         None if cmd.task_limit.is_some() || cmd.task_offset > 0 => {

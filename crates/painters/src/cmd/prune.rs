@@ -17,9 +17,8 @@ use layer_plan::Plan;
 use serde::Serialize;
 
 use super::importance::{nll_per_text, nll_requests, text_stats, tokenize};
-use crate::cells::{TASK_CHUNK, TaskScores, store_model_id, task_options};
+use crate::cells::{TaskScores, checked_task, store_model_id};
 use crate::cli::{PruneCmd, PruneObjective};
-use crate::experiment::TaskSettings;
 use crate::experiment::config_layers;
 use crate::importance::proxies;
 use crate::outln;
@@ -92,15 +91,8 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
     };
     match (&cmd.objective, texts) {
         (PruneObjective::Task(metric), _) => {
-            let task = TaskSettings {
-                name: metric.name.clone(),
-                yaml: None,
-                limit: cmd.limit,
-                offset: Some(cmd.offset),
-                num_fewshot: None,
-            };
             let data = super::data_dir(&cmd.data);
-            eval_suite::check_data(&metric.name, &data, &task_options(&task, TASK_CHUNK))?;
+            let task = checked_task(metric, cmd.limit, cmd.offset, &data)?;
             let model = super::load_model(&cmd.model)?;
             let store = Store::open(&out)?;
             let reuse = !cmd.scoring.no_reuse && !cmd.one_by_one;
