@@ -9,17 +9,16 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::data::{Paired, Results};
-use super::legend::{self, Entry};
-use super::lines::{self, Stroke};
+use super::lines;
 use super::series::Point;
-use super::style::{self, INK, REFERENCE};
+use super::style;
 use super::{DrawResult, Figure};
 
 pub(super) struct Labelled {
     model: Option<String>,
     banded: bool,
-    /// (label, median against layers removed)
-    lines: Vec<(String, Vec<Point>)>,
+    /// (label, colour, median against layers removed)
+    lines: Vec<(String, RGBColor, Vec<Point>)>,
 }
 
 /// The figure, when medians.csv has labelled plans that remove layers.
@@ -32,9 +31,10 @@ pub(super) fn figure(results: &Results) -> Option<Labelled> {
             labels.push(label);
         }
     }
-    let lines: Vec<(String, Vec<Point>)> = labels
+    let lines: Vec<(String, RGBColor, Vec<Point>)> = labels
         .into_iter()
-        .map(|label| {
+        .enumerate()
+        .map(|(i, label)| {
             let mut points = vec![Point {
                 x: 0.0,
                 y: 1.0,
@@ -56,13 +56,13 @@ pub(super) fn figure(results: &Results) -> Option<Labelled> {
                 });
             }
             points.sort_by(|a, b| a.x.total_cmp(&b.x));
-            (label.to_string(), points)
+            (label.to_string(), style::series_colour(i), points)
         })
-        .filter(|(_, points)| points.len() > 1)
+        .filter(|(_, _, points)| points.len() > 1)
         .collect();
     (!lines.is_empty()).then(|| Labelled {
         model: results.model.clone(),
-        banded: lines.iter().flat_map(|l| &l.1).any(|p| p.band.is_some()),
+        banded: lines.iter().flat_map(|l| &l.2).any(|p| p.band.is_some()),
         lines,
     })
 }
@@ -85,37 +85,6 @@ impl Figure for Labelled {
     where
         DB::ErrorType: 'static,
     {
-        let mut title = "Layers removed: median normalised score".to_string();
-        if let Some(model) = &self.model {
-            title = format!("{title} — {model}");
-        }
-        let (area, legend_area) = lines::layout(root, &title)?;
-        let points = || self.lines.iter().flat_map(|l| &l.1);
-        let x_max = points().map(|p| p.x).fold(1.0, f64::max);
-        let ends = points().flat_map(Point::extent);
-        let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
-        let pad = 0.06 * (hi - lo);
-        let axes = (
-            "layers removed",
-            "median normalised score (0 = random, 1 = full model)",
-        );
-        let mut chart = lines::chart(&area, -0.5..x_max + 0.5, lo - pad..hi + pad, axes)?;
-        lines::reference(&mut chart, 1.0, INK)?;
-        lines::reference(&mut chart, 0.0, REFERENCE)?;
-        let mut entries = Vec::new();
-        for (i, (label, points)) in self.lines.iter().enumerate() {
-            let colour = style::series_colour(i);
-            let stroke = Stroke {
-                colour,
-                width: 3,
-                dashed: false,
-                band: true,
-            };
-            lines::curve(&mut chart, points, &stroke)?;
-            entries.push(Entry::new(label.clone(), colour, 3));
-        }
-        entries.push(Entry::new("full model", INK, 2));
-        entries.push(Entry::new("random", REFERENCE, 2));
         let caption = if self.banded {
             vec![
                 "Bands: 95% paired-bootstrap interval".into(),
@@ -124,7 +93,15 @@ impl Figure for Labelled {
         } else {
             Vec::new()
         };
-        legend::draw(&legend_area, &entries, &caption)?;
-        Ok(())
+        lines::medians(
+            root,
+            (
+                "Layers removed: median normalised score",
+                self.model.as_deref(),
+            ),
+            "layers removed",
+            &self.lines,
+            &caption,
+        )
     }
 }

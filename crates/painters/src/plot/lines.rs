@@ -1,6 +1,7 @@
 //! What the line figures (one variant, all variants, single layer) share: the layout
 //! (title on top, chart left, legend panel right, so the legend never covers data), the
-//! axes, and drawing a curve with its error band, clipped to the chart's y range.
+//! axes, drawing a curve with its error band, clipped to the chart's y range, and the
+//! whole chart of several median lines against x ([`medians`]).
 
 use std::ops::Range;
 
@@ -10,8 +11,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::DrawResult;
+use super::legend::{self, Entry};
 use super::series::Point;
-use super::style::{self, font};
+use super::style::{self, INK, REFERENCE, font};
 
 /// A chart whose x axis is linear and y axis linear or logarithmic.
 pub(super) type Chart<'a, DB, Y> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>;
@@ -111,6 +113,53 @@ where
     let inside = xy.into_iter().filter(|p| (lo..=hi).contains(&p.1));
     let radius = stroke.width + 1;
     chart.draw_series(inside.map(|p| Circle::new(p, radius, stroke.colour.filled())))?;
+    Ok(())
+}
+
+/// Median normalised scores against `x_desc`, one banded line per (label, colour,
+/// points), with the full-model and random levels, titled `title — model`, `caption`
+/// under the legend.
+pub(super) fn medians<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (title, model): (&str, Option<&str>),
+    x_desc: &str,
+    lines: &[(String, RGBColor, Vec<Point>)],
+    caption: &[String],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let title = match model {
+        Some(model) => format!("{title} — {model}"),
+        None => title.to_string(),
+    };
+    let (area, legend_area) = layout(root, &title)?;
+    let points = || lines.iter().flat_map(|l| &l.2);
+    let x_max = points().map(|p| p.x).fold(1.0, f64::max);
+    let ends = points().flat_map(Point::extent);
+    let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let pad = 0.06 * (hi - lo);
+    let axes = (
+        x_desc,
+        "median normalised score (0 = random, 1 = full model)",
+    );
+    let mut chart = chart(&area, -0.5..x_max + 0.5, lo - pad..hi + pad, axes)?;
+    reference(&mut chart, 1.0, INK)?;
+    reference(&mut chart, 0.0, REFERENCE)?;
+    let mut entries = Vec::new();
+    for (label, colour, points) in lines {
+        let stroke = Stroke {
+            colour: *colour,
+            width: 3,
+            dashed: false,
+            band: true,
+        };
+        curve(&mut chart, points, &stroke)?;
+        entries.push(Entry::new(label.clone(), *colour, 3));
+    }
+    entries.push(Entry::new("full model", INK, 2));
+    entries.push(Entry::new("random", REFERENCE, 2));
+    legend::draw(&legend_area, &entries, caption)?;
     Ok(())
 }
 

@@ -5,10 +5,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::data::Results;
-use super::legend::{self, Entry};
-use super::lines::{self, Stroke};
+use super::lines;
 use super::series::{self, Point};
-use super::style::{self, INK, REFERENCE};
+use super::style;
 use super::{DrawResult, Figure};
 
 pub(super) struct Overview {
@@ -51,39 +50,7 @@ impl Figure for Overview {
     where
         DB::ErrorType: 'static,
     {
-        let mut title = "All variants: median normalised score".to_string();
-        if let Some(model) = &self.model {
-            title = format!("{title} — {model}");
-        }
-        let (area, legend_area) = lines::layout(root, &title)?;
         let points = || self.lines.iter().flat_map(|l| &l.2);
-        let x_max = points().map(|p| p.x).fold(1.0, f64::max);
-        let ends = points().flat_map(Point::extent);
-        let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
-        let pad = 0.06 * (hi - lo);
-        let axes = (
-            "number of affected layers M",
-            "median normalised score (0 = random, 1 = full model)",
-        );
-        let mut chart = lines::chart(&area, -0.5..x_max + 0.5, lo - pad..hi + pad, axes)?;
-        lines::reference(&mut chart, 1.0, INK)?;
-        lines::reference(&mut chart, 0.0, REFERENCE)?;
-        let mut entries = Vec::new();
-        for (label, colour, points) in &self.lines {
-            lines::curve(
-                &mut chart,
-                points,
-                &Stroke {
-                    colour: *colour,
-                    width: 3,
-                    dashed: false,
-                    band: true,
-                },
-            )?;
-            entries.push(Entry::new(label.clone(), *colour, 3));
-        }
-        entries.push(Entry::new("full model", INK, 2));
-        entries.push(Entry::new("random", REFERENCE, 2));
         let seeds = points().map(|p| p.samples).max().unwrap_or(1);
         let caption = match (seeds, self.seed_averaged) {
             (1, _) => Vec::new(),
@@ -97,7 +64,15 @@ impl Figure for Overview {
                 "mean over seeds, band ±1 s.d.".into(),
             ],
         };
-        legend::draw(&legend_area, &entries, &caption)?;
-        Ok(())
+        lines::medians(
+            root,
+            (
+                "All variants: median normalised score",
+                self.model.as_deref(),
+            ),
+            "number of affected layers M",
+            &self.lines,
+            &caption,
+        )
     }
 }
