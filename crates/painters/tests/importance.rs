@@ -9,9 +9,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{data_dir, eval_acc_norm, workspace};
 
 fn fixtures() -> PathBuf {
     let dir = std::env::var_os("PAINTERS_FIXTURES")
@@ -197,48 +196,6 @@ fn bad_input_is_one_line() {
             "{stderr}\nexpected: {expected}"
         );
     }
-}
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("PAINTERS_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data"))
-}
-
-/// `painters eval`'s ARC-Easy acc_norm under `plan` on items 10..18.
-fn eval_acc_norm(model: &str, plan: &str, out: &std::path::Path) -> f64 {
-    let data = data_dir();
-    let output = painters(&[
-        "eval",
-        "--model",
-        model,
-        "--tasks",
-        "arc_easy",
-        "--limit",
-        "18",
-        "--plan",
-        plan,
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let items = std::fs::read_to_string(out.join("arc_easy.jsonl")).unwrap();
-    let scores: Vec<f64> = items
-        .lines()
-        .skip(10)
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["acc_norm"]
-                .as_f64()
-                .unwrap()
-        })
-        .collect();
-    scores.iter().sum::<f64>() / scores.len() as f64
 }
 
 /// `--task`: the benchmark drop of removing each step is `painters eval`'s metric under

@@ -11,9 +11,8 @@ use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
 use layer_graph::{LoadOptions, Model};
 use layer_plan::Plan;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{data_dir, eval_acc_norm, workspace};
 
 fn fixtures() -> PathBuf {
     std::env::var_os("PAINTERS_FIXTURES")
@@ -157,10 +156,7 @@ fn a_killed_search_resumes_to_the_same_order() {
     let dir = tempfile::tempdir().unwrap();
     let model = workspace().join("models/smollm2-135m");
     // 40 short texts: the first dozen words of LAMBADA passages.
-    let data = std::env::var_os("PAINTERS_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data"));
-    let passages = eval_suite::lambada_passages(&data, 40).unwrap();
+    let passages = eval_suite::lambada_passages(&data_dir(), 40).unwrap();
     let texts: Vec<String> = passages
         .iter()
         .map(|p| p.split(' ').take(12).collect::<Vec<_>>().join(" "))
@@ -230,12 +226,6 @@ fn a_killed_search_resumes_to_the_same_order() {
     assert_eq!(cached(&killed), cached(&whole));
 }
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("PAINTERS_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared/data"))
-}
-
 /// A benchmark objective (Moslem et al.'s criterion) reads the metric `painters eval`
 /// reports for the same plan on the same items: ARC-Easy items 10..18, only layers 27
 /// and 28 removable, one step.
@@ -278,42 +268,7 @@ fn a_task_objective_scores_each_candidate_as_painters_eval_does() {
     );
     let rows = csv_rows(&out.join("prune.csv"));
     // painters eval on the first 18 items; the last 8 are the search's.
-    let acc_norm = |plan: &str| {
-        let eval = dir.path().join("eval");
-        let output = painters(&[
-            "eval",
-            "--model",
-            model,
-            "--tasks",
-            "arc_easy",
-            "--limit",
-            "18",
-            "--plan",
-            plan,
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            eval.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let items = std::fs::read_to_string(eval.join("arc_easy.jsonl")).unwrap();
-        let scores: Vec<f64> = items
-            .lines()
-            .skip(10)
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["acc_norm"]
-                    .as_f64()
-                    .unwrap()
-            })
-            .collect();
-        scores.iter().sum::<f64>() / scores.len() as f64
-    };
+    let acc_norm = |plan: &str| eval_acc_norm(model, plan, &dir.path().join("eval"));
     let expected: Vec<(String, f64)> = ["0..30", "0..27 28..30", "0..28 29"]
         .iter()
         .map(|p| (p.to_string(), acc_norm(p)))

@@ -1,0 +1,57 @@
+//! What the `painters importance` and `painters prune` tests share: where the workspace
+//! and the benchmark data are, and `painters eval`'s metric as the reference a benchmark
+//! objective must equal.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `$PAINTERS_DATA`, else the shared data beside the workspace.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("PAINTERS_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data"))
+}
+
+/// `painters eval`'s ARC-Easy acc_norm of `model` under `plan` on items 10..18, its
+/// outputs in `out`.
+pub fn eval_acc_norm(model: &str, plan: &str, out: &Path) -> f64 {
+    let data = data_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_painters"))
+        .args([
+            "eval",
+            "--model",
+            model,
+            "--tasks",
+            "arc_easy",
+            "--limit",
+            "18",
+            "--plan",
+            plan,
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let items = std::fs::read_to_string(out.join("arc_easy.jsonl")).unwrap();
+    let scores: Vec<f64> = items
+        .lines()
+        .skip(10)
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["acc_norm"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    scores.iter().sum::<f64>() / scores.len() as f64
+}
