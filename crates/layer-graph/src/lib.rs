@@ -9,6 +9,7 @@ mod config;
 pub mod device;
 mod error;
 pub mod exec;
+pub mod export;
 mod families;
 mod model;
 mod ops;

@@ -48,11 +48,13 @@ pub struct Model {
 type IgnorableTensor = fn(&str) -> bool;
 
 /// A model family: the `config.json` `model_type`s it serves, how its layer stack loads,
-/// and which checkpoint tensors its forward pass leaves unused.
-struct Family {
+/// which checkpoint tensors its forward pass leaves unused, and the module path under
+/// which layer i's tensors are stored (`{layers}.{i}.*`, maybe under a base-model prefix).
+pub(crate) struct Family {
     model_types: &'static [&'static str],
     load: fn(&Path, &Weights) -> Result<Box<dyn LayerStack>>,
     ignorable: IgnorableTensor,
+    pub layers: &'static str,
 }
 
 /// Every supported family, one line each (`families/` has their code).
@@ -61,21 +63,25 @@ const FAMILIES: &[Family] = &[
         model_types: &["llama", "mistral", "qwen2"],
         load: |dir, w| Ok(Box::new(Llama::load(dir, w)?)),
         ignorable: Llama::ignorable,
+        layers: Llama::LAYERS,
     },
     Family {
         model_types: &["gpt_neox"],
         load: |dir, w| Ok(Box::new(GptNeoX::load(dir, w)?)),
         ignorable: GptNeoX::ignorable,
+        layers: GptNeoX::LAYERS,
     },
     Family {
         model_types: &["gpt2"],
         load: |dir, w| Ok(Box::new(Gpt2::load(dir, w)?)),
         ignorable: Gpt2::ignorable,
+        layers: Gpt2::LAYERS,
     },
     Family {
         model_types: &["bert"],
         load: |dir, w| Ok(Box::new(Bert::load(dir, w)?)),
         ignorable: Bert::ignorable,
+        layers: Bert::LAYERS,
     },
 ];
 
@@ -124,23 +130,9 @@ impl Model {
             ComputeDtype::Fixed(kind) => Some(kind),
             ComputeDtype::Auto => checkpoint_kind(dir, dtype, torch_dtype)?,
         };
+        let family = family(dir, &model_type)?;
         let weights = Weights::open(dir, kind, options.device)?;
         let kind = weights.kind();
-        let Some(family) = FAMILIES
-            .iter()
-            .find(|f| f.model_types.contains(&model_type.as_str()))
-        else {
-            let supported: Vec<&str> = FAMILIES
-                .iter()
-                .flat_map(|f| f.model_types)
-                .copied()
-                .collect();
-            return Err(Error::UnsupportedFamily {
-                path: dir.join("config.json"),
-                found: model_type,
-                supported: supported.join(", "),
-            });
-        };
         let stack = (family.load)(dir, &weights)?;
         weights.check_all_taken(family.ignorable)?;
         let tokenizer = Tokenizer::from_dir(dir)?;
@@ -203,6 +195,25 @@ impl Model {
     pub fn kind(&self) -> Kind {
         self.kind
     }
+}
+
+/// The family serving `model_type` (read from `dir`'s config.json, named in the error).
+pub(crate) fn family(dir: &Path, model_type: &str) -> Result<&'static Family> {
+    FAMILIES
+        .iter()
+        .find(|f| f.model_types.contains(&model_type))
+        .ok_or_else(|| {
+            let supported: Vec<&str> = FAMILIES
+                .iter()
+                .flat_map(|f| f.model_types)
+                .copied()
+                .collect();
+            Error::UnsupportedFamily {
+                path: dir.join("config.json"),
+                found: model_type.to_owned(),
+                supported: supported.join(", "),
+            }
+        })
 }
 
 /// config.json's dtype for `auto`, if it names one (else the weights' own is used).

@@ -21,6 +21,13 @@ struct Shard {
     tensors: HashMap<String, TensorInfo>,
 }
 
+/// One tensor as a safetensors file stores it.
+pub struct StoredTensor<'a> {
+    pub dtype: Dtype,
+    pub shape: &'a [usize],
+    pub bytes: &'a [u8],
+}
+
 /// All tensors of a checkpoint directory. Keep it alive as long as any tensor it made:
 /// on CPU they point into its memory maps.
 pub struct Weights {
@@ -121,6 +128,34 @@ impl Weights {
         tensor.map_err(|e| Error::torch(format!("loading {name} from {}", shard.path.display()), e))
     }
 
+    /// Every tensor name, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.index.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Tensor `name` as stored: dtype, shape and bytes (borrowed from the mapping).
+    pub fn stored(&self, name: &str) -> Option<StoredTensor<'_>> {
+        let shard = &self.shards[*self.index.get(name)?];
+        let info = &shard.tensors[name];
+        let (start, end) = info.data_offsets;
+        Some(StoredTensor {
+            dtype: info.dtype,
+            shape: &info.shape,
+            bytes: &shard.map[shard.data_start + start..shard.data_start + end],
+        })
+    }
+
+    /// The size in bytes of the largest file, when the checkpoint is sharded (`None`
+    /// for one `model.safetensors`).
+    pub fn largest_shard(&self) -> Option<u64> {
+        match self.shards.len() {
+            0 | 1 => None,
+            _ => self.shards.iter().map(|s| s.map.len() as u64).max(),
+        }
+    }
+
     /// Fails with the first tensor that no `get` took and that `ignorable` does not excuse
     /// (buffers such as rotary caches or attention-bias masks that some exports carry).
     pub fn check_all_taken(&self, ignorable: impl Fn(&str) -> bool) -> Result<()> {
@@ -158,7 +193,7 @@ impl Weights {
 }
 
 /// The tch kind of a supported stored dtype.
-fn float_kind(dtype: Dtype) -> Option<Kind> {
+pub(crate) fn float_kind(dtype: Dtype) -> Option<Kind> {
     match dtype {
         Dtype::F32 => Some(Kind::Float),
         Dtype::F16 => Some(Kind::Half),

@@ -42,6 +42,16 @@ pub enum PlanError {
         end: usize,
         num_layers: usize,
     },
+    /// A plan step that runs layers side by side, where only one layer after another
+    /// will do (a sequential checkpoint has no parallel groups).
+    #[error(
+        "step {step} runs layers {layers} in parallel: only plans that run one layer after another can be {purpose}"
+    )]
+    NotSequential {
+        step: usize,
+        layers: String,
+        purpose: &'static str,
+    },
     /// A parallel group with no members.
     #[error("parallel group is empty: it needs at least one layer")]
     EmptyGroup,
@@ -103,12 +113,14 @@ pub enum PlanError {
     /// A number in plan text that does not fit in a `usize`.
     #[error("number {text} is too large")]
     NumberTooLarge { text: String },
-    /// An error in plan text, with the token and its 1-based character position.
-    #[error("plan text at character {pos}, '{token}': {source}")]
+    /// An error in plan text, with the token and its 1-based character position. The
+    /// inner error is part of this message, not a separate `source` (an error chain
+    /// printed whole would say it twice).
+    #[error("plan text at character {pos}, '{token}': {error}")]
     AtChar {
         pos: usize,
         token: String,
-        source: Box<PlanError>,
+        error: Box<PlanError>,
     },
 }
 

@@ -141,6 +141,29 @@ impl Plan {
         Some(self.num_layers - self.steps.len())
     }
 
+    /// The layer each step runs, in execution order, when every step runs one layer (a
+    /// layer may appear more than once). A plan with a parallel group (and so any looped
+    /// group) errors naming the group's step, 0-based, and `purpose`, what the layer list is
+    /// for ("exported", say).
+    pub fn sequential_layers(&self, purpose: &'static str) -> Result<Vec<usize>, PlanError> {
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| match step {
+                Step::Layer(id) => Ok(id.0),
+                Step::Parallel { layers, .. } => Err(PlanError::NotSequential {
+                    step: i,
+                    layers: layers
+                        .iter()
+                        .map(|id| id.to_string())
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                    purpose,
+                }),
+            })
+            .collect()
+    }
+
     /// This plan without its executed steps `steps` (a block of consecutive steps, as
     /// pruning removes them). Errors if nothing would be left.
     pub fn without_steps(&self, steps: std::ops::Range<usize>) -> Result<Plan, PlanError> {

@@ -201,11 +201,11 @@ impl<'a> Word<'a> {
     }
 }
 
-fn at(pos: usize, token: String, source: PlanError) -> PlanError {
+fn at(pos: usize, token: String, error: PlanError) -> PlanError {
     PlanError::AtChar {
         pos,
         token,
-        source: Box::new(source),
+        error: Box::new(error),
     }
 }
 

@@ -55,6 +55,9 @@ pub enum Command {
     /// Which layers can go: iterative greedy removal on the NLL of texts, or the one-shot
     /// Block Influence / angular-distance choices; writes prune.csv and prune.json.
     Prune(PruneCmd),
+    /// Write a sequential plan as a Hugging Face checkpoint directory (and a mergekit
+    /// recipe), checked to compute what the plan computes.
+    Export(ExportCmd),
     /// Benchmark data: `painters data fetch` downloads and verifies the official files.
     #[command(subcommand)]
     Data(DataCmd),
@@ -476,6 +479,33 @@ impl std::fmt::Display for TaskMetric {
             filter => write!(f, ":{filter}"),
         }
     }
+}
+
+#[derive(Args)]
+pub struct ExportCmd {
+    /// The source checkpoint directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// A `painters prune` output directory: export the plan of its step --step.
+    #[arg(long, conflicts_with_all = ["plan", "variant"], requires = "step")]
+    pub from_prune: Option<PathBuf>,
+    /// With --from-prune: the step whose plan is exported (0 is the start plan).
+    #[arg(long, requires = "from_prune")]
+    pub step: Option<usize>,
+    /// The new checkpoint directory; it must not exist or be empty.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The dtype written (and checked in); auto keeps every tensor as stored.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub dtype: Dtype,
+    /// Where the check runs: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
+    /// Print painters-export.json as one line instead of the summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -93,16 +93,7 @@ pub struct DataSettings {
 /// The number of layers config.json in the checkpoint directory `dir` declares, read
 /// without loading the model.
 pub fn config_layers(dir: &Path) -> Result<usize> {
-    let config = dir.join("config.json");
-    let text = std::fs::read_to_string(&config)
-        .with_context(|| format!("{} cannot be read", config.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}", config.display()))?;
-    ["num_hidden_layers", "n_layer"]
-        .iter()
-        .find_map(|k| value.get(k).and_then(serde_json::Value::as_u64))
-        .map(|n| n as usize)
-        .ok_or_else(|| anyhow!("{}: no num_hidden_layers or n_layer", config.display()))
+    Ok(layer_graph::export::config_layers(dir)?)
 }
 
 /// One `[[tasks]]` table: a task by `name`, or an lm-eval task file by `yaml` (relative to

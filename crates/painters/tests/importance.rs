@@ -4,25 +4,12 @@
 //! 1e-3 relative; with `--task`, the benchmark drop of each removal equal to `painters
 //! eval`'s; and bad input refused in one line before a model loads.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::{data_dir, eval_acc_norm, workspace};
-
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("PAINTERS_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("tests/fixtures"));
-    assert!(
-        dir.join("importance.json").exists(),
-        "no importance fixtures in {}: run `make fixtures`",
-        dir.display()
-    );
-    dir
-}
+use common::{data_dir, eval_acc_norm, fixture, workspace};
 
 fn painters(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_painters"))
@@ -34,7 +21,7 @@ fn painters(args: &[&str]) -> std::process::Output {
 /// `painters importance --json` on the fixture texts with `model` (under models/).
 fn importance(model: &str, max_block: usize) -> Value {
     let model = workspace().join("models").join(model);
-    let texts = fixtures().join("importance_texts.jsonl");
+    let texts = fixture("importance_texts.jsonl");
     let output = painters(&[
         "importance",
         "--model",
@@ -92,7 +79,7 @@ fn check_proxies(model: &str, ours: &Value, theirs: &Value) {
 #[test]
 fn smollm2_proxies_and_removal_nll_match_transformers() {
     let golden: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("importance.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(fixture("importance.json")).unwrap())
             .unwrap();
     let max_block = golden["max_block"].as_u64().unwrap() as usize;
     let ours = importance("smollm2-135m", max_block);
@@ -124,7 +111,7 @@ fn smollm2_proxies_and_removal_nll_match_transformers() {
 #[test]
 fn bert_proxies_match_transformers_without_an_nll() {
     let golden: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("importance.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(fixture("importance.json")).unwrap())
             .unwrap();
     let ours = importance("minilm-l6", golden["max_block"].as_u64().unwrap() as usize);
     assert_eq!(ours["layers"], 6);
@@ -135,7 +122,7 @@ fn bert_proxies_match_transformers_without_an_nll() {
 #[test]
 fn bad_input_is_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let texts = fixtures().join("importance_texts.jsonl");
+    let texts = fixture("importance_texts.jsonl");
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
@@ -207,7 +194,7 @@ fn task_drop_is_painters_eval_with_each_step_removed() {
     let dir = tempfile::tempdir().unwrap();
     let model = workspace().join("models/smollm2-135m");
     let model = model.to_str().unwrap();
-    let texts = fixtures().join("importance_texts.jsonl");
+    let texts = fixture("importance_texts.jsonl");
     let out = dir.path().join("importance");
     let data = data_dir();
     let output = painters(&[
@@ -285,7 +272,7 @@ fn task_drop_is_painters_eval_with_each_step_removed() {
 
 #[test]
 fn task_flags_are_checked_in_one_line() {
-    let texts = fixtures().join("importance_texts.jsonl");
+    let texts = fixture("importance_texts.jsonl");
     let smollm2 = workspace().join("models/smollm2-135m");
     let cases: [(&[&str], &str); 4] = [
         (

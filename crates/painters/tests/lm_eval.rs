@@ -7,8 +7,6 @@
 //! - gpt2-eos: GPT-2 with 64 positions; prompts and pairs longer than it are truncated as
 //!   lm-eval truncates them, and nothing runs past its position table.
 
-use std::path::PathBuf;
-
 use eval_suite::{GenerateRequest, LanguageModel, LoglikelihoodRequest, Sampling};
 use layer_graph::exec::KvMode;
 use layer_graph::scoring::{ScoreOptions, ScoreRequest};
@@ -17,18 +15,8 @@ use layer_plan::Plan;
 use painters::backend::{AddBos, PlanBackend};
 use serde::Deserialize;
 
-/// `PAINTERS_FIXTURES`, else `tests/fixtures` in the workspace (made by `make test`).
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("PAINTERS_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures"));
-    assert!(
-        dir.join("tiny/llama-bos/lm_eval.json").exists(),
-        "no lm-eval fixtures in {}: run `make fixtures`",
-        dir.display()
-    );
-    dir
-}
+mod common;
+use common::fixture;
 
 #[derive(Deserialize)]
 struct Answers {
@@ -70,7 +58,7 @@ fn pair(r: &ScoreRequest) -> (Vec<i64>, Vec<i64>) {
 
 /// Checks the backend under `add_bos` against lm-eval's `answers` on tiny checkpoint `name`.
 fn check(name: &str, add_bos: AddBos, mode: &str) {
-    let dir = fixtures().join("tiny").join(name);
+    let dir = fixture("tiny").join(name);
     let all: std::collections::HashMap<String, Answers> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("lm_eval.json")).unwrap()).unwrap();
     let theirs = &all[mode];
@@ -207,7 +195,7 @@ fn long_prompts_and_pairs_are_truncated_as_lm_eval_truncates() {
 
 #[test]
 fn generation_leaves_room_for_its_tokens() {
-    let model = Model::load(&fixtures().join("tiny/gpt2-eos"), LoadOptions::default()).unwrap();
+    let model = Model::load(&fixture("tiny/gpt2-eos"), LoadOptions::default()).unwrap();
     let backend = PlanBackend {
         model: &model,
         plan: Plan::baseline(model.stack().num_layers()).unwrap(),
@@ -235,7 +223,7 @@ fn generation_leaves_room_for_its_tokens() {
 /// text, and a top_k of 1 is greedy decoding.
 #[test]
 fn sampled_generations_depend_on_their_seed_only() {
-    let model = Model::load(&fixtures().join("tiny/gpt2-eos"), LoadOptions::default()).unwrap();
+    let model = Model::load(&fixture("tiny/gpt2-eos"), LoadOptions::default()).unwrap();
     let backend = |batch_size: usize| PlanBackend {
         model: &model,
         plan: Plan::baseline(model.stack().num_layers()).unwrap(),

@@ -3,7 +3,7 @@
 //! SIGKILL mid-step has written the steps it finished and, rerun, ends with the
 //! uninterrupted search's prune.csv (real SmolLM2); bad input refused in one line (all of it checked before the model loads).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,13 +12,7 @@ use layer_graph::{LoadOptions, Model};
 use layer_plan::Plan;
 
 mod common;
-use common::{data_dir, eval_acc_norm, workspace};
-
-fn fixtures() -> PathBuf {
-    std::env::var_os("PAINTERS_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("tests/fixtures"))
-}
+use common::{data_dir, eval_acc_norm, fixture, workspace};
 
 fn painters(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_painters"));
@@ -66,7 +60,7 @@ fn nll(model: &Model, plan: &Plan, texts: &[Vec<i64>]) -> f64 {
 #[test]
 fn greedy_order_matches_scoring_every_candidate_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let model_dir = fixtures().join("tiny/llama");
+    let model_dir = fixture("tiny/llama");
     let model = Model::load(&model_dir, LoadOptions::default()).unwrap();
     let texts: Vec<String> = (0..7)
         .map(|t| {

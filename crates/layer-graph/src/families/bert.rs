@@ -66,6 +66,10 @@ pub struct Bert {
 }
 
 impl Bert {
+    /// The module path of the layer list: layer i's tensors are `encoder.layer.{i}.*`,
+    /// under `bert.` in checkpoints saved from a task model.
+    pub const LAYERS: &str = "encoder.layer";
+
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
         check_positive(
@@ -122,7 +126,7 @@ impl Bert {
         let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
-            let p = format!("{prefix}encoder.layer.{i}");
+            let p = format!("{prefix}{}.{i}", Self::LAYERS);
             blocks.push(Block {
                 query: linear(&format!("{p}.attention.self.query"), c, c)?,
                 key: linear(&format!("{p}.attention.self.key"), c, c)?,

@@ -53,6 +53,10 @@ pub struct Gpt2 {
 }
 
 impl Gpt2 {
+    /// The module path of the layer list: layer i's tensors are `h.{i}.*`, under
+    /// `transformer.` in checkpoints saved with their LM head.
+    pub const LAYERS: &str = "h";
+
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
         check_positive(
@@ -108,7 +112,7 @@ impl Gpt2 {
         let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.n_layer as usize);
         for i in 0..cfg.n_layer {
-            let p = format!("{prefix}h.{i}");
+            let p = format!("{prefix}{}.{i}", Self::LAYERS);
             blocks.push(Block {
                 ln_1: norm(&format!("{p}.ln_1"))?,
                 c_attn: conv1d(&format!("{p}.attn.c_attn"), c, 3 * c)?,

@@ -72,6 +72,9 @@ pub struct GptNeoX {
 }
 
 impl GptNeoX {
+    /// The module path of the layer list: layer i's tensors are `gpt_neox.layers.{i}.*`.
+    pub const LAYERS: &str = "gpt_neox.layers";
+
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
         check_positive(
@@ -133,7 +136,7 @@ impl GptNeoX {
         let norm = |name: &str| LayerNorm::load(w, name, c, eps);
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
-            let p = format!("gpt_neox.layers.{i}");
+            let p = format!("{}.{i}", Self::LAYERS);
             blocks.push(Block {
                 input_norm: norm(&format!("{p}.input_layernorm"))?,
                 qkv: linear(&format!("{p}.attention.query_key_value"), 3 * c, c)?,

@@ -96,6 +96,9 @@ pub struct Llama {
 }
 
 impl Llama {
+    /// The module path of the layer list: layer i's tensors are `model.layers.{i}.*`.
+    pub const LAYERS: &str = "model.layers";
+
     pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
         let cfg: RawConfig = read_config(dir)?;
         check_positive(
@@ -143,7 +146,7 @@ impl Llama {
 
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
-            let p = format!("model.layers.{i}");
+            let p = format!("{}.{i}", Self::LAYERS);
             let o_bias = cfg.attention_bias.unwrap_or(false);
             blocks.push(Block {
                 input_norm: norm(&format!("{p}.input_layernorm"))?,

@@ -195,3 +195,18 @@ fn removing_executed_steps() {
     let err = plan.without_steps(0..8).unwrap_err();
     assert_message(&err, &["empty"]);
 }
+
+#[test]
+fn sequential_layers_in_execution_order() {
+    let layers = |text: &str| parse(text, 8).sequential_layers("exported");
+    assert_eq!(layers("0..3 5 4 4 7").unwrap(), [0, 1, 2, 5, 4, 4, 7]);
+    assert_eq!(layers("0..4 3..8").unwrap(), [0, 1, 2, 3, 3, 4, 5, 6, 7]);
+    // A one-member group is a plain layer; a looped group is its steps repeated.
+    assert_eq!(layers("0 [1] 2").unwrap(), [0, 1, 2]);
+    let err = layers("0..2 [2|3]x2 4..8").unwrap_err();
+    assert_message(
+        &err,
+        &["step 2 runs layers 2|3 in parallel", "can be exported"],
+    );
+    assert_message(&layers("[0|1] 2").unwrap_err(), &["step 0 runs layers 0|1"]);
+}

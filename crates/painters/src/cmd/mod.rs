@@ -2,6 +2,7 @@
 
 mod data;
 mod eval;
+mod export;
 mod generate;
 pub(crate) mod importance;
 mod logprobs;
@@ -40,6 +41,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Similarity(c) => similarity::run(c),
         Command::Importance(c) => importance::run(c),
         Command::Prune(c) => prune::run(c),
+        Command::Export(c) => export::run(c),
         Command::Stats(c) => {
             crate::task_files::load_saved(&c.dir)?;
             stats::run(c)

@@ -35,6 +35,8 @@ const CHUNK: usize = 16;
 #[derive(Serialize)]
 struct Report {
     model: String,
+    /// The model's layer count (what `painters export --from-prune` checks against).
+    num_layers: usize,
     objective: String,
     /// The number of texts (`None` for a task objective).
     texts: Option<usize>,
@@ -66,6 +68,7 @@ pub fn run(cmd: PruneCmd) -> Result<()> {
     // (or still running) shows the steps it has.
     let mut report = Report {
         model: cmd.model.model.display().to_string(),
+        num_layers: layers,
         objective: cmd.objective.to_string(),
         texts: texts.as_ref().map(Vec::len),
         protected: cmd.protect.clone(),

@@ -1,12 +1,28 @@
-//! What the `painters importance` and `painters prune` tests share: where the workspace
-//! and the benchmark data are, and `painters eval`'s metric as the reference a benchmark
-//! objective must equal.
+//! What the painters integration tests share: where the workspace, the fixtures and the
+//! benchmark data are, and `painters eval`'s metric as the reference a benchmark
+//! objective must equal. Each test crate uses some of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `name` in the fixtures directory (`$PAINTERS_FIXTURES`, else `tests/fixtures`, made by
+/// `make fixtures`), which must exist.
+pub fn fixture(name: &str) -> PathBuf {
+    let dir = std::env::var_os("PAINTERS_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("tests/fixtures"));
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "no fixture {}: run `make fixtures`",
+        path.display()
+    );
+    path
 }
 
 /// `$PAINTERS_DATA`, else the shared data beside the workspace.
