@@ -9,7 +9,7 @@ FIXTURES := tests/fixtures/.complete
 BIN := target/release/painters
 SMOL := models/smollm2-135m
 
-.PHONY: setup build test lint fixtures demo notebook parity reference fuzz bench kill-test pruning
+.PHONY: setup build test lint fixtures demo notebook parity export-parity reference fuzz bench kill-test pruning
 
 setup:
 	@bash scripts/setup.sh
@@ -48,6 +48,13 @@ notebook: setup
 # writes results/parity/report.md, quoted in the README.
 parity: build
 	$(PY) scripts/lm_eval_parity.py $(SMOL) $(DATA) $(BIN) results/parity
+
+# An exported checkpoint computes what painters measured (~5 min on 2 cores): the greedy-NLL
+# plan with 6 layers removed (results/smollm2-pruning) exported by `painters export`, loaded
+# by lm-evaluation-harness 0.4.13's HF backend, against `painters eval --plan` on the source,
+# 100 ARC-Easy items; writes results/export-parity/report.md, quoted in the README.
+export-parity: build
+	$(PY) scripts/export_parity.py $(SMOL) $(DATA) $(BIN) results/export-parity --from-prune results/smollm2-pruning/prune-nll --step 6
 
 # Every request and metric of every task (and of the task YAML test files), on the full data, against lm-eval's own task
 # code over a deterministic fake model (~10 min, ~240 MB of dumps in target/).

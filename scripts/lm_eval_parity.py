@@ -83,10 +83,12 @@ def lm_eval_samples(lm, data, task, limit, shots):
     return by_filter
 
 
-def painters_items(binary, model, data, task, limit, shots, out):
+def painters_items(binary, model, data, task, limit, shots, out, plan=None):
     spec = os.path.join(TESTS_DIR, "tasks", task) if is_yaml(task) else task
     cmd = [binary, "eval", "--model", model, "--data", data, "--tasks", spec, "--limit", str(limit),
            "--batch-size", str(BATCH), "--out", str(out)]
+    if plan is not None:
+        cmd += ["--plan", plan]
     if shots is not None:
         cmd += ["--num-fewshot", str(shots)]
     subprocess.run(cmd, check=True)
