@@ -47,6 +47,10 @@ pub enum Command {
     /// Paired comparisons of a results directory's cells with the same M, on the same
     /// items (bootstrap intervals, McNemar's test), into DIR/paired.csv.
     Stats(StatsCmd),
+    /// The numbers behind a results directory's figures as a paper table (Markdown,
+    /// booktabs LaTeX or CSV): normalised scores, 95% paired-bootstrap intervals and a mark
+    /// where a series differs significantly from a reference (needs paired.csv).
+    Table(TableCmd),
     /// Cosine similarity between the hidden states of every pair of layers (paper Fig. 3).
     Similarity(SimilarityCmd),
     /// Which layers matter: Block Influence, relative magnitude and angular distance per
@@ -388,6 +392,23 @@ fn slurm_mem(text: &str) -> Result<String, String> {
 pub struct PlotCmd {
     /// A results directory written by `painters run` (summary.csv, medians.csv).
     pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TableCmd {
+    /// A results directory with medians.csv and paired.csv (`painters stats`).
+    pub dir: PathBuf,
+    /// Columns: the number of layers affected M (medians), or each benchmark.
+    #[arg(long, value_enum, default_value = "m")]
+    pub by: crate::paper_table::TableBy,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: crate::paper_table::TableFormat,
+    /// The series entries are marked against at the same M, or `baseline` (the full model).
+    #[arg(long, default_value = "baseline")]
+    pub reference: String,
+    /// Decimal places.
+    #[arg(long, default_value_t = 2)]
+    pub digits: usize,
 }
 
 #[derive(Args)]

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod importance;
 pub mod output;
 mod paired;
+pub mod paper_table;
 pub mod plot;
 pub mod prune;
 pub mod shard;

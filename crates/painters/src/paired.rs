@@ -78,6 +78,36 @@ struct PairRow<'a> {
     significant: bool,
 }
 
+/// A paired.csv row as the figures and tables read it back.
+#[derive(serde::Deserialize)]
+pub struct PairedRow {
+    pub cell_a: String,
+    pub cell_b: String,
+    pub task: String,
+    pub metric: String,
+    pub normalised_a: f64,
+    pub ci_lower: Option<f64>,
+    pub ci_upper: Option<f64>,
+    pub significant: bool,
+}
+
+/// The row comparing `a` with `b` on `task` (`median` for the median), in either order.
+pub fn find<'a>(rows: &'a [PairedRow], a: &str, b: &str, task: &str) -> Option<&'a PairedRow> {
+    rows.iter().find(|r| {
+        r.task == task && ((r.cell_a == a && r.cell_b == b) || (r.cell_a == b && r.cell_b == a))
+    })
+}
+
+/// The 95% interval of `cell`'s normalised score on `task` (`median`: its median): its
+/// row against the baseline, shifted by the baseline's 1 (the full model's normalised
+/// score is 1 on every resample, so the interval of the difference is the score's own).
+pub fn interval(rows: &[PairedRow], cell: &str, task: &str) -> Option<(f64, f64)> {
+    let row = rows
+        .iter()
+        .find(|r| r.task == task && r.cell_a == cell && r.cell_b == "baseline")?;
+    Some((1.0 + row.ci_lower?, 1.0 + row.ci_upper?))
+}
+
 /// Writes `dir/paired.csv`; returns its number of rows.
 pub fn write(dir: &Path) -> Result<usize> {
     let rows = crate::summary::read(dir)?;

@@ -53,6 +53,10 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Table(c) => {
+            let table = crate::paper_table::Table::build(&c.dir, c.by, &c.reference)?;
+            outln!("{}", table.render(c.format, c.digits).trim_end())
+        }
         Command::Data(c) => data::run(c),
     }
 }

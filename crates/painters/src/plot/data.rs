@@ -6,6 +6,7 @@
 use std::path::Path;
 
 pub(super) use crate::cmd::similarity::Entry as SimilarityEntry;
+pub(super) use crate::paired::PairedRow as Paired;
 pub(super) use crate::summary::{MedianRow as Median, Row as Score};
 use crate::table::{self, TableError};
 
@@ -18,16 +19,6 @@ pub(super) struct Similarity {
     pub size: usize,
     /// Row-major, `NaN` where the file has no value.
     pub cosine: Vec<f64>,
-}
-
-/// The columns of a paired.csv row the figures read.
-#[derive(serde::Deserialize)]
-pub(super) struct Paired {
-    pub cell_a: String,
-    pub cell_b: String,
-    pub task: String,
-    pub ci_lower: Option<f64>,
-    pub ci_upper: Option<f64>,
 }
 
 pub(super) struct Results {

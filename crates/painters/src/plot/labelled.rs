@@ -8,7 +8,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::data::{Paired, Results};
+use super::data::Results;
 use super::lines;
 use super::series::Point;
 use super::style;
@@ -51,7 +51,7 @@ pub(super) fn figure(results: &Results) -> Option<Labelled> {
                 points.push(Point {
                     x: removed as f64,
                     y,
-                    band: median_interval(&results.paired, &m.variant),
+                    band: crate::paired::interval(&results.paired, &m.variant, "median"),
                     samples: 1,
                 });
             }
@@ -65,15 +65,6 @@ pub(super) fn figure(results: &Results) -> Option<Labelled> {
         banded: lines.iter().flat_map(|l| &l.2).any(|p| p.band.is_some()),
         lines,
     })
-}
-
-/// The 95% interval of `cell`'s median normalised score: its paired.csv median row
-/// against the baseline, shifted by the baseline's 1.
-fn median_interval(paired: &[Paired], cell: &str) -> Option<(f64, f64)> {
-    let row = paired
-        .iter()
-        .find(|p| p.task == "median" && p.cell_a == cell && p.cell_b == "baseline")?;
-    Some((1.0 + row.ci_lower?, 1.0 + row.ci_upper?))
 }
 
 impl Figure for Labelled {
