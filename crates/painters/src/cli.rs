@@ -42,7 +42,8 @@ pub enum Command {
     Merge(MergeCmd),
     /// Write a Slurm job array (one shard per task) and a merge job for an experiment.
     Slurm(SlurmCmd),
-    /// Draw the paper's figures from a results directory into DIR/plots (PNG and SVG).
+    /// Draw the paper's figures from a results directory into DIR/plots (PNG and SVG), or
+    /// compare several directories (--compare) into --out.
     Plot(PlotCmd),
     /// Paired comparisons of a results directory's cells with the same M, on the same
     /// items (bootstrap intervals, McNemar's test), into DIR/paired.csv.
@@ -391,7 +392,20 @@ fn slurm_mem(text: &str) -> Result<String, String> {
 #[derive(Args)]
 pub struct PlotCmd {
     /// A results directory written by `painters run` (summary.csv, medians.csv).
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "compare", conflicts_with = "compare")]
+    pub dir: Option<PathBuf>,
+    /// Results directories to put side by side (models, dtypes, a model and its export):
+    /// every figure as a row of panels, and the median against the share of layers
+    /// affected with one line per directory.
+    #[arg(long, num_args = 2.., requires = "out")]
+    pub compare: Vec<PathBuf>,
+    /// With --compare: a name per directory, comma-separated (default: the directories'
+    /// names).
+    #[arg(long, value_delimiter = ',', requires = "compare")]
+    pub labels: Vec<String>,
+    /// With --compare: where the figures go.
+    #[arg(long, requires = "compare")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -215,6 +215,10 @@ fn write_results(dir: &Path) {
 }
 
 fn assert_png(path: &Path) {
+    assert_png_size(path, (1200, 800));
+}
+
+fn assert_png_size(path: &Path, size: (u32, u32)) {
     let bytes = std::fs::read(path).unwrap();
     assert!(
         bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
@@ -222,7 +226,7 @@ fn assert_png(path: &Path) {
         path.display()
     );
     let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    assert_eq!((dim(16), dim(20)), (1200, 800), "{}", path.display());
+    assert_eq!((dim(16), dim(20)), size, "{}", path.display());
     assert!(
         bytes.len() > 20_000,
         "{} is only {} bytes",
@@ -488,4 +492,41 @@ fn labelled_plans_draw_one_line_per_label_with_the_paired_interval() {
         assert_eq!(bands, if paired { 2 } else { 0 }, "paired.csv: {paired}");
         assert_eq!(text.contains("95% paired-bootstrap"), paired);
     }
+}
+
+#[test]
+fn compare_puts_directories_side_by_side_and_on_a_share_axis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dirs = [tmp.path().join("first"), tmp.path().join("second")];
+    for dir in &dirs {
+        std::fs::create_dir(dir).unwrap();
+        write_results(dir);
+    }
+    let out = tmp.path().join("compare");
+    let labels = ["first".to_string(), "second".to_string()];
+    let written = painters::plot::plot_compare(&dirs, &labels, &out).unwrap();
+    let single = plot_results(&dirs[0]).unwrap();
+    // Every figure of one directory is a row of two panels, then one share figure per variant.
+    for path in &single {
+        let name = path.file_name().unwrap();
+        let row = out.join(name);
+        assert!(written.contains(&row), "no row for {}", row.display());
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("png") => assert_png_size(&row, (2400, 800)),
+            _ => {
+                let text = svg(&row);
+                if name == "skip.svg" {
+                    assert!(text.contains("Skip — first") && text.contains("Skip — second"));
+                }
+            }
+        }
+    }
+    let share = out.join("share-skip.png");
+    assert!(written.contains(&share));
+    assert_png(&share);
+    let text = svg(&out.join("share-skip.svg"));
+    for part in ["first", "second", "% of the model", "by share of layers"] {
+        assert!(text.contains(part), "share-skip.svg lacks {part:?}");
+    }
+    assert_eq!(written.len(), single.len() + 2 * 11, "{written:#?}");
 }

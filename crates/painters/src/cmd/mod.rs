@@ -46,19 +46,55 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
             crate::task_files::load_saved(&c.dir)?;
             stats::run(c)
         }
-        Command::Plot(c) => {
-            crate::task_files::load_saved(&c.dir)?;
-            for path in crate::plot::plot_results(&c.dir)? {
-                outln!("{}", path.display())?;
-            }
-            Ok(())
-        }
+        Command::Plot(c) => plot(c),
         Command::Table(c) => {
             let table = crate::paper_table::Table::build(&c.dir, c.by, &c.reference)?;
             outln!("{}", table.render(c.format, c.digits).trim_end())
         }
         Command::Data(c) => data::run(c),
     }
+}
+
+/// `painters plot DIR`, or `--compare DIR... --out OUT`.
+fn plot(cmd: crate::cli::PlotCmd) -> Result<()> {
+    let written = match (&cmd.dir, &cmd.out) {
+        (Some(dir), _) => {
+            crate::task_files::load_saved(dir)?;
+            crate::plot::plot_results(dir)?
+        }
+        (None, Some(out)) => {
+            for dir in &cmd.compare {
+                crate::task_files::load_saved(dir)?;
+            }
+            let labels = compare_labels(&cmd.compare, &cmd.labels)?;
+            crate::plot::plot_compare(&cmd.compare, &labels, out)?
+        }
+        (None, None) => unreachable!("clap requires DIR or --compare with --out"),
+    };
+    for path in written {
+        outln!("{}", path.display())?;
+    }
+    Ok(())
+}
+
+/// `--labels`, one per directory; by default the directories' names.
+fn compare_labels(dirs: &[PathBuf], labels: &[String]) -> Result<Vec<String>> {
+    if !labels.is_empty() {
+        anyhow::ensure!(
+            labels.len() == dirs.len(),
+            "--labels gives {} name(s) for {} directories: one per directory",
+            labels.len(),
+            dirs.len()
+        );
+        return Ok(labels.to_vec());
+    }
+    let name = |dir: &PathBuf| {
+        dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    Ok(dirs.iter().map(name).collect())
 }
 
 /// Scoring settings from the flags: `--batch-invariant` scores one request per forward

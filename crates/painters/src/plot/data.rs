@@ -23,6 +23,8 @@ pub(super) struct Similarity {
 
 pub(super) struct Results {
     pub model: Option<String>,
+    /// The model's number of layers T (resolved.toml), where known.
+    pub layers: Option<usize>,
     pub scores: Vec<Score>,
     pub medians: Vec<Median>,
     /// Empty without paired.csv (`painters stats` writes it).
@@ -47,8 +49,10 @@ impl Results {
         } else {
             Vec::new()
         };
+        let (model, layers) = model_facts(&dir.join("resolved.toml"))?;
         Ok(Self {
-            model: model_name(&dir.join("resolved.toml"))?,
+            model,
+            layers,
             scores,
             medians,
             paired,
@@ -97,10 +101,10 @@ fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
     Ok(matrices.collect())
 }
 
-/// The model's name in `resolved.toml`: `experiment.model.name` when the experiment gives
-/// one, else the last path component of a top-level `model` string or, as the runner
-/// writes it, of `experiment.model.dir`.
-fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
+/// From `resolved.toml`, the model's name — `experiment.model.name` when the experiment
+/// gives one, else the last path component of a top-level `model` string or, as the
+/// runner writes it, of `experiment.model.dir` — and its number of layers (`layers`).
+fn model_facts(file: &Path) -> Result<(Option<String>, Option<usize>), PlotError> {
     let fail = |at: String, message: String| TableError {
         file: file.to_path_buf(),
         at,
@@ -108,7 +112,7 @@ fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
     };
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, None)),
         Err(e) => return Err(fail(String::new(), e.to_string()).into()),
     };
     let doc: toml::Table = toml::from_str(&text).map_err(|e| {
@@ -121,16 +125,21 @@ fn model_name(file: &Path) -> Result<Option<String>, PlotError> {
             e.message().to_string(),
         )
     })?;
+    let layers = doc
+        .get("layers")
+        .and_then(toml::Value::as_integer)
+        .and_then(|n| usize::try_from(n).ok());
     let settings = doc.get("experiment").and_then(|e| e.get("model"));
     if let Some(name) = settings.and_then(|m| m.get("name")?.as_str()) {
-        return Ok(Some(name.to_string()));
+        return Ok((Some(name.to_string()), layers));
     }
     let model = match doc.get("model") {
         Some(toml::Value::String(model)) => Some(model.as_str()),
         _ => settings.and_then(|m| m.get("dir")?.as_str()),
     };
     let model = model.map(|m| m.trim_end_matches('/'));
-    Ok(model
+    let name = model
         .and_then(|m| Path::new(m).file_name())
-        .map(|n| n.to_string_lossy().into_owned()))
+        .map(|n| n.to_string_lossy().into_owned());
+    Ok((name, layers))
 }

@@ -68,7 +68,8 @@ impl Figure for LoopedHeatmap {
         let body = root
             .margin(12, 0, 0, 0)
             .titled(&title, font(style::TITLE))?;
-        let (area, bar) = body.split_horizontally(style::SIZE.0 - matrix::BAR_PANEL - 20);
+        let width = body.dim_in_pixel().0;
+        let (area, bar) = body.split_horizontally(width.saturating_sub(matrix::BAR_PANEL + 20));
         let values = self.values.iter().flatten();
         let scale = values.fold((0.0f64, 1.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         let m = Matrix {
@@ -99,7 +100,7 @@ impl Figure for LoopedHeatmap {
         let note = font(style::NOTE).color(&style::REFERENCE);
         bar.draw(&Text::new(
             "Boxes: best K per M",
-            (10, style::SIZE.1 as i32 - 110),
+            (10, root.dim_in_pixel().1 as i32 - 110),
             note,
         ))?;
         Ok(())

@@ -30,7 +30,8 @@ pub(super) fn layout<DB: DrawingBackend>(
 ) -> Result<Panels<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let body = root.margin(12, 0, 0, 0).titled(title, font(style::TITLE))?;
-    Ok(body.split_horizontally(style::SIZE.0 - LEGEND_WIDTH))
+    let width = body.dim_in_pixel().0;
+    Ok(body.split_horizontally(width.saturating_sub(LEGEND_WIDTH)))
 }
 
 /// A chart over `x` and `y` with labelled axes; x ticks are whole numbers.

@@ -18,6 +18,7 @@
 //! recomputes nothing but means over shuffle seeds. Text is rendered from the DejaVu Sans
 //! file shipped in `assets/` ([`text`]), so no system font library is involved.
 
+mod compare;
 mod data;
 mod heatmap;
 mod importance;
@@ -32,6 +33,8 @@ mod single_layer;
 mod style;
 mod text;
 mod variant;
+
+pub use compare::plot_compare;
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -58,6 +61,10 @@ pub enum PlotError {
 trait Figure {
     /// File name without extension, under `plots/`.
     fn stem(&self) -> String;
+    /// The canvas in pixels (a row of compared panels is wider).
+    fn size(&self) -> (u32, u32) {
+        style::SIZE
+    }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static;
@@ -110,15 +117,14 @@ fn save(fig: &impl Figure, out: &Path) -> Result<[PathBuf; 2], PlotError> {
         out.join(format!("{}.png", fig.stem())),
         out.join(format!("{}.svg", fig.stem())),
     );
-    let (w, h) = style::SIZE;
+    let (w, h) = fig.size();
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     let mut text = String::new();
     let drawn: DrawResult = (|| {
-        let root =
-            text::Bitmap(BitMapBackend::with_buffer(&mut rgb, style::SIZE)).into_drawing_area();
+        let root = text::Bitmap(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         fig.draw(&root)?;
         root.present()?;
-        let root = SVGBackend::with_string(&mut text, style::SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
         fig.draw(&root)?;
         root.present()?;
         Ok(())
