@@ -8,7 +8,7 @@
 #   DATA  benchmark data directory; when it is unset or missing, the demo's tasks are
 #         fetched with `painters data fetch` into the default data directory.
 # To refresh the committed reference after a change that moves numbers on purpose:
-# `make demo`, then copy OUT's summary.csv, medians.csv, similarity.csv, resolved.toml,
+# `make demo`, then copy OUT's summary.csv, medians.csv, similarity.csv, variance.csv, resolved.toml,
 # store/ and plots/ over results/smollm2-demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,12 @@ else
 fi
 
 "$BIN" run "$EXP" --out "$OUT" "${data_args[@]}"
-"$BIN" similarity --model models/smollm2-135m "${data_args[@]}" --limit 20 --out "$OUT"
+# The similarity map and hidden-state variances of the full model, and under skip and
+# middle repeat of the window from layer 10 (paper Figs 3 and 15).
+for plan in "" "--variant skip --start-layer 10" "--variant repeat-middle --start-layer 10"; do
+  # shellcheck disable=SC2086 # the plan flags are words
+  "$BIN" similarity --model models/smollm2-135m "${data_args[@]}" --limit 20 --out "$OUT" $plan
+done
 "$BIN" stats "$OUT"
 "$BIN" plot "$OUT"
 

@@ -651,9 +651,13 @@ pub struct SimilarityCmd {
     pub limit: usize,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Results directory to write similarity.csv into (`painters plot` draws it).
+    /// Results directory to write similarity.csv and variance.csv into (`painters plot`
+    /// draws them); rows of other plans already there are kept.
     #[arg(long)]
     pub out: PathBuf,
+    /// The plan whose hidden states are compared (default: the model as trained).
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 #[cfg(test)]

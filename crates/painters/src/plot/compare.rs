@@ -149,6 +149,7 @@ pub fn plot_compare(
     save_rows(rows(per_dir(&all, super::heatmap::figure)), out, w)?;
     save_rows(rows(per_dir(&all, super::single_layer::figures)), out, w)?;
     save_rows(rows(per_dir(&all, super::similarity::figures)), out, w)?;
+    save_rows(rows(per_dir(&all, super::variance::figure)), out, w)?;
     let kinds = series::variants(
         all.iter()
             .flat_map(|(r, _)| r.medians.iter().map(|m| (m.kind.as_str(), m.times))),

@@ -1,11 +1,11 @@
 //! The runner's result files as the figures need them: `summary.csv`, `medians.csv`,
-//! `paired.csv` and `similarity.csv` read into the structs that wrote them (paired.csv:
+//! `paired.csv`, `similarity.csv` and `variance.csv` read into the structs that wrote them (paired.csv:
 //! the columns the figures use), and the model's name. Only
 //! shape is checked here (types, required columns); what the numbers mean is the runner's.
 
 use std::path::Path;
 
-pub(super) use crate::cmd::similarity::Entry as SimilarityEntry;
+pub(super) use crate::cmd::similarity::{Entry as SimilarityEntry, Variance};
 pub(super) use crate::paired::PairedRow as Paired;
 pub(super) use crate::summary::{MedianRow as Median, Row as Score};
 use crate::table::{self, TableError};
@@ -16,6 +16,9 @@ use super::PlotError;
 pub(super) struct Similarity {
     /// `flat` / `token`, when the file has a `mode` column.
     pub mode: Option<String>,
+    /// The plan the hidden states are those of; `None` for the baseline (or a file from
+    /// before the column).
+    pub plan: Option<String>,
     pub size: usize,
     /// Row-major, `NaN` where the file has no value.
     pub cosine: Vec<f64>,
@@ -30,6 +33,8 @@ pub(super) struct Results {
     /// Empty without paired.csv (`painters stats` writes it).
     pub paired: Vec<Paired>,
     pub similarity: Vec<Similarity>,
+    /// Each hidden state's variance per plan; empty without variance.csv.
+    pub variance: Vec<Variance>,
 }
 
 impl Results {
@@ -49,6 +54,12 @@ impl Results {
         } else {
             Vec::new()
         };
+        let file = dir.join("variance.csv");
+        let variance = if file.exists() {
+            table::read(&file)?
+        } else {
+            Vec::new()
+        };
         let (model, layers) = model_facts(&dir.join("resolved.toml"))?;
         Ok(Self {
             model,
@@ -57,6 +68,7 @@ impl Results {
             medians,
             paired,
             similarity,
+            variance,
         })
     }
 }
@@ -76,16 +88,16 @@ fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
     }
     let entries: Vec<_> = entries
         .into_iter()
-        .map(|e| (e.mode, e.i, e.j, e.cosine))
+        .map(|e| ((e.plan, e.mode), e.i, e.j, e.cosine))
         .collect();
-    let mut modes: Vec<Option<String>> = Vec::new();
-    for (mode, ..) in &entries {
-        if !modes.contains(mode) {
-            modes.push(mode.clone());
+    let mut keys: Vec<(Option<String>, Option<String>)> = Vec::new();
+    for (key, ..) in &entries {
+        if !keys.contains(key) {
+            keys.push(key.clone());
         }
     }
-    let matrices = modes.into_iter().map(|mode| {
-        let mine = || entries.iter().filter(|e| e.0 == mode);
+    let matrices = keys.into_iter().map(|key| {
+        let mine = || entries.iter().filter(|e| e.0 == key);
         let size = mine().map(|&(_, i, j, _)| i.max(j) + 1).max().unwrap_or(0);
         let mut cosine = vec![f64::NAN; size * size];
         for &(_, i, j, c) in mine() {
@@ -96,7 +108,15 @@ fn read_similarity(file: &Path) -> Result<Vec<Similarity>, PlotError> {
                 cosine[i * size + j] = cosine[j * size + i];
             }
         }
-        Similarity { mode, size, cosine }
+        let (plan, mode) = key;
+        // The baseline's plan is `0..T` with T + 1 hidden states.
+        let plan = plan.filter(|p| *p != format!("0..{}", size.saturating_sub(1)));
+        Similarity {
+            mode,
+            plan,
+            size,
+            cosine,
+        }
     });
     Ok(matrices.collect())
 }

@@ -10,7 +10,8 @@
 //! | `labelled-plans` | explicit plans with a `label` that remove layers: median against layers removed, one line per label (pruning criteria) |
 //! | `looped-parallel-heatmap` | 10: median over (M, K), best K boxed |
 //! | `single-layer-<task>-<metric>[-<filter>]` | 2: skip one layer / switch two |
-//! | `similarity[-<mode>]` | 3: cosine similarity of hidden states |
+//! | `similarity[-<mode>]` | 3: cosine similarity of hidden states (under another plan: `similarity[-<mode>]-<plan id>`) |
+//! | `hidden-variance` | 15: each hidden state's variance, one line per plan |
 //! | `importance-steps`, `angular-distance` | `painters importance`: proxies beside the NLL drop; Gromov et al.'s Fig. 1 |
 //!
 //! It draws what the runner computed (normalised scores, medians, which benchmarks are
@@ -32,6 +33,7 @@ mod similarity;
 mod single_layer;
 mod style;
 mod text;
+mod variance;
 mod variant;
 
 pub use compare::plot_compare;
@@ -93,6 +95,9 @@ pub fn plot_results(dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
         written.extend(save(&fig, &out)?);
     }
     for fig in similarity::figures(&results) {
+        written.extend(save(&fig, &out)?);
+    }
+    if let Some(fig) = variance::figure(&results) {
         written.extend(save(&fig, &out)?);
     }
     Ok(written)

@@ -28,11 +28,16 @@ pub(super) fn figures(results: &Results) -> Vec<SimilarityFigure<'_>> {
 }
 
 impl Figure for SimilarityFigure<'_> {
+    /// `similarity[-mode]` for the baseline, `similarity[-mode]-<plan id>` under another plan.
     fn stem(&self) -> String {
-        match &self.matrix.mode {
+        let mut stem = match &self.matrix.mode {
             Some(mode) => format!("similarity-{}", style::slug(mode)),
             None => "similarity".into(),
+        };
+        if let Some(plan) = &self.matrix.plan {
+            stem += &format!("-{}", plan_id(plan));
         }
+        stem
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -43,6 +48,9 @@ impl Figure for SimilarityFigure<'_> {
         let mut title = "Cosine similarity between hidden states".to_string();
         if let Some(mode) = &self.matrix.mode {
             title = format!("{title} ({mode})");
+        }
+        if let Some(plan) = &self.matrix.plan {
+            title = format!("{title} under {}", style::shorten(plan, 40));
         }
         if let Some(model) = self.model {
             title = format!("{title} — {model}");
@@ -89,4 +97,11 @@ impl Figure for SimilarityFigure<'_> {
         matrix::draw(&parts[1], &parts[2], &m)?;
         Ok(())
     }
+}
+
+/// A short stable name for a plan in file names: the first 8 hex digits of its text's
+/// SHA-256.
+pub(super) fn plan_id(plan: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(plan.as_bytes())[..4])
 }

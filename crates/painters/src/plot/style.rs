@@ -200,3 +200,12 @@ pub(super) fn slug(s: &str) -> String {
         })
         .collect()
 }
+
+/// `s`, cut to at most `max` characters with an ellipsis when longer (long plan texts in
+/// titles and legends).
+pub(super) fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max.saturating_sub(1)) {
+        Some((at, _)) if s.chars().count() > max => format!("{}…", &s[..at]),
+        _ => s.to_string(),
+    }
+}
