@@ -61,3 +61,16 @@ if [ ! -f "$models/smollm2-135m/config.json" ] || [ ! -f "$models/minilm-l6/conf
     "$VENV/bin/python" scripts/fetch_models.py "$models"
 fi
 ln -sfn "$models" models
+
+# The report's browser test (crates/painters/tests/report.rs): Debian's headless Chromium
+# and its driver, installed where this user can; the test says why it skips otherwise.
+if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+        echo "setup: installing Debian's chromium and chromium-driver for the report's browser test"
+        install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver > /dev/null; }
+        install || { apt-get update -q > /dev/null && install; } ||
+            echo "setup: chromium could not be installed; the report's browser test will be skipped" >&2
+    else
+        echo "setup: no chromium and chromedriver, and no root apt-get to install them: the report's browser test will be skipped" >&2
+    fi
+fi

@@ -52,6 +52,9 @@ pub enum Command {
     /// booktabs LaTeX or CSV): normalised scores, 95% paired-bootstrap intervals and a mark
     /// where a series differs significantly from a reference (needs paired.csv).
     Table(TableCmd),
+    /// One self-contained HTML file with everything a results directory holds: figures,
+    /// tables, paired comparisons, informative benchmarks and one cell's items.
+    Report(ReportCmd),
     /// Cosine similarity between the hidden states of every pair of layers (paper Fig. 3).
     Similarity(SimilarityCmd),
     /// Which layers matter: Block Influence, relative magnitude and angular distance per
@@ -423,6 +426,29 @@ pub struct TableCmd {
     /// Decimal places.
     #[arg(long, default_value_t = 2)]
     pub digits: usize,
+}
+
+#[derive(Args)]
+pub struct ReportCmd {
+    /// A results directory written by `painters run` (and `painters stats` for tables).
+    pub dir: PathBuf,
+    /// The HTML file (default: DIR/report.html).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The cell whose items the drill-down shows (a summary.csv variant, e.g. "skip s=10");
+    /// default: the first cell after the baseline.
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// Items shown per task.
+    #[arg(long, default_value_t = 50)]
+    pub items: usize,
+    /// Results directories to compare DIR with (`painters plot --compare`).
+    #[arg(long, num_args = 1..)]
+    pub compare: Vec<PathBuf>,
+    /// With --compare: a name for DIR and each other directory, comma-separated (default:
+    /// the directories' names).
+    #[arg(long, value_delimiter = ',', requires = "compare")]
+    pub labels: Vec<String>,
 }
 
 #[derive(Args)]

@@ -17,6 +17,7 @@ mod paired;
 pub mod paper_table;
 pub mod plot;
 pub mod prune;
+pub mod report;
 pub mod shard;
 mod store;
 mod summary;

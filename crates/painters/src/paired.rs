@@ -78,16 +78,21 @@ struct PairRow<'a> {
     significant: bool,
 }
 
-/// A paired.csv row as the figures and tables read it back.
+/// A paired.csv row as the figures, tables and report read it back.
 #[derive(serde::Deserialize)]
 pub struct PairedRow {
     pub cell_a: String,
     pub cell_b: String,
+    pub affected_layers: usize,
     pub task: String,
     pub metric: String,
+    pub n: usize,
     pub normalised_a: f64,
+    pub normalised_b: f64,
+    pub difference: f64,
     pub ci_lower: Option<f64>,
     pub ci_upper: Option<f64>,
+    pub mcnemar_p: Option<f64>,
     pub significant: bool,
 }
 

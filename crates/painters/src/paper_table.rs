@@ -215,7 +215,7 @@ impl Table {
     }
 
     /// What the entries are, the interval and the mark, in words.
-    fn caption(&self) -> String {
+    pub fn caption(&self) -> String {
         let what = match self.by {
             TableBy::M => "Median normalised score over the informative benchmarks",
             TableBy::Benchmark => {
@@ -256,22 +256,39 @@ impl Table {
         out
     }
 
-    fn markdown(&self, digits: usize) -> String {
+    /// The table as plain text cells: the header (first column's, then the columns') and
+    /// each row's name and entries ("0.83 [0.69, 0.96] †", "–" where there is none).
+    pub fn text_grid(&self, digits: usize) -> (Vec<String>, Vec<(String, Vec<String>)>) {
         let first = match self.by {
             TableBy::M => "series",
             TableBy::Benchmark => "series, M",
         };
-        let mut out = format!("| {first} | {} |\n", self.columns.join(" | "));
-        out += &format!("|---|{}\n", "---:|".repeat(self.columns.len()));
-        for (name, entries) in &self.rows {
-            let cells: Vec<String> = entries
-                .iter()
-                .map(|e| {
-                    e.as_ref().map_or("–".into(), |e| {
-                        Self::text(e, digits, " †", |i| format!(" {i}"))
+        let header = std::iter::once(first.to_string())
+            .chain(self.columns.iter().cloned())
+            .collect();
+        let rows = self
+            .rows
+            .iter()
+            .map(|(name, entries)| {
+                let cells = entries
+                    .iter()
+                    .map(|e| {
+                        e.as_ref().map_or("–".into(), |e| {
+                            Self::text(e, digits, " †", |i| format!(" {i}"))
+                        })
                     })
-                })
-                .collect();
+                    .collect();
+                (name.clone(), cells)
+            })
+            .collect();
+        (header, rows)
+    }
+
+    fn markdown(&self, digits: usize) -> String {
+        let (header, rows) = self.text_grid(digits);
+        let mut out = format!("| {} |\n", header.join(" | "));
+        out += &format!("|---|{}\n", "---:|".repeat(self.columns.len()));
+        for (name, cells) in rows {
             out += &format!("| {name} | {} |\n", cells.join(" | "));
         }
         out + "\n" + &self.caption() + "\n"

@@ -51,6 +51,23 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
             let table = crate::paper_table::Table::build(&c.dir, c.by, &c.reference)?;
             outln!("{}", table.render(c.format, c.digits).trim_end())
         }
+        Command::Report(c) => {
+            crate::task_files::load_saved(&c.dir)?;
+            let mut dirs = vec![c.dir.clone()];
+            dirs.extend(c.compare.iter().cloned());
+            let options = crate::report::ReportOptions {
+                cell: c.cell,
+                items: c.items,
+                labels: match c.compare.is_empty() {
+                    true => Vec::new(),
+                    false => compare_labels(&dirs, &c.labels)?,
+                },
+                compare: c.compare,
+            };
+            let out = c.out.unwrap_or_else(|| c.dir.join("report.html"));
+            crate::report::write(&c.dir, &out, &options)?;
+            outln!("{}", out.display())
+        }
         Command::Data(c) => data::run(c),
     }
 }
