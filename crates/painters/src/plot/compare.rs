@@ -1,7 +1,8 @@
 //! `painters plot --compare DIR...`: several results directories (models, dtypes, a model
 //! and its pruned export) side by side. Every figure a directory supports alone becomes a
 //! row of panels, one per directory that has it, each titled with the directory's label
-//! (the paper's Figs 2, 3 and 11 across models); and the paper's Fig 12: each variant's
+//! (the paper's Figs 2, 3 and 11 across models), on one value axis (y, or colour scale)
+//! per row; and the paper's Fig 12: each variant's
 //! median normalised score against the *share* of the model's layers it affects, one line
 //! per directory, so models of different depth compare on one chart.
 
@@ -43,7 +44,7 @@ impl<F: Figure> Figure for Row<F> {
 }
 
 /// One row per figure stem, panels in directory order (directories without the figure
-/// have no panel).
+/// have no panel), their value axes (y, or colour scale) shared.
 fn rows<F: Figure>(per_dir: Vec<Vec<F>>) -> Vec<Row<F>> {
     let mut rows: Vec<Row<F>> = Vec::new();
     for figure in per_dir.into_iter().flatten() {
@@ -54,6 +55,15 @@ fn rows<F: Figure>(per_dir: Vec<Vec<F>>) -> Vec<Row<F>> {
                 stem,
                 panels: vec![figure],
             }),
+        }
+    }
+    for row in &mut rows {
+        let ranges = row.panels.iter().filter_map(Figure::value_range);
+        let shared = ranges.reduce(|(a, b), (c, d)| (a.min(c), b.max(d)));
+        if let Some(shared) = shared {
+            row.panels
+                .iter_mut()
+                .for_each(|p| p.share_value_range(shared));
         }
     }
     rows
@@ -87,7 +97,7 @@ impl Figure for Share {
             root,
             (&title, None),
             "layers affected (% of the model's layers)",
-            &self.lines,
+            (&self.lines, None),
             &[],
         )
     }
@@ -202,6 +212,52 @@ mod tests {
         std::fs::write(dir.join("medians.csv"), medians).unwrap();
         std::fs::write(dir.join("resolved.toml"), format!("layers = {layers}\n")).unwrap();
         Results::load(dir).unwrap()
+    }
+
+    /// A figure whose value axis needs `range`.
+    struct Fake {
+        stem: &'static str,
+        range: (f64, f64),
+        shared: Option<(f64, f64)>,
+    }
+
+    impl Figure for Fake {
+        fn stem(&self) -> String {
+            self.stem.into()
+        }
+        fn value_range(&self) -> Option<(f64, f64)> {
+            Some(self.range)
+        }
+        fn share_value_range(&mut self, range: (f64, f64)) {
+            self.shared = Some(range);
+        }
+        fn draw<DB: DrawingBackend>(&self, _: &DrawingArea<DB, Shift>) -> DrawResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_row_shares_one_value_axis() {
+        let fake = |stem, range| Fake {
+            stem,
+            range,
+            shared: None,
+        };
+        let rows = rows(vec![
+            vec![fake("a", (-0.2, 1.0)), fake("b", (0.0, 1.0))],
+            vec![fake("a", (0.0, 1.3))],
+        ]);
+        let shared: Vec<_> = rows
+            .iter()
+            .map(|r| (r.stem.clone(), r.panels.iter().map(|p| p.shared).collect()))
+            .collect();
+        assert_eq!(
+            shared,
+            [
+                ("a".into(), vec![Some((-0.2, 1.3)); 2]),
+                ("b".into(), vec![Some((0.0, 1.0))])
+            ]
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub(super) struct LoopedHeatmap {
     ks: Vec<usize>,
     /// Row-major over (K, M): the mean median over the cell's rows.
     values: Vec<Option<f64>>,
+    /// The colour scale shared with other panels.
+    shared: Option<(f64, f64)>,
 }
 
 /// The heat map, when medians.csv has looped parallel at two or more K.
@@ -48,10 +50,27 @@ pub(super) fn figure(results: &Results) -> Option<LoopedHeatmap> {
         ms,
         ks,
         values,
+        shared: None,
     })
 }
 
+impl LoopedHeatmap {
+    /// The colour scale: every value, 0 and 1.
+    fn scale(&self) -> (f64, f64) {
+        let values = self.values.iter().flatten();
+        values.fold((0.0f64, 1.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    }
+}
+
 impl Figure for LoopedHeatmap {
+    fn value_range(&self) -> Option<(f64, f64)> {
+        Some(self.scale())
+    }
+
+    fn share_value_range(&mut self, range: (f64, f64)) {
+        self.shared = Some(range);
+    }
+
     fn stem(&self) -> String {
         "looped-parallel-heatmap".into()
     }
@@ -70,8 +89,7 @@ impl Figure for LoopedHeatmap {
             .titled(&title, font(style::TITLE))?;
         let width = body.dim_in_pixel().0;
         let (area, bar) = body.split_horizontally(width.saturating_sub(matrix::BAR_PANEL + 20));
-        let values = self.values.iter().flatten();
-        let scale = values.fold((0.0f64, 1.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let scale = self.shared.unwrap_or_else(|| self.scale());
         let m = Matrix {
             columns: &self.ms,
             rows: &self.ks,

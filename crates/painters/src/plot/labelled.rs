@@ -19,6 +19,8 @@ pub(super) struct Labelled {
     banded: bool,
     /// (label, colour, median against layers removed)
     lines: Vec<(String, RGBColor, Vec<Point>)>,
+    /// The y range shared with other panels.
+    shared: Option<(f64, f64)>,
 }
 
 /// The figure, when medians.csv has labelled plans that remove layers.
@@ -64,12 +66,21 @@ pub(super) fn figure(results: &Results) -> Option<Labelled> {
         model: results.model.clone(),
         banded: lines.iter().flat_map(|l| &l.2).any(|p| p.band.is_some()),
         lines,
+        shared: None,
     })
 }
 
 impl Figure for Labelled {
     fn stem(&self) -> String {
         "labelled-plans".into()
+    }
+
+    fn value_range(&self) -> Option<(f64, f64)> {
+        Some(lines::median_range(&self.lines))
+    }
+
+    fn share_value_range(&mut self, range: (f64, f64)) {
+        self.shared = Some(range);
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -91,7 +102,7 @@ impl Figure for Labelled {
                 self.model.as_deref(),
             ),
             "layers removed",
-            &self.lines,
+            (&self.lines, self.shared),
             &caption,
         )
     }

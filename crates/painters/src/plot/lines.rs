@@ -117,14 +117,23 @@ where
     Ok(())
 }
 
+/// A labelled line: (legend label, colour, points).
+pub(super) type Line = (String, RGBColor, Vec<Point>);
+
+/// The y range of median lines: every point with its band, 0 and 1.
+pub(super) fn median_range(lines: &[Line]) -> (f64, f64) {
+    let ends = lines.iter().flat_map(|l| &l.2).flat_map(Point::extent);
+    ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)))
+}
+
 /// Median normalised scores against `x_desc`, one banded line per (label, colour,
 /// points), with the full-model and random levels, titled `title — model`, `caption`
-/// under the legend.
+/// under the legend; the y axis covers `y` (default: [`median_range`]), padded.
 pub(super) fn medians<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     (title, model): (&str, Option<&str>),
     x_desc: &str,
-    lines: &[(String, RGBColor, Vec<Point>)],
+    (lines, y): (&[Line], Option<(f64, f64)>),
     caption: &[String],
 ) -> DrawResult
 where
@@ -137,8 +146,7 @@ where
     let (area, legend_area) = layout(root, &title)?;
     let points = || lines.iter().flat_map(|l| &l.2);
     let x_max = points().map(|p| p.x).fold(1.0, f64::max);
-    let ends = points().flat_map(Point::extent);
-    let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let (lo, hi) = y.unwrap_or_else(|| median_range(lines));
     let pad = 0.06 * (hi - lo);
     let axes = (
         x_desc,

@@ -67,6 +67,13 @@ trait Figure {
     fn size(&self) -> (u32, u32) {
         style::SIZE
     }
+    /// The range the value axis (y, or a matrix's colour scale) needs for this figure's
+    /// data, before padding, so that a row of panels can share one.
+    fn value_range(&self) -> Option<(f64, f64)> {
+        None
+    }
+    /// Draw the value axis over `range` (covering [`Figure::value_range`]) instead.
+    fn share_value_range(&mut self, _range: (f64, f64)) {}
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
     where
         DB::ErrorType: 'static;

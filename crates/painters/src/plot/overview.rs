@@ -16,6 +16,8 @@ pub(super) struct Overview {
     seed_averaged: bool,
     /// (legend label, colour, median against M)
     lines: Vec<(String, RGBColor, Vec<Point>)>,
+    /// The y range shared with other panels.
+    shared: Option<(f64, f64)>,
 }
 
 /// The overview, when medians.csv has at least one variant beyond the baseline.
@@ -38,12 +40,21 @@ pub(super) fn figure(results: &Results) -> Option<Overview> {
         model: results.model.clone(),
         seed_averaged: results.medians.iter().any(|m| m.seeds > 1),
         lines,
+        shared: None,
     })
 }
 
 impl Figure for Overview {
     fn stem(&self) -> String {
         "all-variants".into()
+    }
+
+    fn value_range(&self) -> Option<(f64, f64)> {
+        Some(lines::median_range(&self.lines))
+    }
+
+    fn share_value_range(&mut self, range: (f64, f64)) {
+        self.shared = Some(range);
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -71,7 +82,7 @@ impl Figure for Overview {
                 self.model.as_deref(),
             ),
             "number of affected layers M",
-            &self.lines,
+            (&self.lines, self.shared),
             &caption,
         )
     }

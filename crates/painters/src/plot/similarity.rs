@@ -12,12 +12,15 @@ use super::{DrawResult, Figure};
 pub(super) struct SimilarityFigure<'a> {
     model: Option<&'a str>,
     matrix: &'a Similarity,
+    /// The colour scale shared with other panels.
+    shared: Option<(f64, f64)>,
 }
 
 pub(super) fn figures(results: &Results) -> Vec<SimilarityFigure<'_>> {
     let figure = |matrix| SimilarityFigure {
         model: results.model.as_deref(),
         matrix,
+        shared: None,
     };
     results
         .similarity
@@ -27,7 +30,30 @@ pub(super) fn figures(results: &Results) -> Vec<SimilarityFigure<'_>> {
         .collect()
 }
 
+impl SimilarityFigure<'_> {
+    /// The colour scale: the smallest and largest cosine (a width of 1 around one value).
+    fn scale(&self) -> (f64, f64) {
+        let finite = self.matrix.cosine.iter().filter(|c| c.is_finite());
+        let scale = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &c| {
+            (lo.min(c), hi.max(c))
+        });
+        match scale {
+            (lo, hi) if lo < hi => (lo, hi),
+            (c, _) if c.is_finite() => (c - 0.5, c + 0.5),
+            _ => (0.0, 1.0),
+        }
+    }
+}
+
 impl Figure for SimilarityFigure<'_> {
+    fn value_range(&self) -> Option<(f64, f64)> {
+        Some(self.scale())
+    }
+
+    fn share_value_range(&mut self, range: (f64, f64)) {
+        self.shared = Some(range);
+    }
+
     /// `similarity[-mode]` for the baseline, `similarity[-mode]-<plan id>` under another plan.
     fn stem(&self) -> String {
         let mut stem = match &self.matrix.mode {
@@ -74,15 +100,7 @@ impl Figure for SimilarityFigure<'_> {
             .iter()
             .map(|&c| c.is_finite().then_some(c))
             .collect();
-        let finite = values.iter().flatten();
-        let scale = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &c| {
-            (lo.min(c), hi.max(c))
-        });
-        let scale = match scale {
-            (lo, hi) if lo < hi => (lo, hi),
-            (c, _) if c.is_finite() => (c - 0.5, c + 0.5),
-            _ => (0.0, 1.0),
-        };
+        let scale = self.shared.unwrap_or_else(|| self.scale());
         let m = Matrix {
             columns: &indices,
             rows: &indices,

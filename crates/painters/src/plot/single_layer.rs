@@ -24,6 +24,8 @@ pub(super) struct SingleLayer {
     full: Option<f64>,
     chance: Option<f64>,
     lines: Vec<(&'static str, Vec<Point>)>,
+    /// The y range shared with other panels.
+    shared: Option<(f64, f64)>,
 }
 
 pub(super) fn figures(results: &Results) -> Vec<SingleLayer> {
@@ -65,6 +67,7 @@ pub(super) fn figures(results: &Results) -> Vec<SingleLayer> {
             metric: metric.clone(),
             filter: filter.clone(),
             lines,
+            shared: None,
         })
     };
     metrics.into_iter().filter_map(figure).collect()
@@ -81,6 +84,20 @@ fn metric_name(metric: &str) -> &str {
 }
 
 impl SingleLayer {
+    /// The y range of every line, band and level (a width of 1 around a single value).
+    fn range(&self) -> (f64, f64) {
+        let (lo, hi) = self
+            .levels()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        match (lo, hi) {
+            (lo, hi) if lo < hi => (lo, hi),
+            (v, _) if v.is_finite() => (v - 0.5, v + 0.5),
+            _ => (0.0, 1.0),
+        }
+    }
+
     fn levels(&self) -> impl Iterator<Item = f64> + '_ {
         let ends = self.lines.iter().flat_map(|l| &l.1).flat_map(Point::extent);
         ends.chain(self.full)
@@ -147,6 +164,14 @@ impl SingleLayer {
 }
 
 impl Figure for SingleLayer {
+    fn value_range(&self) -> Option<(f64, f64)> {
+        Some(self.range())
+    }
+
+    fn share_value_range(&mut self, range: (f64, f64)) {
+        self.shared = Some(range);
+    }
+
     fn stem(&self) -> String {
         let filter = match self.filter.as_str() {
             "" | "none" => String::new(),
@@ -168,16 +193,7 @@ impl Figure for SingleLayer {
             title = format!("{title} — {model}");
         }
         let (area, legend_area) = lines::layout(root, &title)?;
-        let (lo, hi) = self
-            .levels()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-        let (lo, hi) = match (lo, hi) {
-            (lo, hi) if lo < hi => (lo, hi),
-            (v, _) if v.is_finite() => (v - 0.5, v + 0.5),
-            _ => (0.0, 1.0),
-        };
+        let (lo, hi) = self.shared.unwrap_or_else(|| self.range());
         if self.metric == "perplexity" && lo > 0.0 {
             self.finish(&area, &legend_area, (lo / 1.3..hi * 1.3).log_scale())
         } else {

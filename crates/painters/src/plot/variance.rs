@@ -16,6 +16,8 @@ pub(super) struct VarianceFigure {
     model: Option<String>,
     /// (legend label, colour, variance against the hidden-state index)
     lines: Vec<(String, RGBColor, Vec<Point>)>,
+    /// The y range shared with other panels.
+    shared: Option<(f64, f64)>,
 }
 
 /// The figure, when variance.csv has positive variances.
@@ -53,10 +55,29 @@ pub(super) fn figure(results: &Results) -> Option<VarianceFigure> {
     (!lines.is_empty()).then(|| VarianceFigure {
         model: results.model.clone(),
         lines,
+        shared: None,
     })
 }
 
+impl VarianceFigure {
+    /// The smallest and largest variance drawn (all positive).
+    fn range(&self) -> (f64, f64) {
+        let points = self.lines.iter().flat_map(|l| &l.2);
+        points.fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
+            (lo.min(p.y), hi.max(p.y))
+        })
+    }
+}
+
 impl Figure for VarianceFigure {
+    fn value_range(&self) -> Option<(f64, f64)> {
+        Some(self.range())
+    }
+
+    fn share_value_range(&mut self, range: (f64, f64)) {
+        self.shared = Some(range);
+    }
+
     fn stem(&self) -> String {
         "hidden-variance".into()
     }
@@ -72,9 +93,7 @@ impl Figure for VarianceFigure {
         let (area, legend_area) = lines::layout(root, &title)?;
         let points = || self.lines.iter().flat_map(|l| &l.2);
         let x_max = points().map(|p| p.x).fold(1.0, f64::max);
-        let (lo, hi) = points().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
-            (lo.min(p.y), hi.max(p.y))
-        });
+        let (lo, hi) = self.shared.unwrap_or_else(|| self.range());
         let axes = (
             "hidden state index (0 = embeddings, k = after step k)",
             "variance of the hidden state's entries",

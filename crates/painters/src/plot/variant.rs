@@ -19,6 +19,8 @@ pub(super) struct VariantFigure {
     model: Option<String>,
     benchmarks: Vec<Benchmark>,
     median: Vec<Point>,
+    /// The y range shared with other panels.
+    shared: Option<(f64, f64)>,
 }
 
 pub(super) fn figures(results: &Results) -> Vec<VariantFigure> {
@@ -33,12 +35,13 @@ pub(super) fn figures(results: &Results) -> Vec<VariantFigure> {
             model,
             benchmarks,
             median,
+            shared: None,
         })
     };
     variants.into_iter().filter_map(figure).collect()
 }
 
-/// The y range: every informative point with its band, the median, 0 and 1, padded.
+/// The y range: every informative point with its band, the median, 0 and 1 (unpadded).
 /// Benchmarks at chance can have wild normalised scores; they are clipped instead.
 fn y_range(fig: &VariantFigure) -> (f64, f64) {
     let informative = fig
@@ -47,15 +50,21 @@ fn y_range(fig: &VariantFigure) -> (f64, f64) {
         .filter(|b| b.informative)
         .flat_map(|b| &b.points);
     let ends = informative.chain(&fig.median).flat_map(Point::extent);
-    let (lo, hi) = ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
-    let pad = 0.06 * (hi - lo);
-    (lo - pad, hi + pad)
+    ends.fold((0.0f64, 1.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)))
 }
 
 impl Figure for VariantFigure {
     fn stem(&self) -> String {
         let k = self.times.map(|k| format!("-k{k}")).unwrap_or_default();
         format!("{}{k}", style::slug(self.kind))
+    }
+
+    fn value_range(&self) -> Option<(f64, f64)> {
+        Some(y_range(self))
+    }
+
+    fn share_value_range(&mut self, range: (f64, f64)) {
+        self.shared = Some(range);
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -73,7 +82,9 @@ impl Figure for VariantFigure {
             .flat_map(|b| &b.points)
             .chain(&self.median);
         let x_max = points.map(|p| p.x).fold(1.0, f64::max);
-        let (lo, hi) = y_range(self);
+        let (lo, hi) = self.shared.unwrap_or_else(|| y_range(self));
+        let pad = 0.06 * (hi - lo);
+        let (lo, hi) = (lo - pad, hi + pad);
         let axes = (
             "number of affected layers M",
             "normalised score (0 = random, 1 = full model)",
