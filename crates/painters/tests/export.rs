@@ -3,8 +3,9 @@
 //! real MiniLM and every tiny family checkpoint load in transformers (the test virtualenv,
 //! through hf_outputs.py) and give the logits, or an encoder's last hidden state, that
 //! painters computes on the source under the plan. Also: what the directory holds
-//! (renumbered tensors, config, shards, dtype, mergekit recipe, manifest), plans that cannot
-//! be exported and bad input refused in one line with nothing left behind.
+//! (renumbered tensors, config, shards, dtype, mergekit recipe, manifest), a prune step
+//! exported by `--from-prune`, plans that cannot be exported and bad input refused in one
+//! line with nothing left behind.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -270,6 +271,28 @@ fn the_directory_holds_the_plan_renumbered() {
     );
     assert_eq!(recipe.matches("layer_range: [0, 1]").count(), 2, "{recipe}");
     assert!(recipe.contains("merge_method: passthrough") && recipe.contains("dtype: bfloat16"));
+}
+
+#[test]
+fn a_pruned_step_exports_by_name() {
+    let root = tempfile::tempdir().unwrap();
+    let prune = root.path().join("prune");
+    std::fs::create_dir(&prune).unwrap();
+    std::fs::write(
+        prune.join("prune.json"),
+        r#"{"num_layers": 3, "steps": [{"step": 0, "plan": "0..3"}, {"step": 1, "plan": "0 2"}]}"#,
+    )
+    .unwrap();
+    let out = root.path().join("pruned");
+    let manifest = export(
+        &fixture("tiny/qwen2"),
+        &["--from-prune", prune.to_str().unwrap(), "--step", "1"],
+        &out,
+    );
+    assert_eq!(manifest["plan"], "0 2");
+    assert_eq!(manifest["layers"], serde_json::json!([0, 2]));
+    assert_eq!(manifest["from_prune"]["step"], 1);
+    assert_eq!(read_json(&out.join("config.json"))["num_hidden_layers"], 2);
 }
 
 /// Every tensor of a checkpoint directory by name.
