@@ -67,8 +67,8 @@ ln -sfn "$models" models
 if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
         echo "setup: installing Debian's chromium and chromium-driver for the report's browser test"
-        install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver > /dev/null; }
-        install || { apt-get update -q > /dev/null && install; } ||
+        install_chromium() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver > /dev/null; }
+        install_chromium || { apt-get update -q > /dev/null && install_chromium; } ||
             echo "setup: chromium could not be installed; the report's browser test will be skipped" >&2
     else
         echo "setup: no chromium and chromedriver, and no root apt-get to install them: the report's browser test will be skipped" >&2
