@@ -52,7 +52,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import (
     AutoModel, AutoModelForCausalLM, AutoTokenizer, BertConfig, BertModel, GPT2Config,
     GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM,
-    MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM,
+    MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
+    Qwen3ForCausalLM,
 )
 
 VOCAB = 512
@@ -92,6 +93,9 @@ TINY = {
     "bert": lambda: BertModel(BertConfig(
         vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
         num_attention_heads=4, max_position_embeddings=64), add_pooling_layer=False),
+    # Last, so the seeds of the checkpoints above stay as they were.
+    "qwen3": lambda: Qwen3ForCausalLM(Qwen3Config(
+        **DECODER, num_key_value_heads=2, head_dim=24, tie_word_embeddings=False)),
 }
 
 

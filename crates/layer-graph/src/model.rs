@@ -60,7 +60,7 @@ pub(crate) struct Family {
 /// Every supported family, one line each (`families/` has their code).
 const FAMILIES: &[Family] = &[
     Family {
-        model_types: &["llama", "mistral", "qwen2"],
+        model_types: &["llama", "mistral", "qwen2", "qwen3"],
         load: |dir, w| Ok(Box::new(Llama::load(dir, w)?)),
         ignorable: Llama::ignorable,
         layers: Llama::LAYERS,

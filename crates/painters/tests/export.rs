@@ -193,6 +193,7 @@ fn exports_load_in_transformers_and_compute_the_plan() {
         "llama3-rope",
         "mistral",
         "qwen2",
+        "qwen3",
         "gpt_neox",
         "gpt2",
         "bert",

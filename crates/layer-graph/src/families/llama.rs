@@ -1,4 +1,5 @@
-//! Llama family: Llama-2/3, Mistral, Qwen2 (q/k/v bias) and SmolLM2. Pre-norm blocks
+//! Llama family: Llama-2/3, Mistral, Qwen2 (q/k/v bias), Qwen3 (RMSNorm of each head's
+//! queries and keys before the rotary positions) and SmolLM2. Pre-norm blocks
 //! with RMSNorm, rotary positions (default, linear or llama3 scaling), grouped-query
 //! attention, SwiGLU MLP; tied or separate LM head. Sliding-window attention (Mistral,
 //! Qwen2 with `use_sliding_window`) is not implemented: it equals full attention up to
@@ -77,6 +78,8 @@ struct Block {
     k: Linear,
     v: Linear,
     o: Linear,
+    /// Qwen3: RMSNorm over each head's queries and keys (D), before rotary positions.
+    qk_norm: Option<(RmsNorm, RmsNorm)>,
     post_norm: RmsNorm,
     gate: Linear,
     up: Linear,
@@ -137,12 +140,14 @@ impl Llama {
         let eps = cfg.rms_norm_eps;
 
         let linear = |name: &str, out, inp, bias| Linear::load(w, name, out, inp, bias);
-        let norm = |name: &str| -> Result<RmsNorm> {
+        let norm_of = |name: &str, width: i64| -> Result<RmsNorm> {
             Ok(RmsNorm {
-                weight: w.get(&format!("{name}.weight"), &[c])?,
+                weight: w.get(&format!("{name}.weight"), &[width])?,
                 eps,
             })
         };
+        let norm = |name: &str| norm_of(name, c);
+        let qk_norm = cfg.model_type == "qwen3";
 
         let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
@@ -154,6 +159,13 @@ impl Llama {
                 k: linear(&format!("{p}.self_attn.k_proj"), kv_heads * d, c, qkv_bias)?,
                 v: linear(&format!("{p}.self_attn.v_proj"), kv_heads * d, c, qkv_bias)?,
                 o: linear(&format!("{p}.self_attn.o_proj"), c, heads * d, o_bias)?,
+                qk_norm: match qk_norm {
+                    true => Some((
+                        norm_of(&format!("{p}.self_attn.q_norm"), d)?,
+                        norm_of(&format!("{p}.self_attn.k_norm"), d)?,
+                    )),
+                    false => None,
+                },
                 post_norm: norm(&format!("{p}.post_attention_layernorm"))?,
                 gate: linear(&format!("{p}.mlp.gate_proj"), f, c, false)?,
                 up: linear(&format!("{p}.mlp.up_proj"), f, c, false)?,
@@ -198,7 +210,7 @@ impl Llama {
 fn sliding_window(dir: &Path, cfg: &RawConfig) -> Result<Option<LengthLimit>> {
     let slides = match cfg.model_type.as_str() {
         "mistral" => true,
-        "qwen2" if cfg.use_sliding_window => match &cfg.layer_types {
+        "qwen2" | "qwen3" if cfg.use_sliding_window => match &cfg.layer_types {
             Some(types) => types.iter().any(|t| t == "sliding_attention"),
             None => {
                 cfg.max_window_layers.unwrap_or(DEFAULT_MAX_WINDOW_LAYERS) < cfg.num_hidden_layers
@@ -306,6 +318,10 @@ impl LayerStack for Llama {
         let q = split_heads(&b.q.forward(&h)?, self.heads)?; // (B, H, T, D)
         let k = split_heads(&b.k.forward(&h)?, self.kv_heads)?; // (B, Hkv, T, D)
         let v = split_heads(&b.v.forward(&h)?, self.kv_heads)?;
+        let (q, k) = match &b.qk_norm {
+            Some((q_norm, k_norm)) => (q_norm.forward(&q)?, k_norm.forward(&k)?),
+            None => (q, k),
+        };
         let (q, k) = (self.rotary.apply(&q, attn)?, self.rotary.apply(&k, attn)?);
         let xs = xs.f_add(&b.o.forward(&attend(&q, k, v, attn, kv)?)?)?; // (B, T, C)
         let h = b.post_norm.forward(&xs)?;

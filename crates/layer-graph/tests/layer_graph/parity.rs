@@ -7,12 +7,13 @@ use tch::{Device, Tensor};
 use crate::common::{baseline, fixtures, golden, ids, load, max_abs_diff, models};
 
 /// Every family variant, plus llama as 16 shards and stored in bfloat16 (loaded as f32).
-const TINY: [&str; 10] = [
+const TINY: [&str; 11] = [
     "llama",
     "llama-sharded",
     "llama-bf16",
     "llama3-rope",
     "qwen2",
+    "qwen3",
     "mistral",
     "gpt_neox",
     "gpt_neox-sequential",
