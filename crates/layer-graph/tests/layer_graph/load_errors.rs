@@ -208,7 +208,7 @@ fn unknown_family_lists_the_supported_model_types() {
     });
     let e = load_error(dir.path());
     assert!(
-        e.contains("config.json: unsupported model_type \"mamba\"; supported: llama, mistral, qwen2, gpt_neox, gpt2, bert"),
+        e.contains("config.json: unsupported model_type \"mamba\"; supported: llama, mistral, qwen2, qwen3, gpt_neox, gpt2, bert"),
         "{e}"
     );
 }
