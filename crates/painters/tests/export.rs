@@ -8,7 +8,7 @@
 //! line with nothing left behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use layer_graph::exec::{Batch, run_plan};
 use layer_graph::{LoadOptions, Model};
@@ -17,14 +17,7 @@ use serde_json::Value;
 use tch::{Device, Tensor};
 
 mod common;
-use common::{fixture, workspace};
-
-fn painters(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_painters"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{fixture, painters, painters_ok, workspace};
 
 /// Exports `source` under the plan flags `plan` into `out`, which must succeed.
 fn export(source: &Path, plan: &[&str], out: &Path) -> Value {
@@ -36,13 +29,7 @@ fn export(source: &Path, plan: &[&str], out: &Path) -> Value {
         out.to_str().unwrap(),
     ];
     args.extend(plan);
-    let output = painters(&args);
-    assert!(
-        output.status.success(),
-        "painters {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = painters_ok(&args);
     print!("{}", String::from_utf8_lossy(&output.stdout));
     read_json(&out.join("painters-export.json"))
 }

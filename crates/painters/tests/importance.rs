@@ -4,19 +4,10 @@
 //! 1e-3 relative; with `--task`, the benchmark drop of each removal equal to `painters
 //! eval`'s; and bad input refused in one line before a model loads.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 mod common;
-use common::{data_dir, eval_acc_norm, fixture, workspace};
-
-fn painters(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_painters"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{data_dir, eval_acc_norm, fixture, painters, workspace};
 
 /// `painters importance --json` on the fixture texts with `model` (under models/).
 fn importance(model: &str, max_block: usize) -> Value {

@@ -7,17 +7,10 @@
 //! figure drawn with a non-zero size, the items filter works, a screenshot is taken.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod common;
-use common::workspace;
-
-fn painters(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_painters"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{painters, painters_ok, workspace};
 
 /// A copy of results/smollm2-demo (without its figures) at `to`.
 fn demo_copy(to: &Path) {
@@ -49,12 +42,7 @@ fn report(dir: &Path, out: &Path, args: &[&str]) -> String {
         out.to_str().unwrap(),
     ];
     all.extend(args);
-    let output = painters(&all);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    painters_ok(&all);
     std::fs::read_to_string(out).unwrap()
 }
 

@@ -6,10 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 mod common;
-use common::{data_dir, workspace};
+use common::{data_dir, painters_ok, workspace};
 
 fn similarity(out: &Path, plan: &[&str]) {
     let model = workspace().join("models/smollm2-135m");
@@ -26,15 +25,7 @@ fn similarity(out: &Path, plan: &[&str]) {
         out.to_str().unwrap(),
     ];
     args.extend(plan);
-    let output = Command::new(env!("CARGO_BIN_EXE_painters"))
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    painters_ok(&args);
 }
 
 /// (plan, mode) -> (i, j) -> cosine, from similarity.csv.

@@ -1,10 +1,30 @@
-//! What the painters integration tests share: where the workspace, the fixtures and the
-//! benchmark data are, and `painters eval`'s metric as the reference a benchmark
-//! objective must equal. Each test crate uses some of it.
+//! What the painters integration tests share: running the painters binary, where the
+//! workspace, the fixtures and the benchmark data are, and `painters eval`'s metric as the
+//! reference a benchmark objective must equal. Each test crate uses some of it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
+
+/// `painters ARGS`, run to its end.
+pub fn painters(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_painters"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `painters ARGS`, which must succeed (its stderr shown when it does not).
+pub fn painters_ok(args: &[&str]) -> Output {
+    let output = painters(args);
+    assert!(
+        output.status.success(),
+        "painters {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
 
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -36,29 +56,21 @@ pub fn data_dir() -> PathBuf {
 /// outputs in `out`.
 pub fn eval_acc_norm(model: &str, plan: &str, out: &Path) -> f64 {
     let data = data_dir();
-    let output = Command::new(env!("CARGO_BIN_EXE_painters"))
-        .args([
-            "eval",
-            "--model",
-            model,
-            "--tasks",
-            "arc_easy",
-            "--limit",
-            "18",
-            "--plan",
-            plan,
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    painters_ok(&[
+        "eval",
+        "--model",
+        model,
+        "--tasks",
+        "arc_easy",
+        "--limit",
+        "18",
+        "--plan",
+        plan,
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let items = std::fs::read_to_string(out.join("arc_easy.jsonl")).unwrap();
     let scores: Vec<f64> = items
         .lines()
