@@ -53,7 +53,9 @@ from transformers import (
     AutoModel, AutoModelForCausalLM, AutoTokenizer, BertConfig, BertModel, GPT2Config,
     GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM,
     MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
-    Qwen3ForCausalLM,
+    Qwen3ForCausalLM, Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM,
+    Phi3Config, Phi3ForCausalLM, Olmo2Config, Olmo2ForCausalLM, MixtralConfig,
+    MixtralForCausalLM, Qwen2MoeConfig, Qwen2MoeForCausalLM,
 )
 
 VOCAB = 512
@@ -96,7 +98,40 @@ TINY = {
     # Last, so the seeds of the checkpoints above stay as they were.
     "qwen3": lambda: Qwen3ForCausalLM(Qwen3Config(
         **DECODER, num_key_value_heads=2, head_dim=24, tie_word_embeddings=False)),
+    # The 2026 families (#19). Windows of 4 and 5 tokens and small soft-caps, so sliding
+    # attention and capping change the 9-token golden sequence; layers 0 and 2 slide.
+    "mistral-window": lambda: MistralForCausalLM(MistralConfig(
+        **DECODER, num_key_value_heads=2, sliding_window=4)),
+    "gemma2": lambda: Gemma2ForCausalLM(Gemma2Config(
+        **DECODER, num_key_value_heads=2, head_dim=16, sliding_window=4, query_pre_attn_scalar=24,
+        attn_logit_softcapping=1.5, final_logit_softcapping=2.0)),
+    "gemma3": lambda: Gemma3ForCausalLM(Gemma3TextConfig(
+        **DECODER, num_key_value_heads=2, head_dim=16, sliding_window=4, query_pre_attn_scalar=16,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                         "full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1e6}})),
+    # longrope from 8 tokens on: the 9-token sequence takes the long factors, the 6-token
+    # one the short ones.
+    "phi3": lambda: Phi3ForCausalLM(Phi3Config(
+        **DECODER, num_key_value_heads=2, sliding_window=5, original_max_position_embeddings=8,
+        rope_scaling={"type": "longrope", "short_factor": [1.0 + 0.1 * i for i in range(8)],
+                      "long_factor": [2.0 + 0.5 * i for i in range(8)]},
+        pad_token_id=0, eos_token_id=2)),
+    "olmo2": lambda: Olmo2ForCausalLM(Olmo2Config(**DECODER, num_key_value_heads=2, pad_token_id=0)),
+    "mixtral": lambda: MixtralForCausalLM(MixtralConfig(
+        **DECODER, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+        sliding_window=None)),
+    # Layer 1 dense (mlp_only_layers), 0 and 2 sparse with a shared expert.
+    "qwen2_moe": lambda: Qwen2MoeForCausalLM(Qwen2MoeConfig(
+        **DECODER, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+        moe_intermediate_size=32, shared_expert_intermediate_size=48, mlp_only_layers=[1])),
 }
+
+# Families whose golden also covers plans (make_plan_goldens): a reordered plan with a
+# repeat, and a parallel group whose members differ in attention type (gemma: layer 1 is
+# global, layer 2 slides).
+PLAN_FAMILIES = ["llama", "qwen3", "mistral-window", "gemma2", "gemma3", "phi3", "olmo2", "mixtral", "qwen2_moe"]
+FAMILY_PLANS = [("2 0 1 1", [2, 0, 1, 1]), ("0 [1|2] 2", [0, [1, 2], 2])]
 
 
 def randomise(model: torch.nn.Module) -> None:
@@ -132,6 +167,67 @@ def save_golden(model, d: Path) -> None:
     save_file(golden, d / "golden.safetensors")
 
 
+def layer_window(config, i: int):
+    """Layer i's sliding window as the modelling code reads the config."""
+    window = getattr(config, "sliding_window", None)
+    types = getattr(config, "layer_types", None)
+    if types is not None:
+        return window if types[i] == "sliding_attention" else None
+    return window
+
+
+def plan_logits(model, steps: list, ids: torch.Tensor) -> torch.Tensor:
+    """Logits (T, V) of a manual loop over the model's own decoder layers: an int runs a
+    layer, a list averages its members' outputs. Eager attention with explicit masks."""
+    inner, config = model.model, model.config
+    t = ids.shape[0]
+    position_ids = torch.arange(t)[None]
+    q, k = torch.arange(t)[:, None], torch.arange(t)[None, :]
+
+    def mask(window):
+        allowed = (k <= q) & ((q - k < window) if window else True)
+        return torch.where(allowed, 0.0, torch.finfo(torch.float32).min)[None, None]
+
+    def run(i: int, h: torch.Tensor) -> torch.Tensor:
+        layer = inner.layers[i]
+        rotary = inner.rotary_emb
+        if isinstance(getattr(config, "rope_parameters", None), dict) and "full_attention" in config.rope_parameters:
+            pe = rotary(h, position_ids, config.layer_types[i])  # Gemma-3: a base per type
+        else:
+            pe = rotary(h, position_ids)
+        out = layer(h, attention_mask=mask(layer_window(config, i)), position_ids=position_ids,
+                    position_embeddings=pe)
+        return out[0] if isinstance(out, tuple) else out
+
+    with torch.no_grad():
+        h = inner.embed_tokens(ids[None])
+        for step in steps:
+            h = run(step, h) if isinstance(step, int) else torch.stack([run(i, h) for i in step]).mean(0)
+        logits = model.lm_head(inner.norm(h))
+        cap = getattr(config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+    return logits[0].float()
+
+
+def make_plan_goldens(model, d: Path) -> None:
+    """golden_plans.safetensors: out_<k>_<j>, the logits of golden sequence j under
+    FAMILY_PLANS[k]; plans.json the plan texts. The loop is first checked against the
+    model's own forward pass on the baseline order."""
+    model.set_attn_implementation("eager")
+    golden = load_file(d / "golden.safetensors")
+    out = {}
+    for j in range(len(SEQ_LENGTHS)):
+        ids = golden[f"ids_{j}"]
+        loop = plan_logits(model, list(range(model.config.num_hidden_layers)), ids)
+        diff = (loop - golden[f"out_{j}"]).abs().max().item()
+        assert diff < 1e-4, f"{d.name}: the manual layer loop differs from transformers by {diff}"
+        for k, (_, steps) in enumerate(FAMILY_PLANS):
+            out[f"out_{k}_{j}"] = plan_logits(model, steps, ids)
+    save_file(out, d / "golden_plans.safetensors")
+    (d / "plans.json").write_text(json.dumps([text for text, _ in FAMILY_PLANS]))
+
+
 def make_tiny(out: Path) -> None:
     for i, (name, build) in enumerate(TINY.items()):
         torch.manual_seed(1000 + i)
@@ -141,6 +237,8 @@ def make_tiny(out: Path) -> None:
         model.save_pretrained(d, safe_serialization=True)
         word_tokenizer(d / "tokenizer.json")
         save_golden(model, d)
+        if name in PLAN_FAMILIES:
+            make_plan_goldens(model, d)
         if name == "llama":
             model.save_pretrained(out / "llama-sharded", max_shard_size="40KB")
             word_tokenizer(out / "llama-sharded" / "tokenizer.json")

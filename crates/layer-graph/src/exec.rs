@@ -101,13 +101,13 @@ pub fn residual_stream(
     let stack = model.stack();
     check_plan(stack, plan)?;
     let _guard = tch::no_grad_guard();
-    let (b, s) = batch
+    let (_, s) = batch
         .ids
         .size2()
         .map_err(|e| Error::torch("the batch's token ids", e))?;
     check_length(stack, s as usize, || "the batch".into())?;
     let attn = if stack.is_causal() && batch.right_padded {
-        Attention::causal(b, s, batch.ids.device())
+        Attention::causal(&batch.lengths, s, batch.ids.device())
     } else {
         Attention::new(&batch.valid, s, stack.is_causal())
     }

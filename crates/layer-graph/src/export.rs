@@ -28,6 +28,10 @@ pub const LAYER_COUNT_KEYS: [&str; 2] = ["num_hidden_layers", "n_layer"];
 /// config.json lists with one entry per layer, re-indexed to the plan's order.
 const PER_LAYER_KEYS: [&str; 2] = ["layer_types", "no_rope_layers"];
 
+/// config.json lists of layer indices (Qwen2-MoE's dense layers), mapped to the plan's
+/// positions of those layers.
+const LAYER_INDEX_KEYS: [&str; 1] = ["mlp_only_layers"];
+
 /// File extensions of weights in formats other than safetensors: never copied, since they
 /// would hold the source's layers.
 const OTHER_WEIGHTS: [&str; 8] = ["bin", "pt", "pth", "h5", "msgpack", "gguf", "onnx", "ckpt"];
@@ -60,7 +64,7 @@ pub fn write_checkpoint(
     out: &Path,
     dtype: Option<Kind>,
 ) -> Result<Written> {
-    let config = read_json(&source.join("config.json"))?;
+    let mut config = read_json(&source.join("config.json"))?;
     let model_type = config
         .get("model_type")
         .and_then(Value::as_str)
@@ -78,6 +82,9 @@ pub fn write_checkpoint(
     let weights = Weights::open(source, None, tch::Device::Cpu)?;
     let tensors = renumbered(source, &weights, family.layers, num_layers, layers)?;
     let (weight_files, bytes) = write_tensors(&weights, &tensors, out, dtype)?;
+    if let Some(map) = config.as_object_mut() {
+        (family.explicit_layers)(source, map)?;
+    }
     let config = exported_config(source, config, count_key, layers, dtype)?;
     write_file(
         &out.join("config.json"),
@@ -293,9 +300,9 @@ fn write_tensors(
     Ok((names, total))
 }
 
-/// The source config with the plan's layer count, its per-layer lists re-indexed to the
-/// plan (Qwen2's `max_window_layers` spelled out as `layer_types` first, so a reordered
-/// plan keeps each layer's attention) and, with `dtype`, the dtype key set to it.
+/// The source config (its per-layer attributes made explicit by the family first) with the
+/// plan's layer count, its per-layer lists re-indexed to the plan, its lists of layer
+/// indices mapped to the plan's positions and, with `dtype`, the dtype key set to it.
 fn exported_config(
     source: &Path,
     mut config: Value,
@@ -307,18 +314,15 @@ fn exported_config(
         .as_object_mut()
         .ok_or_else(|| invalid(source, "not a JSON object".into()))?;
     let num_layers = map[count_key].as_u64().unwrap_or_default() as usize;
-    let slides = map.get("use_sliding_window").and_then(Value::as_bool) == Some(true);
-    if !map.contains_key("layer_types")
-        && slides
-        && let Some(first) = map.get("max_window_layers").and_then(Value::as_u64)
-    {
-        let types: Vec<&str> = (0..num_layers as u64)
-            .map(|i| match i >= first {
-                true => "sliding_attention",
-                false => "full_attention",
-            })
+    for key in LAYER_INDEX_KEYS {
+        let Some(Value::Array(list)) = map.get(key) else {
+            continue;
+        };
+        let listed: Vec<u64> = list.iter().filter_map(Value::as_u64).collect();
+        let positions: Vec<usize> = (0..layers.len())
+            .filter(|&k| listed.contains(&(layers[k] as u64)))
             .collect();
-        map.insert("layer_types".into(), types.into());
+        map.insert(key.into(), positions.into());
     }
     for key in PER_LAYER_KEYS {
         let Some(Value::Array(list)) = map.get(key) else {
@@ -486,16 +490,24 @@ mod tests {
         );
         assert_eq!(out["torch_dtype"], "bfloat16");
         assert!(out.get("dtype").is_none());
-        // Qwen2's window from max_window_layers on, made explicit before re-indexing.
-        let qwen = serde_json::json!({
-            "num_hidden_layers": 3, "use_sliding_window": true, "max_window_layers": 2,
+        // Qwen2's window from max_window_layers on, made explicit before re-indexing; a
+        // Qwen2-MoE's dense layers listed by index, mapped to the plan's positions.
+        let mut qwen = serde_json::json!({
+            "model_type": "qwen2_moe", "vocab_size": 8, "hidden_size": 4,
+            "intermediate_size": 8, "num_hidden_layers": 3, "num_attention_heads": 1,
+            "rms_norm_eps": 1e-6, "use_sliding_window": true, "max_window_layers": 2,
+            "decoder_sparse_step": 2,
         });
+        crate::families::Llama::explicit_layers(Path::new("m"), qwen.as_object_mut().unwrap())
+            .unwrap();
         let out =
-            exported_config(Path::new("m"), qwen, "num_hidden_layers", &[2, 0], None).unwrap();
+            exported_config(Path::new("m"), qwen, "num_hidden_layers", &[2, 0, 1], None).unwrap();
         assert_eq!(
             out["layer_types"],
-            serde_json::json!(["sliding_attention", "full_attention"])
+            serde_json::json!(["sliding_attention", "full_attention", "full_attention"])
         );
+        assert_eq!(out["mlp_only_layers"], serde_json::json!([0, 1]));
+        assert_eq!(out["decoder_sparse_step"], 1);
         let bad = serde_json::json!({"num_hidden_layers": 3, "layer_types": ["a"]});
         let err =
             exported_config(Path::new("m"), bad, "num_hidden_layers", &[0], None).unwrap_err();

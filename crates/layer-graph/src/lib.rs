@@ -13,6 +13,7 @@ pub mod export;
 mod families;
 mod model;
 mod ops;
+mod rope;
 pub mod sample;
 pub mod scoring;
 mod stack;

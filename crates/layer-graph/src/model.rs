@@ -9,7 +9,7 @@ use tch::{Device, Kind};
 use crate::config::{invalid, read_config};
 use crate::device::ComputeDtype;
 use crate::error::{Error, Result};
-use crate::families::{Bert, Gpt2, GptNeoX, Llama};
+use crate::families::{Bert, Gemma, Gpt2, GptNeoX, Llama, Olmo2, Phi3};
 use crate::stack::LayerStack;
 use crate::tokenizer::Tokenizer;
 use crate::weights::Weights;
@@ -55,33 +55,68 @@ pub(crate) struct Family {
     load: fn(&Path, &Weights) -> Result<Box<dyn LayerStack>>,
     ignorable: IgnorableTensor,
     pub layers: &'static str,
+    /// Writes into a config.json object the per-layer attributes it leaves to defaults
+    /// (which layers slide, which are sparse), so an export can re-index them.
+    pub explicit_layers: ExplicitLayers,
+}
+
+type ExplicitLayers = fn(&Path, &mut serde_json::Map<String, serde_json::Value>) -> Result<()>;
+
+/// For families whose layers are all alike.
+fn all_alike(_: &Path, _: &mut serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    Ok(())
 }
 
 /// Every supported family, one line each (`families/` has their code).
 const FAMILIES: &[Family] = &[
     Family {
-        model_types: &["llama", "mistral", "qwen2", "qwen3"],
+        model_types: &["llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen2_moe"],
         load: |dir, w| Ok(Box::new(Llama::load(dir, w)?)),
         ignorable: Llama::ignorable,
         layers: Llama::LAYERS,
+        explicit_layers: Llama::explicit_layers,
+    },
+    Family {
+        model_types: &["gemma2", "gemma3_text"],
+        load: |dir, w| Ok(Box::new(Gemma::load(dir, w)?)),
+        ignorable: Gemma::ignorable,
+        layers: Gemma::LAYERS,
+        explicit_layers: Gemma::explicit_layers,
+    },
+    Family {
+        model_types: &["phi3"],
+        load: |dir, w| Ok(Box::new(Phi3::load(dir, w)?)),
+        ignorable: Phi3::ignorable,
+        layers: Phi3::LAYERS,
+        explicit_layers: all_alike,
+    },
+    Family {
+        model_types: &["olmo2"],
+        load: |dir, w| Ok(Box::new(Olmo2::load(dir, w)?)),
+        ignorable: Olmo2::ignorable,
+        layers: Olmo2::LAYERS,
+        explicit_layers: all_alike,
     },
     Family {
         model_types: &["gpt_neox"],
         load: |dir, w| Ok(Box::new(GptNeoX::load(dir, w)?)),
         ignorable: GptNeoX::ignorable,
         layers: GptNeoX::LAYERS,
+        explicit_layers: all_alike,
     },
     Family {
         model_types: &["gpt2"],
         load: |dir, w| Ok(Box::new(Gpt2::load(dir, w)?)),
         ignorable: Gpt2::ignorable,
         layers: Gpt2::LAYERS,
+        explicit_layers: all_alike,
     },
     Family {
         model_types: &["bert"],
         load: |dir, w| Ok(Box::new(Bert::load(dir, w)?)),
         ignorable: Bert::ignorable,
         layers: Bert::LAYERS,
+        explicit_layers: all_alike,
     },
 ];
 
@@ -97,6 +132,8 @@ struct ModelType {
     /// The checkpoint's dtype: `dtype` from transformers 5 on, `torch_dtype` before.
     dtype: Option<String>,
     torch_dtype: Option<String>,
+    /// Present on GPTQ, AWQ, bitsandbytes, ... checkpoints, which painters refuses.
+    quantization_config: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +153,20 @@ impl Model {
             n_ctx,
             dtype,
             torch_dtype,
+            quantization_config,
         } = read_config(dir)?;
+        if let Some(quantization) = quantization_config {
+            let method = quantization
+                .get("quant_method")
+                .and_then(|m| m.as_str())
+                .unwrap_or("unnamed");
+            return Err(invalid(
+                dir,
+                format!(
+                    "key `quantization_config` says the weights are quantised ({method}); painters loads float checkpoints (float32, bfloat16, float16)"
+                ),
+            ));
+        }
         let max_length = n_positions
             .or(max_position_embeddings)
             .or(n_ctx)

@@ -21,7 +21,7 @@
 //!
 //! B batch, S token slots, C hidden, V vocab, N scored positions.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use layer_plan::{Plan, PlanTrie, Step};
@@ -343,13 +343,10 @@ impl<'a> PackedBatch<'a> {
                 .f_logical_and(&same_branch)?
                 .f_logical_or(&itself)?
                 .f_unsqueeze(1)?; // (B, 1, S, S)
-            Attention {
-                positions,
-                mask: Some(mask),
-                rotary: OnceCell::new(),
-            }
+            Attention::with_mask(positions.shallow_clone(), positions, mask)?
         } else {
-            Attention::causal(b, s, device)?
+            let lengths: Vec<i64> = rows.iter().map(|r| r.tokens.len() as i64).collect();
+            Attention::causal(&lengths, s, device)?
         };
         let (mut read_rows, mut read_slots, mut targets) = (Vec::new(), Vec::new(), Vec::new());
         for (b, row) in rows.iter().enumerate() {
@@ -456,6 +453,9 @@ mod tests {
         }
         fn length_limit(&self) -> Option<&LengthLimit> {
             self.inner.length_limit()
+        }
+        fn attention_window(&self, layer: usize) -> Option<i64> {
+            self.inner.attention_window(layer)
         }
         fn embed(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, TchError> {
             self.batches.lock().unwrap().push(ids.size()[0]);

@@ -22,8 +22,17 @@ pub struct Attention {
     /// padding only follows real tokens, so causality alone keeps it out, and the fused
     /// causal kernel is both faster and what the reference implementations run).
     pub mask: Option<Tensor>,
-    /// Rotary cos/sin for `positions`, computed once per forward by the family that needs it.
-    pub rotary: OnceCell<(Tensor, Tensor)>,
+    /// (B, S) int64: the position of every key slot (padding's is meaningless, it is
+    /// masked anyway); sliding windows are measured between positions.
+    pub key_positions: Tensor,
+    /// (B, 1) int64: the position of each row's last real token (longrope picks its
+    /// frequencies by the row's length).
+    pub last_position: Tensor,
+    /// Rotary cos/sin for `positions`, computed once per forward by the family that needs
+    /// them; one table per rotary base (Gemma-3 has a local and a global one).
+    pub rotary: [OnceCell<(Tensor, Tensor)>; 2],
+    /// The mask narrowed to a sliding window, memoised with its width.
+    windowed: OnceCell<(i64, Tensor)>,
 }
 
 impl Attention {
@@ -35,11 +44,11 @@ impl Attention {
     pub fn new(valid: &Tensor, t: i64, causal: bool) -> Result<Self, TchError> {
         let (b, s) = valid.size2()?;
         let device = valid.device();
-        let positions = valid
+        let key_positions = valid
             .f_cumsum(1, Kind::Int64)?
             .f_sub_scalar(1)?
-            .f_clamp_min(0)?
-            .f_narrow(1, s - t, t)?; // (B, T)
+            .f_clamp_min(0)?; // (B, S)
+        let positions = key_positions.f_narrow(1, s - t, t)?; // (B, T)
         let mut mask = valid.f_view([b, 1, 1, s])?.f_expand([b, 1, t, s], true)?;
         let query_at = Tensor::f_arange_start(s - t, s, (Kind::Int64, device))?.f_view([t, 1])?; // (T, 1)
         let key_at = Tensor::f_arange(s, (Kind::Int64, device))?.f_view([1, s])?; // (1, S)
@@ -47,24 +56,84 @@ impl Attention {
             mask = mask.f_logical_and(&key_at.f_le_tensor(&query_at)?.f_view([1, 1, t, s])?)?;
         }
         let mask = mask.f_logical_or(&key_at.f_eq_tensor(&query_at)?.f_view([1, 1, t, s])?)?;
-        Ok(Self {
-            positions,
-            mask: Some(mask),
-            rotary: OnceCell::new(),
-        })
+        Self::with_mask(positions, key_positions, mask)
     }
 
-    /// Plain causal attention for a (B, S) batch whose padding, if any, comes after the
-    /// real tokens of each row, with no cache.
-    pub fn causal(b: i64, s: i64, device: tch::Device) -> Result<Self, TchError> {
+    /// Attention from explicit parts: query positions (B, T), key positions (B, S), 0 in
+    /// padding, and the mask (B, 1, T, S).
+    pub fn with_mask(
+        positions: Tensor,
+        key_positions: Tensor,
+        mask: Tensor,
+    ) -> Result<Self, TchError> {
+        let last_position = key_positions.f_amax(&[1i64][..], true)?;
+        Ok(Self::from_parts(
+            positions,
+            key_positions,
+            Some(mask),
+            last_position,
+        ))
+    }
+
+    fn from_parts(
+        positions: Tensor,
+        key_positions: Tensor,
+        mask: Option<Tensor>,
+        last_position: Tensor,
+    ) -> Self {
+        Self {
+            positions,
+            key_positions,
+            last_position,
+            mask,
+            rotary: Default::default(),
+            windowed: OnceCell::new(),
+        }
+    }
+
+    /// Plain causal attention for a (B, S) batch whose rows hold `lengths` real tokens
+    /// followed by padding, with no cache.
+    pub fn causal(lengths: &[i64], s: i64, device: tch::Device) -> Result<Self, TchError> {
+        let b = lengths.len() as i64;
         let positions = Tensor::f_arange(s, (Kind::Int64, device))?
             .f_unsqueeze(0)?
             .f_expand([b, s], true)?;
-        Ok(Self {
+        let last = Tensor::f_from_slice(lengths)?
+            .f_sub_scalar(1)?
+            .f_view([b, 1])?
+            .f_to_device(device)?;
+        Ok(Self::from_parts(
+            positions.shallow_clone(),
             positions,
-            mask: None,
-            rotary: OnceCell::new(),
-        })
+            None,
+            last,
+        ))
+    }
+
+    /// The mask of a layer whose queries see only the last `window` positions (keys with
+    /// `query - key < window`, transformers' sliding window), memoised per forward for the
+    /// first width asked for (a model has one).
+    pub fn sliding(&self, window: i64) -> Result<Tensor, TchError> {
+        if let Some((w, mask)) = self.windowed.get()
+            && *w == window
+        {
+            return Ok(mask.shallow_clone());
+        }
+        let (b, t) = self.positions.size2()?;
+        let s = self.key_positions.size()[1];
+        let query = self.positions.f_view([b, 1, t, 1])?;
+        let key = self.key_positions.f_view([b, 1, 1, s])?;
+        let near = query.f_sub(&key)?.f_lt(window)?; // (B, 1, T, S)
+        let mask = match &self.mask {
+            Some(mask) => mask.f_logical_and(&near)?,
+            None => {
+                let slot = Tensor::f_arange(s, (Kind::Int64, self.positions.device()))?;
+                let causal = slot.f_view([1, s])?.f_le_tensor(&slot.f_view([s, 1])?)?;
+                near.f_logical_and(&causal)?
+            }
+        };
+        let _ = self.windowed.set((window, mask.shallow_clone()));
+        Ok(mask)
     }
 }
 
@@ -109,6 +178,11 @@ pub trait LayerStack: Send {
     /// The most tokens one sequence may have, if the family has a limit (rotary positions
     /// with full attention have none).
     fn length_limit(&self) -> Option<&LengthLimit>;
+    /// The sliding window of `layer`'s attention (keys within this many positions of the
+    /// query), if it has one; it follows the layer wherever a plan runs it.
+    fn attention_window(&self, _layer: usize) -> Option<i64> {
+        None
+    }
     /// Token ids (B, T) at `positions` (B, T) -> residual stream (B, T, C).
     fn embed(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, TchError>;
     /// Block `layer` on the residual stream: (B, T, C) -> (B, T, C), i.e. h + delta(h).

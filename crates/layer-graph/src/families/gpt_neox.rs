@@ -10,7 +10,8 @@ use tch::{TchError, Tensor};
 
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
-use crate::ops::{LayerNorm, Linear, Rotary, attend};
+use crate::ops::{LayerNorm, Linear, attend};
+use crate::rope::Rotary;
 use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
 use crate::weights::Weights;
 
@@ -157,10 +158,7 @@ impl GptNeoX {
             blocks,
             final_norm: norm("gpt_neox.final_layer_norm")?,
             embed_out,
-            rotary: Rotary {
-                inv_freq: Rotary::inv_freq(base, rot_dim),
-                dim: rot_dim,
-            },
+            rotary: Rotary::plain(base, rot_dim),
             heads,
             parallel_residual: cfg.use_parallel_residual,
         })

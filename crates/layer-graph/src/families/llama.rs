@@ -1,21 +1,31 @@
 //! Llama family: Llama-2/3, Mistral, Qwen2 (q/k/v bias), Qwen3 (RMSNorm of each head's
-//! queries and keys before the rotary positions) and SmolLM2. Pre-norm blocks
-//! with RMSNorm, rotary positions (default, linear or llama3 scaling), grouped-query
-//! attention, SwiGLU MLP; tied or separate LM head. Sliding-window attention (Mistral,
-//! Qwen2 with `use_sliding_window`) is not implemented: it equals full attention up to
-//! the window, so the window is the model's length limit.
+//! queries and keys before the rotary positions), SmolLM2, and the sparse mixtures of
+//! experts built on them, Mixtral and Qwen2-MoE (`moe.rs`). Pre-norm blocks with RMSNorm,
+//! rotary positions (default, linear or llama3 scaling), grouped-query attention, SwiGLU
+//! MLP; tied or separate LM head; sliding-window attention in the layers the config names.
+//! The forward pass is `decoder.rs`'s.
 //!
-//! B batch, T tokens, C hidden, H heads, Hkv kv heads, D head dim, F mlp width, V vocab.
+//! Tensors under `model.layers.{i}`: `input_layernorm`, `self_attn.{q,k,v,o}_proj`
+//! (Qwen3: `self_attn.{q,k}_norm`), `post_attention_layernorm`, then `mlp.{gate,up,down}_proj`;
+//! Mixtral `block_sparse_moe.gate` and `block_sparse_moe.experts.{j}.{w1,w3,w2}`;
+//! Qwen2-MoE `mlp.gate`, `mlp.experts.{j}.*_proj`, `mlp.shared_expert.*_proj`,
+//! `mlp.shared_expert_gate`.
+//!
+//! C hidden, H heads, Hkv kv heads, D head dim, F mlp width, E experts, V vocab.
 
 use std::path::Path;
 
 use serde::Deserialize;
-use tch::{TchError, Tensor};
+use serde_json::{Map, Value};
 
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
-use crate::ops::{Linear, RmsNorm, Rotary, attend, split_heads};
-use crate::stack::{Attention, KvSlot, LayerStack, LengthLimit};
+use crate::families::decoder::{
+    Decoder, DecoderLayer, Mlp, QkNorm, SelfAttention, attention_shape, lm_head, rope_config,
+};
+use crate::families::moe::{Expert, SparseMoe};
+use crate::ops::{Activation, Linear, RmsNorm, RmsStyle, Scores};
+use crate::rope::{RopeParameters, Rotary};
 use crate::weights::Weights;
 
 #[derive(Deserialize)]
@@ -46,6 +56,21 @@ struct RawConfig {
     use_sliding_window: bool,
     max_window_layers: Option<i64>,
     layer_types: Option<Vec<String>>,
+    /// Qwen2-MoE's name for the q/k/v bias.
+    qkv_bias: Option<bool>,
+    max_position_embeddings: Option<f64>,
+    /// Mixtral.
+    num_local_experts: Option<i64>,
+    /// Qwen2-MoE.
+    num_experts: Option<i64>,
+    num_experts_per_tok: Option<i64>,
+    moe_intermediate_size: Option<i64>,
+    shared_expert_intermediate_size: Option<i64>,
+    #[serde(default)]
+    norm_topk_prob: bool,
+    decoder_sparse_step: Option<i64>,
+    #[serde(default)]
+    mlp_only_layers: Vec<i64>,
 }
 
 fn silu() -> String {
@@ -61,48 +86,13 @@ const DEFAULT_SLIDING_WINDOW: i64 = 4096;
 /// transformers' Qwen2 `max_window_layers` when config.json has none.
 const DEFAULT_MAX_WINDOW_LAYERS: i64 = 28;
 
-#[derive(Deserialize, Clone)]
-struct RopeParameters {
-    rope_theta: Option<f64>,
-    #[serde(alias = "type")]
-    rope_type: Option<String>,
-    factor: Option<f64>,
-    low_freq_factor: Option<f64>,
-    high_freq_factor: Option<f64>,
-    original_max_position_embeddings: Option<f64>,
-}
-
-struct Block {
-    input_norm: RmsNorm,
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
-    /// Qwen3: RMSNorm over each head's queries and keys (D), before rotary positions.
-    qk_norm: Option<(RmsNorm, RmsNorm)>,
-    post_norm: RmsNorm,
-    gate: Linear,
-    up: Linear,
-    down: Linear,
-}
-
-pub struct Llama {
-    embed_tokens: Tensor,
-    blocks: Vec<Block>,
-    norm: RmsNorm,
-    lm_head: Tensor,
-    rotary: Rotary,
-    heads: i64,
-    kv_heads: i64,
-    /// The sliding window, if any layer has one.
-    limit: Option<LengthLimit>,
-}
+pub struct Llama;
 
 impl Llama {
     /// The module path of the layer list: layer i's tensors are `model.layers.{i}.*`.
     pub const LAYERS: &str = "model.layers";
 
-    pub fn load(dir: &Path, w: &Weights) -> Result<Self> {
+    pub fn load(dir: &Path, w: &Weights) -> Result<Decoder> {
         let cfg: RawConfig = read_config(dir)?;
         check_positive(
             dir,
@@ -111,89 +101,79 @@ impl Llama {
                 ("hidden_size", cfg.hidden_size),
                 ("intermediate_size", cfg.intermediate_size),
                 ("num_hidden_layers", cfg.num_hidden_layers),
-                ("num_attention_heads", cfg.num_attention_heads),
             ],
         )?;
-        if cfg.hidden_act != "silu" {
-            return Err(invalid(
+        let act = Activation::named(&cfg.hidden_act).map_err(|supported| {
+            invalid(
                 dir,
                 format!(
-                    "key `hidden_act` is {:?}, the llama family supports \"silu\"",
+                    "key `hidden_act` is {:?}; supported: {supported}",
                     cfg.hidden_act
                 ),
-            ));
-        }
-        let (c, f, v) = (cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size);
-        let heads = cfg.num_attention_heads;
-        let kv_heads = cfg.num_key_value_heads.unwrap_or(heads);
-        if kv_heads <= 0 || heads % kv_heads != 0 {
-            return Err(invalid(
-                dir,
-                format!(
-                    "key `num_key_value_heads` is {kv_heads}, expected a divisor of num_attention_heads = {heads}"
-                ),
-            ));
-        }
-        let d = cfg.head_dim.unwrap_or(c / heads);
-        check_positive(dir, &[("head_dim", d)])?;
-        let qkv_bias = cfg.attention_bias.unwrap_or(cfg.model_type == "qwen2");
+            )
+        })?;
+        let (c, v) = (cfg.hidden_size, cfg.vocab_size);
+        let (heads, kv_heads, d) = attention_shape(
+            dir,
+            c,
+            cfg.num_attention_heads,
+            cfg.num_key_value_heads,
+            cfg.head_dim,
+        )?;
+        let qwen = cfg.model_type.starts_with("qwen2");
+        let qkv_bias = cfg.qkv_bias.or(cfg.attention_bias).unwrap_or(qwen);
+        let o_bias = cfg.attention_bias.unwrap_or(false);
         let eps = cfg.rms_norm_eps;
-
+        let norm = |name: &str, width| RmsNorm::load(w, name, width, eps, RmsStyle::Llama);
         let linear = |name: &str, out, inp, bias| Linear::load(w, name, out, inp, bias);
-        let norm_of = |name: &str, width: i64| -> Result<RmsNorm> {
-            Ok(RmsNorm {
-                weight: w.get(&format!("{name}.weight"), &[width])?,
-                eps,
-            })
-        };
-        let norm = |name: &str| norm_of(name, c);
-        let qk_norm = cfg.model_type == "qwen3";
-
-        let mut blocks = Vec::with_capacity(cfg.num_hidden_layers as usize);
+        let windows = sliding_windows(dir, &cfg)?;
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers as usize);
         for i in 0..cfg.num_hidden_layers {
             let p = format!("{}.{i}", Self::LAYERS);
-            let o_bias = cfg.attention_bias.unwrap_or(false);
-            blocks.push(Block {
-                input_norm: norm(&format!("{p}.input_layernorm"))?,
-                q: linear(&format!("{p}.self_attn.q_proj"), heads * d, c, qkv_bias)?,
-                k: linear(&format!("{p}.self_attn.k_proj"), kv_heads * d, c, qkv_bias)?,
-                v: linear(&format!("{p}.self_attn.v_proj"), kv_heads * d, c, qkv_bias)?,
-                o: linear(&format!("{p}.self_attn.o_proj"), c, heads * d, o_bias)?,
-                qk_norm: match qk_norm {
-                    true => Some((
-                        norm_of(&format!("{p}.self_attn.q_norm"), d)?,
-                        norm_of(&format!("{p}.self_attn.k_norm"), d)?,
-                    )),
-                    false => None,
+            let qk_norm = match cfg.model_type.as_str() {
+                "qwen3" => QkNorm::PerHead(
+                    norm(&format!("{p}.self_attn.q_norm"), d)?,
+                    norm(&format!("{p}.self_attn.k_norm"), d)?,
+                ),
+                _ => QkNorm::None,
+            };
+            layers.push(DecoderLayer {
+                attn_in_norm: Some(norm(&format!("{p}.input_layernorm"), c)?),
+                attn: SelfAttention {
+                    q: linear(&format!("{p}.self_attn.q_proj"), heads * d, c, qkv_bias)?,
+                    k: linear(&format!("{p}.self_attn.k_proj"), kv_heads * d, c, qkv_bias)?,
+                    v: linear(&format!("{p}.self_attn.v_proj"), kv_heads * d, c, qkv_bias)?,
+                    o: linear(&format!("{p}.self_attn.o_proj"), c, heads * d, o_bias)?,
+                    qk_norm,
+                    heads,
+                    kv_heads,
+                    rotary: 0,
+                    scores: Scores {
+                        window: windows[i as usize],
+                        ..Scores::default()
+                    },
                 },
-                post_norm: norm(&format!("{p}.post_attention_layernorm"))?,
-                gate: linear(&format!("{p}.mlp.gate_proj"), f, c, false)?,
-                up: linear(&format!("{p}.mlp.up_proj"), f, c, false)?,
-                down: linear(&format!("{p}.mlp.down_proj"), c, f, false)?,
+                attn_out_norm: None,
+                mlp_in_norm: Some(norm(&format!("{p}.post_attention_layernorm"), c)?),
+                mlp: mlp(dir, w, &cfg, &p, i, act)?,
+                mlp_out_norm: None,
             });
         }
         let embed_tokens = w.get("model.embed_tokens.weight", &[v, c])?;
-        let lm_head = if cfg.tie_word_embeddings && !w.contains("lm_head.weight") {
-            embed_tokens.shallow_clone()
-        } else {
-            w.get("lm_head.weight", &[v, c])?
+        let (theta, rope) = rope_config(cfg.rope_theta, cfg.rope_scaling, cfg.rope_parameters);
+        let dim = match rope.as_ref().and_then(|r| r.partial_rotary_factor) {
+            Some(f) => (d as f64 * f) as i64,
+            None => d,
         };
-        let rope = cfg.rope_parameters.clone().or(cfg.rope_scaling.clone());
-        let theta = cfg
-            .rope_theta
-            .or(rope.as_ref().and_then(|r| r.rope_theta))
-            .unwrap_or(10_000.0);
-        let inv_freq = scaled_inv_freq(dir, theta, d, rope.as_ref())?;
-        let limit = sliding_window(dir, &cfg)?;
-        Ok(Self {
+        let rotary = Rotary::scaled(dir, theta, dim, rope.as_ref(), cfg.max_position_embeddings)?;
+        Ok(Decoder {
+            lm_head: lm_head(w, cfg.tie_word_embeddings, &embed_tokens, "lm_head.weight")?,
             embed_tokens,
-            blocks,
-            norm: norm("model.norm")?,
-            lm_head,
-            rotary: Rotary { inv_freq, dim: d },
-            heads,
-            kv_heads,
-            limit,
+            embed_scale: None,
+            layers,
+            norm: norm("model.norm", c)?,
+            final_softcap: None,
+            rotaries: vec![rotary],
         })
     }
 
@@ -201,137 +181,142 @@ impl Llama {
     pub fn ignorable(name: &str) -> bool {
         name.ends_with("rotary_emb.inv_freq")
     }
+
+    /// Spells out in `config` what each layer is, so an export can re-index it to a plan:
+    /// `layer_types` where a Qwen config derives its windows from `max_window_layers`, and
+    /// a Qwen2-MoE's dense layers as `mlp_only_layers` with `decoder_sparse_step` 1.
+    pub fn explicit_layers(dir: &Path, config: &mut Map<String, Value>) -> Result<()> {
+        let cfg: RawConfig = serde_json::from_value(Value::Object(config.clone()))
+            .map_err(|e| invalid(dir, e.to_string()))?;
+        if cfg.model_type.starts_with("qwen") && cfg.use_sliding_window && cfg.layer_types.is_none()
+        {
+            let types: Vec<&str> = sliding_windows(dir, &cfg)?
+                .iter()
+                .map(|w| match w {
+                    Some(_) => "sliding_attention",
+                    None => "full_attention",
+                })
+                .collect();
+            config.insert("layer_types".into(), types.into());
+        }
+        if cfg.model_type == "qwen2_moe" {
+            let dense: Vec<i64> = (0..cfg.num_hidden_layers)
+                .filter(|&i| !sparse(&cfg, i))
+                .collect();
+            config.insert("mlp_only_layers".into(), dense.into());
+            config.insert("decoder_sparse_step".into(), 1.into());
+        }
+        Ok(())
+    }
 }
 
-/// The window of sliding-window attention as transformers reads the config, if any layer
-/// attends through one: Mistral's layers all do unless `sliding_window` is null; Qwen2's
-/// only with `use_sliding_window`, those `layer_types` calls "sliding_attention" or else
-/// those from `max_window_layers` on.
-fn sliding_window(dir: &Path, cfg: &RawConfig) -> Result<Option<LengthLimit>> {
-    let slides = match cfg.model_type.as_str() {
-        "mistral" => true,
-        "qwen2" | "qwen3" if cfg.use_sliding_window => match &cfg.layer_types {
-            Some(types) => types.iter().any(|t| t == "sliding_attention"),
-            None => {
-                cfg.max_window_layers.unwrap_or(DEFAULT_MAX_WINDOW_LAYERS) < cfg.num_hidden_layers
-            }
+/// Whether layer `i` of a Qwen2-MoE runs sparse experts, as transformers decides.
+fn sparse(cfg: &RawConfig, i: i64) -> bool {
+    !cfg.mlp_only_layers.contains(&i) && (i + 1) % cfg.decoder_sparse_step.unwrap_or(1).max(1) == 0
+}
+
+/// Layer `i`'s MLP: dense SwiGLU, or Mixtral's / Qwen2-MoE's sparse experts.
+fn mlp(dir: &Path, w: &Weights, cfg: &RawConfig, p: &str, i: i64, act: Activation) -> Result<Mlp> {
+    let c = cfg.hidden_size;
+    let linear = |name: String, out, inp| Linear::load(w, &name, out, inp, false);
+    let expert = |prefix: String, f: i64, [gate, up, down]: [&str; 3]| -> Result<Expert> {
+        Ok(Expert {
+            gate: linear(format!("{prefix}.{gate}"), f, c)?,
+            up: linear(format!("{prefix}.{up}"), f, c)?,
+            down: linear(format!("{prefix}.{down}"), c, f)?,
+        })
+    };
+    const PROJ: [&str; 3] = ["gate_proj", "up_proj", "down_proj"];
+    let top_k = || -> Result<i64> {
+        let k = cfg.num_experts_per_tok.unwrap_or(2);
+        check_positive(dir, &[("num_experts_per_tok", k)])?;
+        Ok(k)
+    };
+    let experts = |count: Option<i64>, key: &str| -> Result<i64> {
+        let count = count.ok_or_else(|| invalid(dir, format!("key `{key}` is missing")))?;
+        check_positive(dir, &[(key, count)])?;
+        Ok(count)
+    };
+    match cfg.model_type.as_str() {
+        "mixtral" => {
+            let e = experts(cfg.num_local_experts, "num_local_experts")?;
+            let f = cfg.intermediate_size;
+            let moe = format!("{p}.block_sparse_moe");
+            Ok(Mlp::Sparse(SparseMoe {
+                router: w.get(&format!("{moe}.gate.weight"), &[e, c])?,
+                experts: (0..e)
+                    .map(|j| expert(format!("{moe}.experts.{j}"), f, ["w1", "w3", "w2"]))
+                    .collect::<Result<_>>()?,
+                top_k: top_k()?,
+                renormalise: true,
+                shared: None,
+                act,
+            }))
+        }
+        "qwen2_moe" if sparse(cfg, i) => {
+            let e = experts(cfg.num_experts, "num_experts")?;
+            let f = experts(cfg.moe_intermediate_size, "moe_intermediate_size")?;
+            let shared_f = experts(
+                cfg.shared_expert_intermediate_size,
+                "shared_expert_intermediate_size",
+            )?;
+            Ok(Mlp::Sparse(SparseMoe {
+                router: w.get(&format!("{p}.mlp.gate.weight"), &[e, c])?,
+                experts: (0..e)
+                    .map(|j| expert(format!("{p}.mlp.experts.{j}"), f, PROJ))
+                    .collect::<Result<_>>()?,
+                top_k: top_k()?,
+                renormalise: cfg.norm_topk_prob,
+                shared: Some((
+                    expert(format!("{p}.mlp.shared_expert"), shared_f, PROJ)?,
+                    w.get(&format!("{p}.mlp.shared_expert_gate.weight"), &[1, c])?,
+                )),
+                act,
+            }))
+        }
+        _ => {
+            let Expert { gate, up, down } =
+                expert(format!("{p}.mlp"), cfg.intermediate_size, PROJ)?;
+            Ok(Mlp::Gated {
+                gate,
+                up,
+                down,
+                act,
+            })
+        }
+    }
+}
+
+/// Each layer's sliding window as transformers reads the config: Mistral's and Mixtral's
+/// layers all slide unless `sliding_window` is null; Qwen's only with
+/// `use_sliding_window`, those `layer_types` calls "sliding_attention" or else those from
+/// `max_window_layers` on.
+fn sliding_windows(dir: &Path, cfg: &RawConfig) -> Result<Vec<Option<i64>>> {
+    let layers = cfg.num_hidden_layers;
+    if let Some(types) = &cfg.layer_types
+        && types.len() as i64 != layers
+    {
+        return Err(invalid(
+            dir,
+            format!(
+                "key `layer_types` has {} entries, expected one per layer ({layers})",
+                types.len()
+            ),
+        ));
+    }
+    let slides = |i: i64| match cfg.model_type.as_str() {
+        "mistral" | "mixtral" => true,
+        _ if cfg.use_sliding_window => match &cfg.layer_types {
+            Some(types) => types[i as usize] == "sliding_attention",
+            None => i >= cfg.max_window_layers.unwrap_or(DEFAULT_MAX_WINDOW_LAYERS),
         },
         _ => false,
     };
-    let Some(window) = cfg
-        .sliding_window
-        .unwrap_or(Some(DEFAULT_SLIDING_WINDOW))
-        .filter(|_| slides)
-    else {
-        return Ok(None);
-    };
-    check_positive(dir, &[("sliding_window", window)])?;
-    let reason = format!(
-        "config.json sliding_window = {window}, beyond which attention slides; painters does not implement that"
-    );
-    Ok(Some(LengthLimit {
-        tokens: window as usize,
-        reason,
-    }))
-}
-
-/// Rotary inverse frequencies with the checkpoint's scaling applied.
-fn scaled_inv_freq(
-    dir: &Path,
-    theta: f64,
-    d: i64,
-    rope: Option<&RopeParameters>,
-) -> Result<Tensor> {
-    let inv_freq = Rotary::inv_freq(theta, d);
-    let Some(rope) = rope else {
-        return Ok(inv_freq);
-    };
-    let factor = || {
-        rope.factor
-            .ok_or_else(|| invalid(dir, "rope scaling needs key `factor`".into()))
-    };
-    match rope.rope_type.as_deref().unwrap_or("default") {
-        "default" => Ok(inv_freq),
-        "linear" => Ok(inv_freq / factor()?),
-        "llama3" => {
-            let factor = factor()?;
-            let missing =
-                |key: &str| invalid(dir, format!("llama3 rope scaling needs key `{key}`"));
-            let low = rope
-                .low_freq_factor
-                .ok_or_else(|| missing("low_freq_factor"))?;
-            let high = rope
-                .high_freq_factor
-                .ok_or_else(|| missing("high_freq_factor"))?;
-            let old_len = rope
-                .original_max_position_embeddings
-                .ok_or_else(|| missing("original_max_position_embeddings"))?;
-            let (low_wavelen, high_wavelen) = (old_len / low, old_len / high);
-            let wavelen = inv_freq.reciprocal() * (2.0 * std::f64::consts::PI);
-            let long = wavelen.gt(low_wavelen);
-            let scaled = inv_freq.where_self(&long.logical_not(), &(&inv_freq / factor));
-            let smooth = (wavelen.reciprocal() * old_len - low) / (high - low);
-            let smoothed: Tensor = (-&smooth + 1.0) * &scaled / factor + &smooth * &scaled;
-            let medium = wavelen
-                .lt(high_wavelen)
-                .logical_not()
-                .logical_and(&long.logical_not());
-            Ok(smoothed.where_self(&medium, &scaled))
-        }
-        other => Err(invalid(
-            dir,
-            format!("rope type {other:?} is not supported; supported: default, linear, llama3"),
-        )),
+    let window = cfg.sliding_window.unwrap_or(Some(DEFAULT_SLIDING_WINDOW));
+    if let Some(window) = window
+        && (0..layers).any(slides)
+    {
+        check_positive(dir, &[("sliding_window", window)])?;
     }
-}
-
-impl LayerStack for Llama {
-    fn num_layers(&self) -> usize {
-        self.blocks.len()
-    }
-
-    fn vocab_size(&self) -> i64 {
-        self.embed_tokens.size()[0]
-    }
-
-    fn is_causal(&self) -> bool {
-        true
-    }
-
-    fn length_limit(&self) -> Option<&LengthLimit> {
-        self.limit.as_ref()
-    }
-
-    fn embed(&self, ids: &Tensor, _positions: &Tensor) -> Result<Tensor, TchError> {
-        Tensor::f_embedding(&self.embed_tokens, ids, -1, false, false) // (B, T, C)
-    }
-
-    fn layer(
-        &self,
-        layer: usize,
-        xs: &Tensor,
-        attn: &Attention,
-        kv: Option<&mut KvSlot>,
-    ) -> Result<Tensor, TchError> {
-        let b = &self.blocks[layer];
-        let h = b.input_norm.forward(xs)?;
-        let q = split_heads(&b.q.forward(&h)?, self.heads)?; // (B, H, T, D)
-        let k = split_heads(&b.k.forward(&h)?, self.kv_heads)?; // (B, Hkv, T, D)
-        let v = split_heads(&b.v.forward(&h)?, self.kv_heads)?;
-        let (q, k) = match &b.qk_norm {
-            Some((q_norm, k_norm)) => (q_norm.forward(&q)?, k_norm.forward(&k)?),
-            None => (q, k),
-        };
-        let (q, k) = (self.rotary.apply(&q, attn)?, self.rotary.apply(&k, attn)?);
-        let xs = xs.f_add(&b.o.forward(&attend(&q, k, v, attn, kv)?)?)?; // (B, T, C)
-        let h = b.post_norm.forward(&xs)?;
-        let gated = b.gate.forward(&h)?.f_silu()?.f_mul(&b.up.forward(&h)?)?; // (B, T, F)
-        xs.f_add(&b.down.forward(&gated)?)
-    }
-
-    fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {
-        self.norm
-            .forward(xs)?
-            .f_linear::<Tensor>(&self.lm_head, None) // (B, T, V)
-    }
+    Ok((0..layers).map(|i| window.filter(|_| slides(i))).collect())
 }

@@ -1,6 +1,6 @@
-//! Nothing runs past a learned position table (GPT-2, BERT) or past a sliding window,
-//! which painters does not implement (Mistral, Qwen2): such a sequence fails in one line
-//! naming the config key, and every shorter one runs.
+//! Nothing runs past a learned position table (GPT-2, BERT): such a sequence fails in one
+//! line naming the config key, and every shorter one runs. Sliding windows are no limit:
+//! each layer attends through its own, read from the config as transformers reads it.
 
 use layer_graph::exec::{Batch, Decoding, GenerateOptions, KvMode, generate, run_plan};
 use layer_graph::scoring::{ScoreOptions, ScoreRequest, score};
@@ -84,35 +84,34 @@ fn position_tables_end_where_config_says() {
 }
 
 #[test]
-fn mistral_refuses_sequences_past_its_sliding_window() {
+fn sliding_windows_are_no_length_limit() {
     let dir = tiny_with_config("mistral", |c| {
         c.insert("sliding_window".into(), json!(4));
     });
     let model = load(dir.path());
-    assert_eq!(run_error(&model, 4), None);
-    let e = run_error(&model, 5).expect("5 tokens ran through a sliding window of 4");
-    println!("mistral: {e}");
-    assert!(
-        e.contains("5 tokens") && e.contains("sliding_window = 4"),
-        "{e}"
-    );
-    assert_eq!(
-        score_error(&model, 3, 2),
-        None,
-        "the input is 4 tokens, the last one is only predicted"
-    );
-    assert!(score_error(&model, 4, 2).is_some_and(|e| e.contains("sliding_window")));
-    assert!(generate_error(&model, 2, 3).is_some());
+    assert_eq!(limit(&model), None);
+    assert_eq!(run_error(&model, 40), None);
+    assert_eq!(score_error(&model, 30, 5), None);
+    assert_eq!(generate_error(&model, 20, 5), None);
+}
+
+/// Each layer's sliding window, None where it attends to everything.
+fn windows(dir: &std::path::Path) -> Vec<Option<i64>> {
+    let model = load(dir);
+    let stack = model.stack();
+    (0..stack.num_layers())
+        .map(|i| stack.attention_window(i))
+        .collect()
 }
 
 #[test]
 fn sliding_windows_follow_transformers_config_defaults() {
     // Mistral: 4096 when the key is absent, none when it is null (the fixture's).
-    assert_eq!(limit(&load(&fixtures().join("tiny/mistral"))), None);
+    assert_eq!(windows(&fixtures().join("tiny/mistral")), [None; 3]);
     let absent = tiny_with_config("mistral", |c| {
         c.remove("sliding_window");
     });
-    assert_eq!(limit(&load(absent.path())), Some(4096));
+    assert_eq!(windows(absent.path()), [Some(4096); 3]);
     // Qwen2: only with use_sliding_window, and only in layers from max_window_layers on
     // (unless layer_types lists them); the tiny model has 3 layers.
     let qwen2 = |settings: serde_json::Value| {
@@ -122,26 +121,44 @@ fn sliding_windows_follow_transformers_config_defaults() {
             c.insert("sliding_window".into(), json!(4));
             c.extend(settings.as_object().unwrap().clone());
         });
-        limit(&load(dir.path()))
+        windows(dir.path())
     };
     assert_eq!(
         qwen2(json!({"use_sliding_window": false, "max_window_layers": 0})),
-        None
+        [None; 3]
     );
     assert_eq!(
         qwen2(json!({"use_sliding_window": true, "max_window_layers": 2})),
-        Some(4)
+        [None, None, Some(4)]
     );
     assert_eq!(
         qwen2(json!({"use_sliding_window": true, "max_window_layers": 3})),
-        None
+        [None; 3]
     );
     assert_eq!(
         qwen2(json!({"use_sliding_window": true})),
-        None,
+        [None; 3],
         "max_window_layers defaults to 28"
     );
-    let listed = json!({"use_sliding_window": true, "max_window_layers": 3, "layer_types": ["full_attention", "full_attention", "sliding_attention"]});
-    assert_eq!(qwen2(listed), Some(4));
-    assert_eq!(limit(&load(&fixtures().join("tiny/llama"))), None);
+    let listed = json!({"use_sliding_window": true, "max_window_layers": 3, "layer_types": ["sliding_attention", "full_attention", "sliding_attention"]});
+    assert_eq!(qwen2(listed), [Some(4), None, Some(4)]);
+    assert_eq!(windows(&fixtures().join("tiny/llama")), [None; 3]);
+    // Gemma-2 and Gemma-3: layer_types as written (the fixtures: layers 0 and 2 slide),
+    // else transformers' defaults: Gemma-2 every other layer, Gemma-3 all but every 6th.
+    assert_eq!(
+        windows(&fixtures().join("tiny/gemma2")),
+        [Some(4), None, Some(4)]
+    );
+    let gemma3 = |settings: serde_json::Value| {
+        let dir = tiny_with_config("gemma3", |c| {
+            c.remove("layer_types");
+            c.extend(settings.as_object().unwrap().clone());
+        });
+        windows(dir.path())
+    };
+    assert_eq!(gemma3(json!({})), [Some(4); 3]);
+    assert_eq!(
+        gemma3(json!({"sliding_window_pattern": 2})),
+        [Some(4), None, Some(4)]
+    );
 }

@@ -186,19 +186,67 @@ fn unknown_activation_names_the_key() {
     for (family, key) in [
         ("llama", "hidden_act"),
         ("mistral", "hidden_act"),
+        ("mixtral", "hidden_act"),
+        ("qwen2_moe", "hidden_act"),
+        ("gemma2", "hidden_activation"),
+        ("gemma3", "hidden_activation"),
+        ("phi3", "hidden_act"),
+        ("olmo2", "hidden_act"),
         ("gpt_neox", "hidden_act"),
         ("bert", "hidden_act"),
         ("gpt2", "activation_function"),
     ] {
         let dir = crate::common::tiny_with_config(family, |c| {
-            c.insert(key.into(), serde_json::json!("swish"));
+            c.insert(key.into(), serde_json::json!("quick_tanh"));
         });
         let e = load_error(dir.path());
         assert!(
-            e.contains("config.json") && e.contains(&format!("`{key}`")) && e.contains("swish"),
+            e.contains("config.json")
+                && e.contains(&format!("`{key}`"))
+                && e.contains("quick_tanh"),
             "{family}: {e}"
         );
     }
+}
+
+#[test]
+fn unsupported_options_name_their_key() {
+    let rope = crate::common::tiny_with_config("phi3", |c| {
+        c["rope_parameters"]["rope_type"] = serde_json::json!("yarn");
+    });
+    let e = load_error(rope.path());
+    println!("phi3 with yarn: {e}");
+    assert!(
+        e.contains("`rope_type`") && e.contains("yarn") && e.contains("longrope"),
+        "{e}"
+    );
+    let short = crate::common::tiny_with_config("phi3", |c| {
+        c["rope_parameters"]["long_factor"] = serde_json::json!([1.0, 2.0]);
+    });
+    let e = load_error(short.path());
+    assert!(
+        e.contains("`long_factor` has 2 entries") && e.contains("(8)"),
+        "{e}"
+    );
+    let quantised = crate::common::tiny_with_config("gemma2", |c| {
+        c.insert(
+            "quantization_config".into(),
+            serde_json::json!({"quant_method": "gptq", "bits": 4}),
+        );
+    });
+    let e = load_error(quantised.path());
+    println!("quantised gemma2: {e}");
+    assert!(
+        e.contains("`quantization_config`") && e.contains("gptq"),
+        "{e}"
+    );
+    let bidirectional = crate::common::tiny_with_config("gemma3", |c| {
+        c.insert(
+            "use_bidirectional_attention".into(),
+            serde_json::json!(true),
+        );
+    });
+    assert!(load_error(bidirectional.path()).contains("`use_bidirectional_attention`"));
 }
 
 #[test]
@@ -208,7 +256,7 @@ fn unknown_family_lists_the_supported_model_types() {
     });
     let e = load_error(dir.path());
     assert!(
-        e.contains("config.json: unsupported model_type \"mamba\"; supported: llama, mistral, qwen2, qwen3, gpt_neox, gpt2, bert"),
+        e.contains("config.json: unsupported model_type \"mamba\"; supported: llama, mistral, qwen2, qwen3, mixtral, qwen2_moe, gemma2, gemma3_text, phi3, olmo2, gpt_neox, gpt2, bert"),
         "{e}"
     );
 }

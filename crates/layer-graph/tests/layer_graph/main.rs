@@ -3,6 +3,7 @@
 //! loader's error messages.
 
 mod common;
+mod families;
 mod lengths;
 mod load_errors;
 mod parity;
