@@ -92,8 +92,10 @@ pub enum EvalError {
     Fewshot { task: String, message: String },
     #[error("{task}: no documents to evaluate")]
     NoDocuments { task: String },
+    /// Not a `#[source]`: its message is already in this one's, and chained printing would
+    /// repeat it.
     #[error("backend: {0}")]
-    Backend(#[from] BackendError),
+    Backend(BackendError),
     #[error("backend returned {got} results for {expected} {call} requests")]
     BackendCount {
         call: &'static str,
@@ -115,4 +117,10 @@ pub enum StatsError {
     Empty,
     #[error("at least one bootstrap resample is needed")]
     NoResamples,
+}
+
+impl From<BackendError> for EvalError {
+    fn from(error: BackendError) -> Self {
+        EvalError::Backend(error)
+    }
 }
