@@ -25,6 +25,10 @@ OUT_DIR/smollm2_plans.json    per-token log-probs under the paper's variants, co
                               manual layer loop over transformers' own SmolLM2 layers, with
                               each variant's layer order derived here from the paper's
                               definitions (independently of layer-plan)
+OUT_DIR/tiny/<name>/golden_halves.safetensors, halves.json
+                              outputs under plans of layer halves (`1.attn`, `2.mlp`), from
+                              a loop over the model's own attention and MLP modules
+OUT_DIR/smollm2_halves.json   SmolLM2's per-token log-probs under plans of halves, the same way
 OUT_DIR/importance.json       `painters importance`'s proxies (Block Influence, relative
                               magnitude, angular distance) from transformers' hidden states,
                               the last one taken before the final norm, for SmolLM2 and
@@ -228,6 +232,156 @@ def make_plan_goldens(model, d: Path) -> None:
     (d / "plans.json").write_text(json.dumps([text for text, _ in FAMILY_PLANS]))
 
 
+# Plans of layer halves (#15): a step is (layer, part) with part "whole", "attn" or "mlp",
+# or a list of such (a mean-merged parallel group). plan_text writes painters' text form.
+TINY_HALF_PLANS = [
+    [(0, "attn"), (0, "mlp"), (1, "attn"), (1, "mlp"), (2, "attn"), (2, "mlp")],
+    [(0, "whole"), (1, "mlp"), (2, "attn")],
+    [(0, "mlp"), (0, "attn"), (1, "whole"), (1, "attn"), (2, "mlp"), (2, "mlp")],
+    [[(0, "attn"), (0, "mlp")], (1, "whole"), [(2, "attn"), (1, "mlp")]],
+]
+HALF_FAMILIES = ["llama", "gpt_neox", "gpt_neox-sequential", "gpt2", "bert"]
+
+
+def smollm2_half_plans(n: int) -> list:
+    whole = lambda layers: [(i, "whole") for i in layers]
+    return [
+        whole(range(20)) + [(i, "mlp") for i in range(20, n)],  # attention dropped in 20-29
+        whole(range(10)) + [(i, "attn") for i in range(10, 15)] + whole(range(15, n)),  # MLP dropped in 10-14
+        [(i, part) for i in range(n) for part in ("attn", "mlp")],  # every layer as halves
+        whole(range(12)) + [(12, "mlp"), (12, "attn"), (13, "attn"), (13, "attn"), (13, "mlp")] + whole(range(14, n)),
+    ]
+
+
+def plan_text(steps: list) -> str:
+    atom = lambda a: f"{a[0]}" if a[1] == "whole" else f"{a[0]}.{a[1]}"
+    return " ".join(f"[{'|'.join(atom(a) for a in s)}]" if isinstance(s, list) else atom(s) for s in steps)
+
+
+class Halves:
+    """One model's embedding, layer halves and head, called as its modelling code calls
+    its own modules (eager attention, an explicit causal mask, rotary from the model)."""
+
+    def __init__(self, model):
+        self.model, self.kind = model, model.config.model_type
+        model.set_attn_implementation("eager")
+
+    def run(self, steps: list, ids: torch.Tensor) -> torch.Tensor:
+        t = ids.shape[0]
+        pos = torch.arange(t)[None]
+        causal = torch.full((t, t), torch.finfo(torch.float32).min).triu(1)[None, None]
+        with torch.no_grad():
+            h = self.embed(ids[None], pos)
+            self.pe = self.rotary(h, pos)
+            self.mask = None if self.kind == "bert" else causal
+            for step in steps:
+                h = self.atom(step, h) if isinstance(step, tuple) else torch.stack([self.atom(a, h) for a in step]).mean(0)
+            return self.head(h)[0].float()
+
+    def atom(self, atom: tuple, h: torch.Tensor) -> torch.Tensor:
+        i, part = atom
+        if part == "whole":
+            return self.whole(i, h)
+        return self.attn_half(i, h) if part == "attn" else self.mlp_half(i, h)
+
+    def embed(self, ids, pos):
+        m = self.model
+        if self.kind == "gpt2":
+            return m.transformer.wte(ids) + m.transformer.wpe(pos)
+        if self.kind == "gpt_neox":
+            return m.gpt_neox.embed_in(ids)
+        if self.kind == "bert":
+            return m.embeddings(input_ids=ids)
+        return m.model.embed_tokens(ids)
+
+    def rotary(self, h, pos):
+        m = self.model
+        if self.kind == "gpt_neox":
+            return m.gpt_neox.rotary_emb(h, pos)
+        if self.kind in ("gpt2", "bert"):
+            return None
+        return m.model.rotary_emb(h, pos)
+
+    def layer(self, i):
+        m = self.model
+        return {"gpt2": lambda: m.transformer.h, "gpt_neox": lambda: m.gpt_neox.layers,
+                "bert": lambda: m.encoder.layer}.get(self.kind, lambda: m.model.layers)()[i]
+
+    def whole(self, i, h):
+        layer = self.layer(i)
+        if self.kind == "bert":
+            out = layer(h, attention_mask=None)
+        elif self.kind == "gpt2":
+            out = layer(h, attention_mask=self.mask)
+        else:
+            out = layer(h, attention_mask=self.mask, position_embeddings=self.pe)
+        return out[0] if isinstance(out, tuple) else out
+
+    def attn_half(self, i, h):
+        layer = self.layer(i)
+        if self.kind == "bert":
+            return layer.attention(h, attention_mask=None)[0]
+        if self.kind == "gpt2":
+            return h + layer.attn(layer.ln_1(h), attention_mask=self.mask)[0]
+        if self.kind == "gpt_neox":
+            return h + layer.attention(layer.input_layernorm(h), attention_mask=self.mask, position_embeddings=self.pe)[0]
+        return h + layer.self_attn(layer.input_layernorm(h), position_embeddings=self.pe, attention_mask=self.mask)[0]
+
+    def mlp_half(self, i, h):
+        layer = self.layer(i)
+        if self.kind == "bert":
+            return layer.output(layer.intermediate(h), h)
+        if self.kind == "gpt2":
+            return h + layer.mlp(layer.ln_2(h))
+        return h + layer.mlp(layer.post_attention_layernorm(h))
+
+    def head(self, h):
+        m = self.model
+        if self.kind == "bert":
+            return h
+        if self.kind == "gpt2":
+            return m.lm_head(m.transformer.ln_f(h))
+        if self.kind == "gpt_neox":
+            return m.get_output_embeddings()(m.gpt_neox.final_layer_norm(h))
+        return m.lm_head(m.model.norm(h))
+
+
+def make_half_goldens(model, d: Path) -> None:
+    """golden_halves.safetensors: out_<k>_<j>, the outputs of golden sequence j under
+    TINY_HALF_PLANS[k] (texts in halves.json), from the model's own attention and MLP
+    modules; the whole-layer loop is first checked against the model's forward pass."""
+    halves = Halves(model)
+    golden = load_file(d / "golden.safetensors")
+    n = len(TINY_HALF_PLANS[0]) // 2
+    out = {}
+    for j in range(len(SEQ_LENGTHS)):
+        ids = golden[f"ids_{j}"]
+        diff = (halves.run([(i, "whole") for i in range(n)], ids) - golden[f"out_{j}"]).abs().max().item()
+        assert diff < 1e-4, f"{d.name}: the layer loop differs from transformers by {diff}"
+        for k, steps in enumerate(TINY_HALF_PLANS):
+            out[f"out_{k}_{j}"] = halves.run(steps, ids)
+    save_file(out, d / "golden_halves.safetensors")
+    (d / "halves.json").write_text(json.dumps([plan_text(p) for p in TINY_HALF_PLANS]))
+
+
+def make_smollm2_halves(out: Path, models_dir: Path) -> None:
+    """smollm2_halves.json: per-token log-probs of TEXTS[:3] under smollm2_half_plans, from
+    transformers' own self_attn, mlp and norms of SmolLM2."""
+    smol = models_dir / "smollm2-135m"
+    tok = AutoTokenizer.from_pretrained(smol)
+    model = AutoModelForCausalLM.from_pretrained(smol, dtype=torch.float32).eval()
+    halves = Halves(model)
+    records = []
+    for steps in smollm2_half_plans(model.config.num_hidden_layers):
+        results = []
+        for text in TEXTS[:3]:
+            ids = tok(text)["input_ids"]
+            logp = torch.log_softmax(halves.run(steps, torch.tensor(ids)).double(), -1)
+            results.append({"text": text, "ids": ids,
+                            "logprobs": logp[:-1].gather(-1, torch.tensor(ids[1:])[:, None])[:, 0].tolist()})
+        records.append({"plan": plan_text(steps), "results": results})
+    (out / "smollm2_halves.json").write_text(json.dumps(records, indent=1))
+
 def make_tiny(out: Path) -> None:
     for i, (name, build) in enumerate(TINY.items()):
         torch.manual_seed(1000 + i)
@@ -239,6 +393,8 @@ def make_tiny(out: Path) -> None:
         save_golden(model, d)
         if name in PLAN_FAMILIES:
             make_plan_goldens(model, d)
+        if name in HALF_FAMILIES:
+            make_half_goldens(model, d)
         if name == "llama":
             model.save_pretrained(out / "llama-sharded", max_shard_size="40KB")
             word_tokenizer(out / "llama-sharded" / "tokenizer.json")
@@ -509,6 +665,7 @@ def main() -> None:
     make_real(tmp, models_dir)
     make_plans(tmp, models_dir)
     make_importance(tmp, models_dir)
+    make_smollm2_halves(tmp, models_dir)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
 

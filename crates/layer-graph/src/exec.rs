@@ -13,7 +13,7 @@
 //!
 //! B batch, S token slots, T new tokens, C hidden, V vocab.
 
-use layer_plan::{Merge, Plan, Step};
+use layer_plan::{LayerId, Merge, Plan, Step};
 use tch::{Device, Kind, TchError, Tensor};
 
 use crate::error::{Error, Result};
@@ -177,9 +177,12 @@ struct PlanCache {
 
 impl PlanCache {
     fn new(plan: &Plan, mode: KvMode) -> Self {
-        let per_step = |step: &Step| match (step, mode) {
-            (Step::Parallel { layers, .. }, KvMode::Exact) => layers.len(),
-            _ => 1,
+        // One slot per member that attends (Exact) or per step with any (Paper); an MLP
+        // half has none.
+        let attending = |step: &Step| step.layers().iter().filter(|l| l.1.attends()).count();
+        let per_step = |step: &Step| match mode {
+            KvMode::Exact => attending(step),
+            KvMode::Paper => attending(step).min(1),
         };
         let slots = plan
             .steps()
@@ -223,7 +226,7 @@ pub(crate) fn apply_step(
     slots: Option<(KvMode, &mut [KvSlot])>,
 ) -> Result<Tensor> {
     match step {
-        Step::Layer(id) => layer(stack, id.0, xs, attn, slots.map(|(_, s)| &mut s[0])),
+        Step::Layer(id) => layer(stack, *id, xs, attn, slots.and_then(|(_, s)| s.first_mut())),
         Step::Parallel {
             layers,
             merge: Merge::Mean,
@@ -231,15 +234,21 @@ pub(crate) fn apply_step(
             let outs: Vec<Tensor> = match slots {
                 None => layers
                     .iter()
-                    .map(|l| layer(stack, l.0, xs, attn, None))
+                    .map(|l| layer(stack, *l, xs, attn, None))
                     .collect(),
-                Some((KvMode::Exact, slots)) => layers
-                    .iter()
-                    .zip(slots.iter_mut())
-                    .map(|(l, slot)| layer(stack, l.0, xs, attn, Some(slot)))
-                    .collect(),
+                Some((KvMode::Exact, slots)) => {
+                    // The attending members take the slots in order.
+                    let mut slots = slots.iter_mut();
+                    layers
+                        .iter()
+                        .map(|l| {
+                            let slot = if l.1.attends() { slots.next() } else { None };
+                            layer(stack, *l, xs, attn, slot)
+                        })
+                        .collect()
+                }
                 Some((KvMode::Paper, slots)) => {
-                    parallel_paper_kv(stack, layers, xs, attn, &mut slots[0])
+                    parallel_paper_kv(stack, layers, xs, attn, slots.first_mut())
                 }
             }?;
             mean(&outs).map_err(|e| Error::torch(format!("averaging step {step}"), e))
@@ -247,16 +256,16 @@ pub(crate) fn apply_step(
     }
 }
 
-/// The stack's layer `l`, failures named.
+/// The stack's layer `l` (or the half it names), failures named.
 fn layer(
     stack: &dyn LayerStack,
-    l: usize,
+    l: LayerId,
     xs: &Tensor,
     attn: &Attention,
     kv: Option<&mut KvSlot>,
 ) -> Result<Tensor> {
     stack
-        .layer(l, xs, attn, kv)
+        .layer(l.0, l.1, xs, attn, kv)
         .map_err(|e| Error::torch(format!("layer {l}"), e))
 }
 
@@ -265,25 +274,35 @@ fn mean(tensors: &[Tensor]) -> Result<Tensor, TchError> {
     Tensor::f_stack(tensors, 0)?.f_mean_dim(0, false, None)
 }
 
-/// Each member attends over the shared (averaged) past plus its own new keys; the slot
-/// then keeps the members' mean.
+/// Each attending member attends over the shared (averaged) past plus its own new keys;
+/// the slot then keeps those members' mean. `shared` is `None` when no member attends.
 fn parallel_paper_kv(
     stack: &dyn LayerStack,
-    layers: &[layer_plan::LayerId],
+    layers: &[LayerId],
     xs: &Tensor,
     attn: &Attention,
-    shared: &mut KvSlot,
+    shared: Option<&mut KvSlot>,
 ) -> Result<Vec<Tensor>> {
+    let Some(shared) = shared else {
+        return layers
+            .iter()
+            .map(|l| layer(stack, *l, xs, attn, None))
+            .collect();
+    };
     let (mut keys, mut values, mut outs) = (Vec::new(), Vec::new(), Vec::new());
     for l in layers {
+        if !l.1.attends() {
+            outs.push(layer(stack, *l, xs, attn, None)?);
+            continue;
+        }
         let mut own = KvSlot {
             kv: shared
                 .kv
                 .as_ref()
                 .map(|(k, v)| (k.shallow_clone(), v.shallow_clone())),
         };
-        outs.push(layer(stack, l.0, xs, attn, Some(&mut own))?);
-        let (k, v) = own.kv.expect("a layer run with a slot fills it");
+        outs.push(layer(stack, *l, xs, attn, Some(&mut own))?);
+        let (k, v) = own.kv.expect("an attending layer run with a slot fills it");
         keys.push(k);
         values.push(v);
     }

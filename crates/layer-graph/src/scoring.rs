@@ -464,6 +464,7 @@ mod tests {
         fn layer(
             &self,
             layer: usize,
+            part: layer_plan::Part,
             xs: &Tensor,
             attn: &Attention,
             kv: Option<&mut KvSlot>,
@@ -471,7 +472,7 @@ mod tests {
             if xs.size()[0] > self.max_rows {
                 let _exabyte = Tensor::f_empty([1 << 60], (Kind::Int8, Device::Cpu))?;
             }
-            self.inner.layer(layer, xs, attn, kv)
+            self.inner.layer(layer, part, xs, attn, kv)
         }
         fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {
             self.inner.head(xs)

@@ -11,6 +11,7 @@
 
 use std::cell::OnceCell;
 
+use layer_plan::Part;
 use tch::{Kind, TchError, Tensor};
 
 /// Per-forward attention inputs shared by every layer call.
@@ -185,12 +186,15 @@ pub trait LayerStack: Send {
     }
     /// Token ids (B, T) at `positions` (B, T) -> residual stream (B, T, C).
     fn embed(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, TchError>;
-    /// Block `layer` on the residual stream: (B, T, C) -> (B, T, C), i.e. h + delta(h).
-    /// With `kv`, this execution's keys and values are appended to that slot and
-    /// attention covers the slot's earlier keys too.
+    /// Block `layer` on the residual stream: (B, T, C) -> (B, T, C), i.e. h + delta(h);
+    /// or, by `part`, only its attention or its MLP half, each with its residual add
+    /// (each family's module docs say what its halves are). With `kv`, this execution's
+    /// keys and values are appended to that slot and attention covers the slot's earlier
+    /// keys too; an MLP half leaves the slot alone.
     fn layer(
         &self,
         layer: usize,
+        part: Part,
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,

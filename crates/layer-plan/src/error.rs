@@ -52,6 +52,16 @@ pub enum PlanError {
         layers: String,
         purpose: &'static str,
     },
+    /// A sequential plan with a step that runs half a layer, where whole layers are needed.
+    #[error("step {step} runs {atom}, half a layer: only plans of whole layers can be {purpose}")]
+    PartialLayer {
+        step: usize,
+        atom: String,
+        purpose: &'static str,
+    },
+    /// A layer part the text form does not know.
+    #[error("unknown layer part {found:?} (valid: attn, mlp)")]
+    UnknownPart { found: String },
     /// A parallel group with no members.
     #[error("parallel group is empty: it needs at least one layer")]
     EmptyGroup,

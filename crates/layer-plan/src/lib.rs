@@ -16,7 +16,7 @@ mod trie;
 mod variant;
 
 pub use error::PlanError;
-pub use plan::{LayerId, MAX_LAYER_PASSES, Merge, Plan, Step};
+pub use plan::{LayerId, MAX_LAYER_PASSES, Merge, Part, Plan, Step};
 pub use pyrandom::{PyRandom, SampleTooLarge};
 pub use shuffle::ShuffleRng;
 pub use spec::{VariantSpec, variant_names};

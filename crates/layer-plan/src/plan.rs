@@ -16,14 +16,78 @@ use crate::error::PlanError;
 /// The most layer passes one plan may execute; guards against typos like `3x1000000000`.
 pub const MAX_LAYER_PASSES: usize = 1 << 20;
 
-/// Which layer's weights to run (0-based), as opposed to a position in the plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct LayerId(pub usize);
+/// Which layer's weights to run (0-based), as opposed to a position in the plan, and
+/// which part of the layer: all of it, or only its attention or its MLP half.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LayerId(pub usize, pub Part);
+
+impl LayerId {
+    /// The whole layer `index`.
+    pub fn whole(index: usize) -> Self {
+        LayerId(index, Part::Whole)
+    }
+}
+
+/// The part of a layer a plan step runs, each with its own residual add. For a pre-norm
+/// block, `Attn` is `h + attn(norm1(h))` and `Mlp` is `h + mlp(norm2(h))`, so `i.attn
+/// i.mlp` is `i`; families where the halves do not compose so say how they are defined.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    #[default]
+    Whole,
+    Attn,
+    Mlp,
+}
+
+impl Part {
+    /// The text suffix after the layer index (`3.attn`), none for a whole layer.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Part::Whole => "",
+            Part::Attn => ".attn",
+            Part::Mlp => ".mlp",
+        }
+    }
+
+    /// Whether this part runs attention (and so needs a KV slot in generation).
+    pub fn attends(self) -> bool {
+        self != Part::Mlp
+    }
+}
+
+impl std::str::FromStr for Part {
+    type Err = PlanError;
+
+    /// `whole`, `attn` or `mlp`, as `--part` and experiment files spell them.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "whole" => Ok(Part::Whole),
+            "attn" => Ok(Part::Attn),
+            "mlp" => Ok(Part::Mlp),
+            _ => Err(PlanError::UnknownPart {
+                found: name.to_string(),
+            }),
+        }
+    }
+}
+
+/// `whole`, `attn` or `mlp`.
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Part::Whole => "whole",
+            Part::Attn => "attn",
+            Part::Mlp => "mlp",
+        })
+    }
+}
 
 impl fmt::Display for LayerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        write!(f, "{}{}", self.0, self.1.suffix())
     }
 }
 
@@ -127,12 +191,15 @@ impl Plan {
     }
 
     /// How many layers the plan leaves out when it is the full model with some layers
-    /// removed (single layers in increasing order, none twice): the M a pruned plan puts
-    /// on the paper's x axis. `None` for any plan that reorders, repeats or merges.
+    /// removed (single whole layers in increasing order, none twice): the M a pruned plan
+    /// puts on the paper's x axis. `None` for any plan that reorders, repeats, merges or
+    /// runs half a layer.
     pub fn removed_layers(&self) -> Option<usize> {
         let mut last = None;
         for step in &self.steps {
-            let Step::Layer(id) = step else { return None };
+            let Step::Layer(id @ LayerId(_, Part::Whole)) = step else {
+                return None;
+            };
             if last.is_some_and(|last| id.0 <= last) {
                 return None;
             }
@@ -141,16 +208,21 @@ impl Plan {
         Some(self.num_layers - self.steps.len())
     }
 
-    /// The layer each step runs, in execution order, when every step runs one layer (a
-    /// layer may appear more than once). A plan with a parallel group (and so any looped
-    /// group) errors naming the group's step, 0-based, and `purpose`, what the layer list is
-    /// for ("exported", say).
+    /// The layer each step runs, in execution order, when every step runs one whole layer
+    /// (a layer may appear more than once). A plan with a parallel group (and so any looped
+    /// group) or half a layer errors naming the step, 0-based, and `purpose`, what the
+    /// layer list is for ("exported", say).
     pub fn sequential_layers(&self, purpose: &'static str) -> Result<Vec<usize>, PlanError> {
         self.steps
             .iter()
             .enumerate()
             .map(|(i, step)| match step {
-                Step::Layer(id) => Ok(id.0),
+                Step::Layer(LayerId(index, Part::Whole)) => Ok(*index),
+                Step::Layer(id) => Err(PlanError::PartialLayer {
+                    step: i,
+                    atom: id.to_string(),
+                    purpose,
+                }),
                 Step::Parallel { layers, .. } => Err(PlanError::NotSequential {
                     step: i,
                     layers: layers
@@ -196,11 +268,11 @@ impl Plan {
     }
 }
 
-/// One [`Step::Layer`] per index, in order.
+/// One whole-layer [`Step::Layer`] per index, in order.
 pub(crate) fn layer_steps(layers: impl IntoIterator<Item = usize>) -> Vec<Step> {
     layers
         .into_iter()
-        .map(|i| Step::Layer(LayerId(i)))
+        .map(|i| Step::Layer(LayerId::whole(i)))
         .collect()
 }
 

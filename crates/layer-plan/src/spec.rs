@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
+use crate::plan::Part;
 use crate::shuffle::ShuffleRng;
 use crate::variant::{Variant, Window};
 
@@ -40,6 +41,10 @@ pub struct VariantSpec {
     /// looped-parallel: the number of iterations K.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<usize>,
+    /// skip, skip-one: drop only this half of each skipped layer (`attn` keeps the MLP,
+    /// `mlp` keeps the attention; default `whole`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
     /// shuffle: the generator (default python).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rng: Option<ShuffleRng>,
@@ -57,10 +62,19 @@ pub struct VariantSpec {
 }
 
 impl VariantSpec {
+    /// The series this variant belongs to in summaries and figures: its name, with
+    /// `-attn` or `-mlp` when it skips only that half (`skip-attn`: attention dropped).
+    pub fn kind(&self) -> String {
+        match self.part {
+            Some(part @ (Part::Attn | Part::Mlp)) => format!("{}-{part}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
     /// Each argument's key (as serde and the CLI spell it) with whether it is given. The
     /// destructuring is exhaustive, so a field added to the spec must be added here, and is
     /// then refused by every variant whose entry does not read it.
-    fn given(&self) -> [(&'static str, bool); 10] {
+    fn given(&self) -> [(&'static str, bool); 11] {
         let VariantSpec {
             name: _,
             start_layer,
@@ -69,6 +83,7 @@ impl VariantSpec {
             with,
             seed,
             times,
+            part,
             rng,
             plan,
             slices,
@@ -81,6 +96,7 @@ impl VariantSpec {
             ("with", with.is_some()),
             ("seed", seed.is_some()),
             ("times", times.is_some()),
+            ("part", part.is_some()),
             ("rng", rng.is_some()),
             ("plan", plan.is_some()),
             ("slices", slices.is_some()),
@@ -100,11 +116,15 @@ const REGISTRY: &[(&str, Build)] = &[
     ("skip", |a| {
         Ok(Variant::Skip {
             window: a.window()?,
+            part: a.part(),
         })
     }),
     ("skip-one", |a| {
         let layer = a.layer().ok_or(a.missing("layer"))?;
-        Ok(Variant::SkipOne { layer })
+        Ok(Variant::SkipOne {
+            layer,
+            part: a.part(),
+        })
     }),
     ("swap", |a| {
         let first = a.layer().ok_or(a.missing("layer"))?;
@@ -241,6 +261,10 @@ impl Args {
 
     fn times(&mut self) -> Option<usize> {
         self.take("times", |s| s.times.take())
+    }
+
+    fn part(&mut self) -> Part {
+        self.take("part", |s| s.part.take()).unwrap_or_default()
     }
 
     fn rng(&mut self) -> Option<ShuffleRng> {

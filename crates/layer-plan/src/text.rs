@@ -3,15 +3,19 @@
 //! ```text
 //! plan := step (ws step)*          ws: any run of whitespace
 //! step := atom ("x" K)?            K >= 1: the atom K times in sequence
-//! atom := i                        layer i (0-based)
-//!       | "[" i ("|" j)* "]"       parallel group: same input, outputs merged by mean
-//!       | a ".." b                 layers a, a+1, ..., b-1 (half-open, a < b)
+//! atom := layer                    one layer, or half of one
+//!       | "[" layer ("|" layer)* "]"   parallel group: same input, outputs merged by mean
+//!       | a ".." b part?           layers a, a+1, ..., b-1 (half-open, a < b)
+//! layer := i part?                 layer i (0-based)
+//! part := ".attn" | ".mlp"         only the attention or the MLP half, with its residual add
 //! ```
 //!
-//! `0..3x2` is `0 1 2 0 1 2`. The canonical form (`Display` on [`Plan`]) folds maximal runs
-//! of identical consecutive steps into `atomxK`, then maximal ascending runs of the
-//! remaining single layers into `a..b`; group members print sorted. Every printed form
-//! parses back to the same plan. Positions in errors are 1-based character columns.
+//! `0..3x2` is `0 1 2 0 1 2`; `20..23.mlp` is `20.mlp 21.mlp 22.mlp` (attention dropped
+//! in layers 20-22). The canonical form (`Display` on [`Plan`]) folds maximal runs of
+//! identical consecutive steps into `atomxK`, then maximal ascending runs of the remaining
+//! single steps of one part into `a..b` (`a..b.attn`); group members print sorted. Every
+//! printed form parses back to the same plan. Positions in errors are 1-based character
+//! columns.
 
 use std::fmt;
 use std::iter::Peekable;
@@ -19,7 +23,7 @@ use std::str::CharIndices;
 
 use crate::error::PlanError;
 use crate::plan::{
-    LayerId, Merge, Plan, Step, check_layer, check_passes, check_range, layer_steps,
+    LayerId, Merge, Part, Plan, Step, check_layer, check_passes, check_range, layer_steps,
 };
 
 impl Plan {
@@ -114,14 +118,61 @@ impl<'a> Word<'a> {
             return Ok(layer_steps([start]));
         }
         if !self.eat('.') {
-            return Err(self.unexpected("'..' to form a range a..b"));
+            let part = self.part((pos, &token))?;
+            check_layer("layer", start, num_layers).map_err(|e| at(pos, token, e))?;
+            return Ok(vec![Step::Layer(LayerId(start, part))]);
         }
         let (_, end_token, end) = self.number()?;
         let token = format!("{token}..{end_token}");
         check_range("range", start, end, num_layers)
             .and_then(|()| check_passes(Some(end - start)))
-            .map_err(|e| at(pos, token, e))?;
-        Ok(layer_steps(start..end))
+            .map_err(|e| at(pos, token.clone(), e))?;
+        let part = if self.eat('.') {
+            self.part((pos, &token))?
+        } else {
+            Part::Whole
+        };
+        Ok((start..end)
+            .map(|i| Step::Layer(LayerId(i, part)))
+            .collect())
+    }
+
+    /// Parses a part name after its '.': `attn` or `mlp` (read no further, so `3.mlpx2`
+    /// repeats `3.mlp`).
+    /// `layer` is the position and text of what the part follows, for errors.
+    fn part(&mut self, layer: (usize, &str)) -> Result<Part, PlanError> {
+        const PARTS: [(&str, Part); 2] = [("attn", Part::Attn), ("mlp", Part::Mlp)];
+        let mut name = String::new();
+        while let Some(&(_, ch)) = self.chars.peek() {
+            let longer = format!("{name}{ch}");
+            if !PARTS.iter().any(|(p, _)| p.starts_with(&longer)) {
+                break;
+            }
+            name = longer;
+            self.advance();
+            if let Some((_, part)) = PARTS.iter().find(|(p, _)| *p == name) {
+                return Ok(*part);
+            }
+        }
+        let starts_a_name = self
+            .chars
+            .peek()
+            .is_some_and(|&(_, ch)| ch.is_ascii_alphabetic());
+        if name.is_empty() && !starts_a_name {
+            return Err(self.unexpected("'..' to form a range a..b, or a part: .attn, .mlp"));
+        }
+        let rest: String = self
+            .chars
+            .clone()
+            .map(|(_, ch)| ch)
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        let found = format!("{name}{rest}");
+        Err(at(
+            layer.0,
+            format!("{}.{found}", layer.1),
+            PlanError::UnknownPart { found },
+        ))
     }
 
     /// Parses the rest of a group after its `[`, which started at (`pos`, `byte`).
@@ -129,8 +180,13 @@ impl<'a> Word<'a> {
         let mut layers = Vec::new();
         loop {
             let (pos, token, layer) = self.number()?;
-            check_layer("layer", layer, num_layers).map_err(|e| at(pos, token, e))?;
-            layers.push(LayerId(layer));
+            check_layer("layer", layer, num_layers).map_err(|e| at(pos, token.clone(), e))?;
+            let part = if self.eat('.') {
+                self.part((pos, &token))?
+            } else {
+                Part::Whole
+            };
+            layers.push(LayerId(layer, part));
             if self.eat(']') {
                 break;
             }
@@ -234,18 +290,19 @@ impl fmt::Display for Plan {
 
 fn canonical_tokens(steps: &[Step]) -> Vec<String> {
     let mut tokens = Vec::new();
-    // Ascending run of single, unrepeated layers waiting to be printed: (first, last).
-    let mut run: Option<(usize, usize)> = None;
+    // Ascending run of single, unrepeated steps of one part waiting to be printed:
+    // (first, last, part).
+    let mut run: Option<(usize, usize, Part)> = None;
     let mut rest = steps;
     while let Some(first) = rest.first() {
         let repeats = rest.iter().take_while(|step| *step == first).count();
         rest = &rest[repeats..];
         match (first, repeats) {
-            (Step::Layer(LayerId(i)), 1) => match run {
-                Some((a, b)) if b + 1 == *i => run = Some((a, *i)),
+            (Step::Layer(LayerId(i, part)), 1) => match run {
+                Some((a, b, p)) if b + 1 == *i && p == *part => run = Some((a, *i, p)),
                 _ => {
                     flush(&mut tokens, run);
-                    run = Some((*i, *i));
+                    run = Some((*i, *i, *part));
                 }
             },
             _ => {
@@ -263,11 +320,11 @@ fn canonical_tokens(steps: &[Step]) -> Vec<String> {
     tokens
 }
 
-/// Prints a pending ascending run as `a` or `a..b+1`.
-fn flush(tokens: &mut Vec<String>, run: Option<(usize, usize)>) {
+/// Prints a pending ascending run as `a` or `a..b+1`, with its part's suffix.
+fn flush(tokens: &mut Vec<String>, run: Option<(usize, usize, Part)>) {
     match run {
-        Some((a, b)) if a == b => tokens.push(a.to_string()),
-        Some((a, b)) => tokens.push(format!("{a}..{}", b + 1)),
+        Some((a, b, part)) if a == b => tokens.push(format!("{a}{}", part.suffix())),
+        Some((a, b, part)) => tokens.push(format!("{a}..{}{}", b + 1, part.suffix())),
         None => {}
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PlanError;
 use crate::plan::{
-    LayerId, Merge, Plan, Step, check_layer, check_passes, check_range, layer_steps,
+    LayerId, Merge, Part, Plan, Step, check_layer, check_passes, check_range, layer_steps,
 };
 use crate::shuffle::ShuffleRng;
 use crate::spec::VariantSpec;
@@ -60,10 +60,11 @@ impl Window {
 pub enum Variant {
     /// Every layer once, in order.
     Baseline,
-    /// Drop the window.
-    Skip { window: Window },
-    /// Drop one layer.
-    SkipOne { layer: usize },
+    /// Drop the window, or only one half of each of its layers (`part`: `Attn` runs their
+    /// MLP halves only, `Mlp` their attention halves only).
+    Skip { window: Window, part: Part },
+    /// Drop one layer, or one half of it.
+    SkipOne { layer: usize, part: Part },
     /// Exchange layers `a` and `b` (the paper's "switch" uses `b = a + 1`).
     Swap { a: usize, b: usize },
     /// Run the window in reverse order.
@@ -105,10 +106,15 @@ impl Variant {
         check_passes(Some(num_layers))?;
         let steps = match self {
             Variant::Baseline => layer_steps(0..num_layers),
-            Variant::Skip { window } => windowed(*window, num_layers, |_| Ok(Vec::new()))?,
-            Variant::SkipOne { layer } => {
+            Variant::Skip { window, part } => {
+                windowed(*window, num_layers, |w| Ok(kept_halves(w, *part)))?
+            }
+            Variant::SkipOne { layer, part } => {
                 check_layer("skipped layer", *layer, num_layers)?;
-                layer_steps((0..num_layers).filter(|i| i != layer))
+                let mut steps = layer_steps(0..*layer);
+                steps.extend(kept_halves(*layer..layer + 1, *part));
+                steps.extend(layer_steps(layer + 1..num_layers));
+                steps
             }
             Variant::Swap { a, b } => {
                 check_layer("swapped layer", *a, num_layers)?;
@@ -182,7 +188,7 @@ impl Variant {
             Variant::Explicit { .. } | Variant::Slices { .. } => {
                 return Ok(self.compile(num_layers)?.removed_layers());
             }
-            Variant::Skip { window }
+            Variant::Skip { window, .. }
             | Variant::Reverse { window }
             | Variant::Shuffle { window, .. }
             | Variant::RepeatMiddle { window, .. }
@@ -211,10 +217,21 @@ fn windowed(
     Ok(steps)
 }
 
+/// What skipping `part` of each layer of `window` leaves: nothing for whole layers, else
+/// the other half of each.
+fn kept_halves(window: Range<usize>, part: Part) -> Vec<Step> {
+    let kept = match part {
+        Part::Whole => return Vec::new(),
+        Part::Attn => Part::Mlp,
+        Part::Mlp => Part::Attn,
+    };
+    window.map(|i| Step::Layer(LayerId(i, kept))).collect()
+}
+
 /// The window as one mean-merged group.
 fn parallel(window: Range<usize>) -> Step {
     Step::Parallel {
-        layers: window.map(LayerId).collect(),
+        layers: window.map(LayerId::whole).collect(),
         merge: Merge::Mean,
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
-use layer_plan::ShuffleRng;
+use layer_plan::{Part, ShuffleRng};
 
 use crate::backend::AddBos;
 use crate::experiment::{Device, Dtype, Kv};
@@ -134,6 +134,9 @@ pub struct PlanArgs {
     /// looped-parallel: iterations K.
     #[arg(long)]
     pub times: Option<usize>,
+    /// skip, skip-one: drop only this half of each skipped layer (attn or mlp).
+    #[arg(long)]
+    pub part: Option<Part>,
     /// shuffle: python (CPython's random.shuffle, as the paper's code) or portable.
     #[arg(long)]
     pub rng: Option<ShuffleRng>,

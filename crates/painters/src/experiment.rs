@@ -36,8 +36,8 @@
 //! ```
 //! `start_layer`, `layer`, `seed` and `times` take one value, a list or `{ from, to }`;
 //! a variant expands to the product of its lists (at most 10 000 cells). Other keys
-//! (`range`, `with`, `rng`, `plan`, `slices`) are single values, as `painters plan` takes
-//! them. Every setting is parsed into its type here, so a bad value is reported as
+//! (`range`, `with`, `part`, `rng`, `plan`, `slices`) are single values, as `painters
+//! plan` takes them; `part = "attn"` on skip or skip-one drops only attention. Every setting is parsed into its type here, so a bad value is reported as
 //! `FILE:LINE: key: what is wrong (valid: ...)`, the line found from toml's spans.
 
 mod settings;
@@ -46,7 +46,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use layer_plan::{Plan, PlanError, ShuffleRng, Variant, VariantSpec};
+use layer_plan::{Part, Plan, PlanError, ShuffleRng, Variant, VariantSpec};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -158,6 +158,8 @@ pub struct VariantGrid {
     pub range: Option<[usize; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rng: Option<ShuffleRng>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -431,6 +433,7 @@ fn expand(grid: &VariantGrid) -> Result<Vec<VariantSpec>> {
                         with: grid.with,
                         seed,
                         times: times.map(|v| v as usize),
+                        part: grid.part,
                         rng: grid.rng,
                         plan: grid.plan.clone(),
                         slices: grid.slices.clone(),
@@ -457,6 +460,7 @@ pub(crate) fn label(spec: &VariantSpec) -> String {
         with,
         seed,
         times,
+        part,
         rng,
         plan,
         slices,
@@ -484,6 +488,9 @@ pub(crate) fn label(spec: &VariantSpec) -> String {
     }
     if let Some(seed) = seed {
         add(format!("seed={seed}"));
+    }
+    if let Some(part) = part {
+        add(format!("part={part}"));
     }
     if let Some(rng) = rng {
         add(format!("rng={rng}"));
@@ -548,6 +555,32 @@ mod tests {
                 "greedy NLL plan=\"0..10 14..30\" | 0..10 14..30",
             ]
         );
+    }
+
+    #[test]
+    fn skips_of_one_half_are_cells_of_their_own() {
+        let cells = labels(
+            "[[variants]]\nkind = \"skip\"\nstart_layer = 13\npart = \"attn\"\n\
+             [[variants]]\nkind = \"skip-one\"\nlayer = 4\npart = \"mlp\"\n\
+             [[variants]]\nkind = \"explicit\"\nplan = \"0..20 20..30.mlp\"\n",
+        );
+        assert_eq!(
+            cells,
+            [
+                "baseline | 0..30",
+                "skip s=13 part=attn | 0..14 14..17.mlp 17..30",
+                "skip-one layer=4 part=mlp | 0..4 4.attn 5..30",
+                "explicit plan=\"0..20 20..30.mlp\" | 0..20 20..30.mlp",
+            ]
+        );
+        let e = error(&format!(
+            "{HEAD}[[variants]]\nkind = \"skip\"\nstart_layer = 13\npart = \"ffn\"\n"
+        ));
+        assert!(e.contains("part") && e.contains("ffn"), "{e}");
+        let e = error(&format!(
+            "{HEAD}[[variants]]\nkind = \"reverse\"\nstart_layer = 13\npart = \"attn\"\n"
+        ));
+        assert!(e.contains("does not take part"), "{e}");
     }
 
     fn error(text: &str) -> String {
@@ -710,7 +743,7 @@ mod tests {
         let cases = [
             (
                 "kind = \"skip\"\nstart_layer = 3\nseed = 3\n",
-                "x.toml:11: variants[0].seed: skip does not take seed (valid: start_layer, range)",
+                "x.toml:11: variants[0].seed: skip does not take seed (valid: start_layer, range, part)",
             ),
             (
                 "kind = \"reverse\"\nstart_layer = 3\ntimes = [1, 2]\n",

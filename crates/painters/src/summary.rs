@@ -94,7 +94,7 @@ impl MedianRow {
     ) -> Self {
         MedianRow {
             variant: variant.to_string(),
-            kind: spec.name.clone(),
+            kind: spec.kind(),
             start_layer: spec.start_layer,
             affected_layers,
             seed: spec.seed,
@@ -168,7 +168,7 @@ pub fn write(
                 };
                 let row = Row {
                     variant: cell.label.clone(),
-                    kind: cell.spec.name.clone(),
+                    kind: cell.spec.kind(),
                     start_layer: cell.spec.start_layer,
                     affected_layers: cell.affected_layers,
                     seed: cell.spec.seed,

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use layer_plan::Part;
 use serde::Deserialize;
 use tch::{TchError, Tensor};
 
@@ -170,6 +171,29 @@ impl Bert {
     }
 }
 
+impl Bert {
+    /// (B, T, C) -> (B, T, C): `LN1(h + attn(h))`.
+    fn attn_half(
+        &self,
+        b: &Block,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Result<Tensor, TchError> {
+        let q = split_heads(&b.query.forward(xs)?, self.heads)?; // (B, H, T, D)
+        let k = split_heads(&b.key.forward(xs)?, self.heads)?;
+        let v = split_heads(&b.value.forward(xs)?, self.heads)?;
+        let attended = b.attn_out.forward(&attend(&q, k, v, attn, kv)?)?; // (B, T, C)
+        b.attn_norm.forward(&attended.f_add(xs)?)
+    }
+
+    /// (B, T, C) -> (B, T, C): `LN2(h + mlp(h))`.
+    fn mlp_half(&self, b: &Block, xs: &Tensor) -> Result<Tensor, TchError> {
+        let inner = b.intermediate.forward(xs)?.f_gelu("none")?; // (B, T, F)
+        b.out_norm.forward(&b.output.forward(&inner)?.f_add(xs)?)
+    }
+}
+
 impl LayerStack for Bert {
     fn num_layers(&self) -> usize {
         self.blocks.len()
@@ -196,22 +220,22 @@ impl LayerStack for Bert {
             .forward(&words.f_add(&pos)?.f_add(&segment)?) // (B, T, C)
     }
 
+    /// Post-norm halves: `LN1(h + attn(h))` and `LN2(h + mlp(h))`; the whole layer is one
+    /// after the other.
     fn layer(
         &self,
         layer: usize,
+        part: Part,
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
     ) -> Result<Tensor, TchError> {
         let b = &self.blocks[layer];
-        let q = split_heads(&b.query.forward(xs)?, self.heads)?; // (B, H, T, D)
-        let k = split_heads(&b.key.forward(xs)?, self.heads)?;
-        let v = split_heads(&b.value.forward(xs)?, self.heads)?;
-        let attended = b.attn_out.forward(&attend(&q, k, v, attn, kv)?)?; // (B, T, C)
-        let xs = b.attn_norm.forward(&attended.f_add(xs)?)?;
-        let inner = b.intermediate.forward(&xs)?.f_gelu("none")?; // (B, T, F)
-        let mlp = b.output.forward(&inner)?;
-        b.out_norm.forward(&mlp.f_add(&xs)?)
+        match part {
+            Part::Whole => self.mlp_half(b, &self.attn_half(b, xs, attn, kv)?),
+            Part::Attn => self.attn_half(b, xs, attn, kv),
+            Part::Mlp => self.mlp_half(b, xs),
+        }
     }
 
     fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {

@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use layer_plan::Part;
 use tch::{TchError, Tensor};
 
 use crate::config::{check_positive, invalid};
@@ -94,6 +95,31 @@ pub struct Decoder {
     pub rotaries: Vec<Rotary>,
 }
 
+impl Decoder {
+    /// (B, T, C) -> (B, T, C): `h + out_norm(attn(in_norm(h)))`.
+    fn attn_half(
+        &self,
+        l: &DecoderLayer,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Result<Tensor, TchError> {
+        let h = maybe(&l.attn_in_norm, xs)?;
+        let attended = l
+            .attn
+            .forward(&h, &self.rotaries[l.attn.rotary], attn, kv)?;
+        xs.f_add(&maybe(&l.attn_out_norm, &attended)?)
+    }
+}
+
+impl DecoderLayer {
+    /// (B, T, C) -> (B, T, C): `h + out_norm(mlp(in_norm(h)))`.
+    fn mlp_half(&self, xs: &Tensor) -> Result<Tensor, TchError> {
+        let out = self.mlp.forward(&maybe(&self.mlp_in_norm, xs)?)?;
+        xs.f_add(&maybe(&self.mlp_out_norm, &out)?)
+    }
+}
+
 /// `norm(xs)`, or `xs` itself without one.
 fn maybe(norm: &Option<RmsNorm>, xs: &Tensor) -> Result<Tensor, TchError> {
     match norm {
@@ -162,21 +188,22 @@ impl LayerStack for Decoder {
         }
     }
 
+    /// The halves are `h + out_norm(attn(in_norm(h)))` and `h + out_norm(mlp(in_norm(h)))`;
+    /// the whole layer is one after the other.
     fn layer(
         &self,
         layer: usize,
+        part: Part,
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
     ) -> Result<Tensor, TchError> {
         let l = &self.layers[layer];
-        let rotary = &self.rotaries[l.attn.rotary];
-        let h = maybe(&l.attn_in_norm, xs)?;
-        let attended = l.attn.forward(&h, rotary, attn, kv)?;
-        let xs = xs.f_add(&maybe(&l.attn_out_norm, &attended)?)?;
-        let h = maybe(&l.mlp_in_norm, &xs)?;
-        let out = l.mlp.forward(&h)?;
-        xs.f_add(&maybe(&l.mlp_out_norm, &out)?)
+        match part {
+            Part::Whole => l.mlp_half(&self.attn_half(l, xs, attn, kv)?),
+            Part::Attn => self.attn_half(l, xs, attn, kv),
+            Part::Mlp => l.mlp_half(xs),
+        }
     }
 
     fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {

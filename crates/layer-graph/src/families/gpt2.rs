@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use layer_plan::Part;
 use serde::Deserialize;
 use tch::{TchError, Tensor};
 
@@ -146,6 +147,31 @@ impl Gpt2 {
     }
 }
 
+impl Gpt2 {
+    /// (B, T, C) -> (B, T, C): `h + attn(ln_1(h))`.
+    fn attn_half(
+        &self,
+        b: &Block,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Result<Tensor, TchError> {
+        let qkv = b.c_attn.forward(&b.ln_1.forward(xs)?)?.f_chunk(3, -1)?; // 3 x (B, T, C)
+        let (q, k, v) = (
+            split_heads(&qkv[0], self.heads)?,
+            split_heads(&qkv[1], self.heads)?,
+            split_heads(&qkv[2], self.heads)?,
+        );
+        xs.f_add(&b.c_proj.forward(&attend(&q, k, v, attn, kv)?)?)
+    }
+
+    /// (B, T, C) -> (B, T, C): `h + mlp(ln_2(h))`.
+    fn mlp_half(&self, b: &Block, xs: &Tensor) -> Result<Tensor, TchError> {
+        let h = b.c_fc.forward(&b.ln_2.forward(xs)?)?.f_gelu("tanh")?; // (B, T, F)
+        xs.f_add(&b.mlp_proj.forward(&h)?)
+    }
+}
+
 impl LayerStack for Gpt2 {
     fn num_layers(&self) -> usize {
         self.blocks.len()
@@ -170,23 +196,22 @@ impl LayerStack for Gpt2 {
         )?) // (B, T, C)
     }
 
+    /// The halves are `h + attn(ln_1(h))` and `h + mlp(ln_2(h))`; the whole layer is one
+    /// after the other.
     fn layer(
         &self,
         layer: usize,
+        part: Part,
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
     ) -> Result<Tensor, TchError> {
         let b = &self.blocks[layer];
-        let qkv = b.c_attn.forward(&b.ln_1.forward(xs)?)?.f_chunk(3, -1)?; // 3 x (B, T, C)
-        let (q, k, v) = (
-            split_heads(&qkv[0], self.heads)?,
-            split_heads(&qkv[1], self.heads)?,
-            split_heads(&qkv[2], self.heads)?,
-        );
-        let xs = xs.f_add(&b.c_proj.forward(&attend(&q, k, v, attn, kv)?)?)?;
-        let h = b.c_fc.forward(&b.ln_2.forward(&xs)?)?.f_gelu("tanh")?; // (B, T, F)
-        xs.f_add(&b.mlp_proj.forward(&h)?)
+        match part {
+            Part::Whole => self.mlp_half(b, &self.attn_half(b, xs, attn, kv)?),
+            Part::Attn => self.attn_half(b, xs, attn, kv),
+            Part::Mlp => self.mlp_half(b, xs),
+        }
     }
 
     fn head(&self, xs: &Tensor) -> Result<Tensor, TchError> {

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use layer_plan::Part;
 use serde::Deserialize;
 use tch::{TchError, Tensor};
 
@@ -172,6 +173,37 @@ impl GptNeoX {
     }
 }
 
+impl GptNeoX {
+    /// (B, T, C) -> (B, T, C): `attn(ln1(h))`, before the residual add.
+    fn attn_delta(
+        &self,
+        b: &Block,
+        xs: &Tensor,
+        attn: &Attention,
+        kv: Option<&mut KvSlot>,
+    ) -> Result<Tensor, TchError> {
+        let (bsz, t, c) = xs.size3()?;
+        let d = c / self.heads;
+        // Fused projection laid out per head as [q | k | v]: (B, H, T, 3D).
+        let qkv = b
+            .qkv
+            .forward(&b.input_norm.forward(xs)?)?
+            .f_view([bsz, t, self.heads, 3 * d])?
+            .f_transpose(1, 2)?;
+        let parts = qkv.f_chunk(3, -1)?;
+        let q = self.rotary.apply(&parts[0], attn)?;
+        let k = self.rotary.apply(&parts[1], attn)?;
+        let attended = attend(&q, k, parts[2].shallow_clone(), attn, kv)?;
+        b.dense.forward(&attended) // (B, T, C)
+    }
+}
+
+/// (B, T, C) -> (B, T, C): `mlp(ln2(h))`, before the residual add.
+fn mlp_delta(b: &Block, h: &Tensor) -> Result<Tensor, TchError> {
+    let inner = b.up.forward(&b.post_norm.forward(h)?)?.f_gelu("none")?; // (B, T, F)
+    b.down.forward(&inner)
+}
+
 impl LayerStack for GptNeoX {
     fn num_layers(&self) -> usize {
         self.blocks.len()
@@ -194,36 +226,29 @@ impl LayerStack for GptNeoX {
         Tensor::f_embedding(&self.embed_in, ids, -1, false, false) // (B, T, C)
     }
 
+    /// The halves are `h + attn(ln1(h))` and `h + mlp(ln2(h))`. Sequentially the whole
+    /// layer is one after the other; with the parallel residual it is
+    /// `h + attn(ln1(h)) + mlp(ln2(h))`, both reading h, which the halves one after the
+    /// other are not (there `i.mlp` reads `i.attn`'s output).
     fn layer(
         &self,
         layer: usize,
+        part: Part,
         xs: &Tensor,
         attn: &Attention,
         kv: Option<&mut KvSlot>,
     ) -> Result<Tensor, TchError> {
         let b = &self.blocks[layer];
-        let (bsz, t, c) = xs.size3()?;
-        let d = c / self.heads;
-        // Fused projection laid out per head as [q | k | v]: (B, H, T, 3D).
-        let qkv = b
-            .qkv
-            .forward(&b.input_norm.forward(xs)?)?
-            .f_view([bsz, t, self.heads, 3 * d])?
-            .f_transpose(1, 2)?;
-        let parts = qkv.f_chunk(3, -1)?;
-        let q = self.rotary.apply(&parts[0], attn)?;
-        let k = self.rotary.apply(&parts[1], attn)?;
-        let attended = attend(&q, k, parts[2].shallow_clone(), attn, kv)?;
-        let attn_out = b.dense.forward(&attended)?; // (B, T, C)
-        let mlp = |h: &Tensor| -> Result<Tensor, TchError> {
-            let inner = b.up.forward(&b.post_norm.forward(h)?)?.f_gelu("none")?; // (B, T, F)
-            b.down.forward(&inner)
-        };
-        if self.parallel_residual {
-            xs.f_add(&attn_out)?.f_add(&mlp(xs)?)
-        } else {
-            let xs = xs.f_add(&attn_out)?;
-            xs.f_add(&mlp(&xs)?)
+        match part {
+            Part::Whole if self.parallel_residual => xs
+                .f_add(&self.attn_delta(b, xs, attn, kv)?)?
+                .f_add(&mlp_delta(b, xs)?),
+            Part::Whole => {
+                let xs = xs.f_add(&self.attn_delta(b, xs, attn, kv)?)?;
+                xs.f_add(&mlp_delta(b, &xs)?)
+            }
+            Part::Attn => xs.f_add(&self.attn_delta(b, xs, attn, kv)?),
+            Part::Mlp => xs.f_add(&mlp_delta(b, xs)?),
         }
     }
 

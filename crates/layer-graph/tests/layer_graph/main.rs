@@ -4,6 +4,7 @@
 
 mod common;
 mod families;
+mod halves;
 mod lengths;
 mod load_errors;
 mod parity;

@@ -174,10 +174,10 @@ fn render(w: &Written) -> String {
 /// The steps a written step stands for, before the plan normalises them.
 fn steps(w: &Written) -> Vec<Step> {
     let once: Vec<Step> = match &w.atom {
-        Atom::Layer(i) => vec![Step::Layer(LayerId(*i))],
-        Atom::Range(a, b) => (*a..*b).map(|i| Step::Layer(LayerId(i))).collect(),
+        Atom::Layer(i) => vec![Step::Layer(LayerId::whole(*i))],
+        Atom::Range(a, b) => (*a..*b).map(|i| Step::Layer(LayerId::whole(i))).collect(),
         Atom::Group(members) => vec![Step::Parallel {
-            layers: members.iter().copied().map(LayerId).collect(),
+            layers: members.iter().copied().map(LayerId::whole).collect(),
             merge: Merge::Mean,
         }],
     };

@@ -1,6 +1,6 @@
 //! The text form: parsing, canonical printing, round-trips, hashing and text errors.
 
-use layer_plan::{LayerId, MAX_LAYER_PASSES, Merge, Plan, Step};
+use layer_plan::{LayerId, MAX_LAYER_PASSES, Merge, Part, Plan, Step};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -40,6 +40,50 @@ fn parses_every_atom_form() {
 }
 
 #[test]
+fn halves_of_layers_parse_and_print() {
+    let atoms = |text: &str| -> Vec<Vec<LayerId>> {
+        parse(text, 8)
+            .steps()
+            .iter()
+            .map(|s| s.layers().to_vec())
+            .collect()
+    };
+    assert_eq!(
+        atoms("3.attn 3.mlp 3"),
+        vec![
+            vec![LayerId(3, Part::Attn)],
+            vec![LayerId(3, Part::Mlp)],
+            vec![LayerId(3, Part::Whole)]
+        ]
+    );
+    // Ranges of one part, repeats right after the part, groups of halves.
+    assert_eq!(parse("5..8.mlp", 8), parse("5.mlp 6.mlp 7.mlp", 8));
+    assert_eq!(parse("2.mlpx2", 8), parse("2.mlp 2.mlp", 8));
+    assert_eq!(parse("[4.mlp|4.attn]", 8), parse("[4.attn|4.mlp]", 8));
+    // Canonical text folds runs of one part only.
+    for (text, canonical) in [
+        ("0 1 2.mlp 3.mlp 4.mlp 5 6 7", "0..2 2..5.mlp 5..8"),
+        ("0.attn 1.attn 2.mlp", "0..2.attn 2.mlp"),
+        ("3.attn 3.mlp 4.attn 4.mlp", "3.attn 3.mlp 4.attn 4.mlp"),
+        ("1.attn 1.attn", "1.attnx2"),
+        ("[2.mlp|1] 0", "[1|2.mlp] 0"),
+    ] {
+        let plan = parse(text, 8);
+        assert_eq!(plan.to_string(), canonical, "{text}");
+        assert_eq!(parse(canonical, 8), plan, "{canonical} round-trips");
+    }
+    // A half is not the whole layer: different plans, different hashes.
+    assert_ne!(parse("3.attn 3.mlp", 8).hash(), parse("3", 8).hash());
+    // Unknown parts name themselves and what is valid.
+    let err = Plan::parse("0 3.ffn", 8).unwrap_err();
+    assert_message(&err, &["3.ffn", "\"ffn\"", "attn, mlp"]);
+    let err = Plan::parse("3.", 8).unwrap_err();
+    assert_message(&err, &[".attn, .mlp"]);
+    let err = Plan::parse("9.attn", 8).unwrap_err();
+    assert_message(&err, &["9"]);
+}
+
+#[test]
 fn range_with_repeat_runs_the_range_k_times() {
     assert_eq!(parse("0..3x2", 8), parse("0 1 2 0 1 2", 8));
     assert_eq!(parse("0..3x2", 8).to_string(), "0..3 0..3");
@@ -52,7 +96,7 @@ fn one_member_group_is_the_layer_and_members_are_unordered() {
     assert_eq!(parse("[5|2]", 8), parse("[2|5]", 8));
     let direct = Plan::new(
         vec![Step::Parallel {
-            layers: vec![LayerId(3)],
+            layers: vec![LayerId::whole(3)],
             merge: Merge::Mean,
         }],
         8,
@@ -97,9 +141,12 @@ fn validate_checks_the_model_layer_count() {
     assert_message(&err, &["8 layers", "model has 32"]);
 }
 
-/// A random plan over `num_layers` layers: singles, runs, repeats and groups.
+/// A random plan over `num_layers` layers: singles, runs, repeats and groups, of whole
+/// layers and halves.
 fn random_plan(rng: &mut ChaCha8Rng, num_layers: usize) -> Plan {
     let below = |rng: &mut ChaCha8Rng, n: usize| (rng.next_u64() % n as u64) as usize;
+    let part =
+        |rng: &mut ChaCha8Rng| [Part::Whole, Part::Whole, Part::Attn, Part::Mlp][below(rng, 4)];
     let mut steps = Vec::new();
     for _ in 0..1 + below(rng, 12) {
         let step = if below(rng, 4) == 0 {
@@ -107,21 +154,21 @@ fn random_plan(rng: &mut ChaCha8Rng, num_layers: usize) -> Plan {
             group.truncate(1 + below(rng, 4));
             group.reverse();
             match group.as_slice() {
-                [] => Step::Layer(LayerId(below(rng, num_layers))),
+                [] => Step::Layer(LayerId::whole(below(rng, num_layers))),
                 _ => Step::Parallel {
-                    layers: group.into_iter().map(LayerId).collect(),
+                    layers: group.into_iter().map(|i| LayerId(i, part(rng))).collect(),
                     merge: Merge::Mean,
                 },
             }
         } else {
-            Step::Layer(LayerId(below(rng, num_layers)))
+            Step::Layer(LayerId(below(rng, num_layers), part(rng)))
         };
         // Bias towards repeats and ascending runs, the cases folding must get right.
         for _ in 0..1 + below(rng, 3) {
             steps.push(step.clone());
         }
-        if let (Step::Layer(LayerId(i)), 0) = (&step, below(rng, 2)) {
-            steps.extend((i + 1..num_layers.min(i + 4)).map(|j| Step::Layer(LayerId(j))));
+        if let (Step::Layer(LayerId(i, p)), 0) = (&step, below(rng, 2)) {
+            steps.extend((i + 1..num_layers.min(i + 4)).map(|j| Step::Layer(LayerId(j, *p))));
         }
     }
     Plan::new(steps, num_layers).unwrap()

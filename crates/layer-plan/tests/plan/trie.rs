@@ -7,7 +7,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
-use layer_plan::{MAX_LAYER_PASSES, Plan, PlanTrie, Step, Variant, Window};
+use layer_plan::{MAX_LAYER_PASSES, Part, Plan, PlanTrie, Step, Variant, Window};
 
 fn compile(variants: impl IntoIterator<Item = Variant>, num_layers: usize) -> Vec<Plan> {
     variants
@@ -63,7 +63,10 @@ fn the_main_grid_shares_its_prefixes() {
     let t = 30;
     let windows = || (0..15).map(Window::StartLayer);
     let mut variants = vec![Variant::Baseline];
-    variants.extend(windows().map(|window| Variant::Skip { window }));
+    variants.extend(windows().map(|window| Variant::Skip {
+        window,
+        part: Part::Whole,
+    }));
     variants.extend(windows().map(|window| Variant::Reverse { window }));
     variants.extend(windows().map(|window| Variant::RepeatMiddle {
         window,

@@ -1,6 +1,6 @@
 //! Every variant's exact plan, the spec form, properties and variant errors.
 
-use layer_plan::{Plan, ShuffleRng, Step, Variant, VariantSpec, Window};
+use layer_plan::{Part, Plan, ShuffleRng, Step, Variant, VariantSpec, Window};
 
 use crate::{assert_message, parse};
 
@@ -149,7 +149,9 @@ fn repeat_middle_repeats_the_centre_of_its_window() {
             .chain(std::iter::repeat_n(centre, end - start))
             .chain(end..num_layers);
         let expected = Plan::new(
-            steps.map(|i| Step::Layer(layer_plan::LayerId(i))).collect(),
+            steps
+                .map(|i| Step::Layer(layer_plan::LayerId::whole(i)))
+                .collect(),
             num_layers,
         )
         .unwrap();
@@ -184,7 +186,7 @@ fn repeat_middle_repeats_the_centre_of_its_window() {
             let middle = by_start.unwrap().steps()[window.start].clone();
             assert_eq!(
                 middle,
-                Step::Layer(layer_plan::LayerId(num_layers / 2)),
+                Step::Layer(layer_plan::LayerId::whole(num_layers / 2)),
                 "T = {num_layers}, s = {s}"
             );
         }
@@ -339,7 +341,10 @@ fn reverse_and_shuffle_are_permutations_of_the_window() {
 /// Every windowed variant on `window`.
 fn windowed(window: Window) -> Vec<Variant> {
     vec![
-        Variant::Skip { window },
+        Variant::Skip {
+            window,
+            part: Part::Whole,
+        },
         Variant::Reverse { window },
         Variant::Shuffle {
             window,
@@ -382,10 +387,18 @@ fn paper_facts() {
     // s = 15 on 32 layers touches 1 layer.
     let window = Window::StartLayer(15);
     assert_eq!(window.resolve(32), Ok(16..17));
-    assert_eq!(Variant::Skip { window }.affected_layers(32), Ok(Some(1)));
+    assert_eq!(
+        Variant::Skip {
+            window,
+            part: Part::Whole
+        }
+        .affected_layers(32),
+        Ok(Some(1))
+    );
     // s = 13 on 32 layers: skip runs 27 layers, skipping 5.
     let skip = Variant::Skip {
         window: Window::StartLayer(13),
+        part: Part::Whole,
     };
     assert_eq!(skip.compile(32).unwrap().layer_passes(), 27);
     assert_eq!(skip.affected_layers(32), Ok(Some(5)));
@@ -409,7 +422,13 @@ fn paper_facts() {
 fn affected_layers() {
     let cases = [
         (Variant::Baseline, Some(0)),
-        (Variant::SkipOne { layer: 4 }, Some(1)),
+        (
+            Variant::SkipOne {
+                layer: 4,
+                part: Part::Whole,
+            },
+            Some(1),
+        ),
         (Variant::Swap { a: 4, b: 5 }, Some(2)),
         (
             Variant::Parallel {
@@ -592,7 +611,7 @@ fn spec_errors_name_the_argument() {
                 seed: Some(1),
                 ..spec("skip")
             },
-            &["skip does not take seed (valid: start-layer, range)"],
+            &["skip does not take seed (valid: start-layer, range, part)"],
         ),
         (
             VariantSpec {
@@ -640,7 +659,7 @@ fn spec_errors_name_the_argument() {
                 label: Some("greedy".into()),
                 ..spec("skip")
             },
-            &["skip does not take label (valid: start-layer, range)"],
+            &["skip does not take label (valid: start-layer, range, part)"],
         ),
     ];
     for (spec, parts) in cases {
@@ -659,6 +678,7 @@ fn compile_errors_name_the_value_and_range() {
         (
             Variant::Skip {
                 window: Window::StartLayer(16),
+                part: Part::Whole,
             },
             32,
             &["start layer 16", "32 layers", "0..=15"],
@@ -666,6 +686,7 @@ fn compile_errors_name_the_value_and_range() {
         (
             Variant::Skip {
                 window: Window::StartLayer(4),
+                part: Part::Whole,
             },
             8,
             &["start layer 4", "0..=3"],
@@ -673,6 +694,7 @@ fn compile_errors_name_the_value_and_range() {
         (
             Variant::Skip {
                 window: Window::Range { start: 5, end: 5 },
+                part: Part::Whole,
             },
             32,
             &["layer window 5..5", "empty"],
@@ -680,6 +702,7 @@ fn compile_errors_name_the_value_and_range() {
         (
             Variant::Skip {
                 window: Window::Range { start: 9, end: 4 },
+                part: Part::Whole,
             },
             32,
             &["layer window 9..4"],
@@ -687,6 +710,7 @@ fn compile_errors_name_the_value_and_range() {
         (
             Variant::Skip {
                 window: Window::Range { start: 10, end: 40 },
+                part: Part::Whole,
             },
             32,
             &["10..40", "0..=32"],
@@ -694,16 +718,27 @@ fn compile_errors_name_the_value_and_range() {
         (
             Variant::Skip {
                 window: Window::Range { start: 0, end: 8 },
+                part: Part::Whole,
             },
             8,
             &["empty plan"],
         ),
         (
-            Variant::SkipOne { layer: 32 },
+            Variant::SkipOne {
+                layer: 32,
+                part: Part::Whole,
+            },
             32,
             &["skipped layer 32", "0..32"],
         ),
-        (Variant::SkipOne { layer: 0 }, 1, &["empty plan"]),
+        (
+            Variant::SkipOne {
+                layer: 0,
+                part: Part::Whole,
+            },
+            1,
+            &["empty plan"],
+        ),
         (
             Variant::Swap { a: 31, b: 32 },
             32,
@@ -754,13 +789,21 @@ fn compile_errors_name_the_value_and_range() {
         ),
         (Variant::Slices { slices: vec![] }, 32, &["empty plan"]),
         (Variant::Baseline, 0, &["0 layers"]),
-        (Variant::Skip { window }, 0, &["0 layers"]),
+        (
+            Variant::Skip {
+                window,
+                part: Part::Whole,
+            },
+            0,
+            &["0 layers"],
+        ),
     ];
     for (variant, num_layers, parts) in cases {
         assert_message(&variant.compile(*num_layers).unwrap_err(), parts);
     }
     let err = Variant::Skip {
         window: Window::StartLayer(16),
+        part: Part::Whole,
     }
     .affected_layers(32)
     .unwrap_err();

@@ -157,6 +157,7 @@ fn resolve_plan(args: &PlanArgs, num_layers: usize) -> Result<Plan> {
         with: args.with,
         seed: args.seed,
         times: args.times,
+        part: args.part,
         rng: args.rng,
         ..VariantSpec::default()
     };

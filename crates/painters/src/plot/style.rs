@@ -107,8 +107,11 @@ pub(super) fn benchmark_label(task: &str, metric: &str, filter: &str) -> (String
 
 /// Variant kinds in the order legends list them, with a display name and colour
 /// (Okabe-Ito, colour-blind safe). Looped parallel takes its colours from [`k_colour`].
-const KINDS: [(&str, &str, RGBColor); 10] = [
+const KINDS: [(&str, &str, RGBColor); 12] = [
     ("skip", "Skip", RGBColor(0xd5, 0x5e, 0x00)),
+    // Half of each skipped layer (`part`): darker and lighter shades of skip's colour.
+    ("skip-attn", "Skip attention", RGBColor(0x99, 0x33, 0x00)),
+    ("skip-mlp", "Skip MLP", RGBColor(0xf0, 0xa0, 0x70)),
     ("skip-one", "Skip layer N", RGBColor(0xd5, 0x5e, 0x00)),
     (
         "swap",
