@@ -29,6 +29,7 @@ OUT_DIR/tiny/<name>/golden_halves.safetensors, halves.json
                               outputs under plans of layer halves (`1.attn`, `2.mlp`), from
                               a loop over the model's own attention and MLP modules
 OUT_DIR/smollm2_halves.json   SmolLM2's per-token log-probs under plans of halves, the same way
+OUT_DIR/lens.json             SmolLM2's logit lens over the importance texts, per layer
 OUT_DIR/importance.json       `painters importance`'s proxies (Block Influence, relative
                               magnitude, angular distance) from transformers' hidden states,
                               the last one taken before the final norm, for SmolLM2 and
@@ -655,6 +656,34 @@ def make_importance(out: Path, models_dir: Path) -> None:
     (out / "importance.json").write_text(json.dumps(golden, indent=1))
 
 
+def make_lens(out: Path, models_dir: Path) -> None:
+    """lens.json: SmolLM2's logit lens over the importance texts, from transformers' hidden
+    states (the last one before the final norm): per layer k = 1..T, the means over every
+    predicted token of the NLL, KL(p_T || p_k), top-1 agreement with p_T and entropy of p_k."""
+    smol = models_dir / "smollm2-135m"
+    tok = AutoTokenizer.from_pretrained(smol)
+    model = AutoModelForCausalLM.from_pretrained(smol, dtype=torch.float32).eval()
+    sums, tokens = None, 0
+    for text in TEXTS:
+        ids = tok(text)["input_ids"]
+        h = streams_of(model, model.model.layers, ids)[1:].float()  # (T, S, C): h_1..h_T
+        with torch.no_grad():
+            logp = torch.log_softmax(model.lm_head(model.model.norm(h)).double(), -1)[:, :-1]  # (T, S-1, V)
+        final = logp[-1]
+        target = torch.tensor(ids[1:])
+        per_layer = torch.stack([
+            -logp[:, torch.arange(len(ids) - 1), target].sum(-1),
+            (final.exp() * (final - logp)).sum((-1, -2)),
+            (logp.argmax(-1) == final.argmax(-1)).double().sum(-1),
+            -(logp.exp() * logp).sum((-1, -2)),
+        ])
+        sums = per_layer if sums is None else sums + per_layer
+        tokens += len(ids) - 1
+    means = (sums / tokens).tolist()
+    golden = dict(zip(["nll", "kl", "top1", "entropy"], means))
+    (out / "lens.json").write_text(json.dumps({"tokens": tokens, **golden}, indent=1))
+
+
 def main() -> None:
     out, models_dir = Path(sys.argv[1]), Path(sys.argv[2])
     tmp = out.with_name(out.name + ".partial")
@@ -666,6 +695,7 @@ def main() -> None:
     make_plans(tmp, models_dir)
     make_importance(tmp, models_dir)
     make_smollm2_halves(tmp, models_dir)
+    make_lens(tmp, models_dir)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
 

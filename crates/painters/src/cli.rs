@@ -60,6 +60,9 @@ pub enum Command {
     /// Which layers matter: Block Influence, relative magnitude and angular distance per
     /// step, beside the NLL drop of removing it, with their Spearman correlations.
     Importance(ImportanceCmd),
+    /// The logit lens: next-token NLL, KL from the final distribution, top-1 agreement
+    /// with it and entropy, had the model stopped after each executed step.
+    Lens(LensCmd),
     /// Which layers can go: iterative greedy removal on the NLL of texts, or the one-shot
     /// Block Influence / angular-distance choices; writes prune.csv and prune.json.
     Prune(PruneCmd),
@@ -458,6 +461,27 @@ pub struct ReportCmd {
 pub struct StatsCmd {
     /// A results directory written by `painters run` (summary.csv, store/).
     pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct LensCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// JSONL texts, one {"text": ...} per line (the LAMBADA file's format); each text is
+    /// its own sequence.
+    #[arg(long)]
+    pub texts: PathBuf,
+    /// Only the first N texts.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print one JSON object instead of the table: at least {"steps": S, "nll": [S values]}.
+    #[arg(long)]
+    pub json: bool,
+    /// Write lens.json and lens.csv (one row per step) here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 #[derive(Args)]

@@ -12,6 +12,7 @@ pub mod fetch;
 mod grid;
 pub mod identity;
 pub mod importance;
+pub mod lens;
 pub mod output;
 mod paired;
 pub mod paper_table;

@@ -401,7 +401,7 @@ pub(super) fn nll_per_text(
         .collect())
 }
 
-fn progress(len: u64, what: &str) -> ProgressBar {
+pub(super) fn progress(len: u64, what: &str) -> ProgressBar {
     ProgressBar::new(len).with_style(
         ProgressStyle::with_template(&format!("{what} {{bar:30}} {{pos}}/{{len}} {{eta}}"))
             .expect("constant template"),

@@ -5,6 +5,7 @@ mod eval;
 mod export;
 mod generate;
 pub(crate) mod importance;
+mod lens;
 mod logprobs;
 mod merge;
 mod plan;
@@ -40,6 +41,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<()> {
         Command::Score(c) => score::run(c),
         Command::Similarity(c) => similarity::run(c),
         Command::Importance(c) => importance::run(c),
+        Command::Lens(c) => lens::run(c),
         Command::Prune(c) => prune::run(c),
         Command::Export(c) => export::run(c),
         Command::Stats(c) => {
