@@ -464,16 +464,28 @@ pub struct StatsCmd {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["texts", "tasks"])))]
 pub struct LensCmd {
     #[command(flatten)]
     pub model: ModelArgs,
     /// JSONL texts, one {"text": ...} per line (the LAMBADA file's format); each text is
     /// its own sequence.
     #[arg(long)]
-    pub texts: PathBuf,
-    /// Only the first N texts.
+    pub texts: Option<PathBuf>,
+    /// Comma-separated log-likelihood tasks instead: each one's accuracy had the model
+    /// stopped after each step.
+    #[arg(long, value_delimiter = ',', conflicts_with = "texts")]
+    pub tasks: Vec<String>,
+    /// Only the first N texts, or each task's first N items.
     #[arg(long)]
     pub limit: Option<usize>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+    /// Encode requests with the tokenizer's special tokens, or never (as `painters eval`).
+    #[arg(long, value_enum, default_value = "tokenizer")]
+    pub add_bos: AddBos,
     /// Print one JSON object instead of the table: at least {"steps": S, "nll": [S values]}.
     #[arg(long)]
     pub json: bool,

@@ -134,3 +134,97 @@ fn bad_input_is_one_line() {
         "{e}"
     );
 }
+
+#[test]
+fn task_lens_after_step_k_is_painters_eval_of_the_first_k_steps() {
+    let model = workspace().join("models/smollm2-135m");
+    let data = common::data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lens");
+    let report: Value = serde_json::from_slice(
+        &painters_ok(&[
+            "lens",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            "arc_easy,lambada_openai",
+            "--limit",
+            "12",
+            "--variant",
+            "skip",
+            "--start-layer",
+            "12",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let steps: Vec<&str> = report["step_text"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(steps.len(), 25, "skip from 12 runs 25 of 30 layers");
+    for k in [3, 13, 25] {
+        let prefix = steps[..k].join(" ");
+        let eval = dir.path().join(format!("eval-{k}"));
+        painters_ok(&[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            "arc_easy,lambada_openai",
+            "--limit",
+            "12",
+            "--plan",
+            &prefix,
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            eval.to_str().unwrap(),
+        ]);
+        for task in ["arc_easy", "lambada_openai"] {
+            let ours =
+                std::fs::read_to_string(out.join(format!("items/{task}/step-{k}.jsonl"))).unwrap();
+            let theirs = std::fs::read_to_string(eval.join(format!("{task}.jsonl"))).unwrap();
+            assert_eq!(
+                ours, theirs,
+                "{task}: lens step {k} vs painters eval --plan {prefix:?}"
+            );
+            println!(
+                "{task}: lens after step {k} = painters eval --plan \"{prefix}\", record for record (12 items)"
+            );
+        }
+        let arc = &report["tasks"][0];
+        assert_eq!(arc["task"], "arc_easy");
+        let results: Value =
+            serde_json::from_str(&std::fs::read_to_string(eval.join("results.json")).unwrap())
+                .unwrap();
+        let acc = results["results"][0]["metrics"][0]["value"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(arc["metrics"][0]["values"][k - 1].as_f64().unwrap(), acc);
+    }
+    // Generation tasks need their own passes: refused in one line.
+    let e = common::painters(&[
+        "lens",
+        "--model",
+        model.to_str().unwrap(),
+        "--tasks",
+        "gsm8k",
+        "--limit",
+        "2",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        !e.status.success() && stderr.contains("generates"),
+        "{stderr}"
+    );
+}
