@@ -472,8 +472,8 @@ pub struct LensCmd {
     /// its own sequence.
     #[arg(long)]
     pub texts: Option<PathBuf>,
-    /// Comma-separated log-likelihood tasks instead: each one's accuracy had the model
-    /// stopped after each step.
+    /// Comma-separated log-likelihood tasks instead (names, or lm-eval task YAML files):
+    /// each one's metrics had the model stopped after each step.
     #[arg(long, value_delimiter = ',', conflicts_with = "texts")]
     pub tasks: Vec<String>,
     /// Only the first N texts, or each task's first N items.

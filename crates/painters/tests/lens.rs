@@ -210,6 +210,34 @@ fn task_lens_after_step_k_is_painters_eval_of_the_first_k_steps() {
             .unwrap();
         assert_eq!(arc["metrics"][0]["values"][k - 1].as_f64().unwrap(), acc);
     }
+    // A task YAML file (lm-eval's sciq.yaml pointed at the local split) runs as a name does.
+    let yaml = workspace().join("crates/eval-suite/tests/eval/tasks/sciq_validation.yaml");
+    let sciq: Value = serde_json::from_slice(
+        &painters_ok(&[
+            "lens",
+            "--model",
+            model.to_str().unwrap(),
+            "--tasks",
+            yaml.to_str().unwrap(),
+            "--limit",
+            "3",
+            "--plan",
+            "0..4",
+            "--data",
+            data.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(sciq["tasks"][0]["task"], "sciq_validation");
+    assert_eq!(
+        sciq["tasks"][0]["metrics"][0]["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     // Generation tasks need their own passes: refused in one line.
     let e = common::painters(&[
         "lens",

@@ -184,7 +184,16 @@ fn task_lens(
         limit: cmd.limit,
         ..EvalOptions::default()
     };
-    for task in &cmd.tasks {
+    // Task names, or lm-eval task YAML files (registered under their `task:` name).
+    let tasks: Vec<String> = cmd
+        .tasks
+        .iter()
+        .map(|spec| {
+            crate::task_files::task_name(spec, Path::new(""))
+                .with_context(|| format!("--tasks {spec}"))
+        })
+        .collect::<Result<_>>()?;
+    for task in &tasks {
         eval_suite::check_data(task, &data, &options).with_context(|| format!("--tasks {task}"))?;
     }
     let steps = plan.steps();
@@ -192,7 +201,7 @@ fn task_lens(
         .map(|k| Plan::new(steps[..k].to_vec(), plan.num_layers()))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::new();
-    for task in &cmd.tasks {
+    for task in &tasks {
         let bar = progress(0, task);
         let mut backend = StepBackend {
             encoder: PlanBackend {
