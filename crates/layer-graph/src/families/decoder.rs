@@ -218,6 +218,37 @@ impl LayerStack for Decoder {
     }
 }
 
+/// Checks the sizes every rotary decoder's config.json gives: `vocab_size`,
+/// `hidden_size`, `intermediate_size` and `num_hidden_layers` positive.
+pub fn check_sizes(
+    dir: &Path,
+    vocab: i64,
+    hidden: i64,
+    intermediate: i64,
+    layers: i64,
+) -> Result<()> {
+    check_positive(
+        dir,
+        &[
+            ("vocab_size", vocab),
+            ("hidden_size", hidden),
+            ("intermediate_size", intermediate),
+            ("num_hidden_layers", layers),
+        ],
+    )
+}
+
+/// The MLP activation config.json names under `key`, or an error naming the key and the
+/// supported names.
+pub fn activation(dir: &Path, key: &str, name: &str) -> Result<Activation> {
+    Activation::named(name).map_err(|supported| {
+        invalid(
+            dir,
+            format!("key `{key}` is {name:?}; supported: {supported}"),
+        )
+    })
+}
+
 /// (H, Hkv, D) from a config's heads, kv heads and head dim, checked: H and Hkv positive,
 /// Hkv divides H, D defaults to C / H.
 pub fn attention_shape(

@@ -20,9 +20,10 @@ use serde_json::{Map, Value};
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
 use crate::families::decoder::{
-    Decoder, DecoderLayer, Mlp, QkNorm, SelfAttention, attention_shape, lm_head,
+    Decoder, DecoderLayer, Mlp, QkNorm, SelfAttention, activation, attention_shape, check_sizes,
+    lm_head,
 };
-use crate::ops::{Activation, Linear, RmsNorm, RmsStyle, Scores};
+use crate::ops::{Linear, RmsNorm, RmsStyle, Scores};
 use crate::rope::{RopeParameters, Rotary};
 use crate::weights::Weights;
 
@@ -94,14 +95,12 @@ impl Gemma {
     pub fn load(dir: &Path, w: &Weights) -> Result<Decoder> {
         let cfg: RawConfig = read_config(dir)?;
         let gemma3 = cfg.model_type == "gemma3_text";
-        check_positive(
+        check_sizes(
             dir,
-            &[
-                ("vocab_size", cfg.vocab_size),
-                ("hidden_size", cfg.hidden_size),
-                ("intermediate_size", cfg.intermediate_size),
-                ("num_hidden_layers", cfg.num_hidden_layers),
-            ],
+            cfg.vocab_size,
+            cfg.hidden_size,
+            cfg.intermediate_size,
+            cfg.num_hidden_layers,
         )?;
         if cfg.use_bidirectional_attention == Some(true) {
             return Err(invalid(
@@ -115,12 +114,7 @@ impl Gemma {
             .clone()
             .or(cfg.hidden_act.clone())
             .unwrap_or_else(|| "gelu_pytorch_tanh".into());
-        let act = Activation::named(&act_name).map_err(|supported| {
-            invalid(
-                dir,
-                format!("key `hidden_activation` is {act_name:?}; supported: {supported}"),
-            )
-        })?;
+        let act = activation(dir, "hidden_activation", &act_name)?;
         let (c, f, v) = (cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size);
         let (heads, kv_heads, d) = attention_shape(
             dir,

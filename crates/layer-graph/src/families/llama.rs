@@ -21,7 +21,8 @@ use serde_json::{Map, Value};
 use crate::config::{check_positive, invalid, read_config};
 use crate::error::Result;
 use crate::families::decoder::{
-    Decoder, DecoderLayer, Mlp, QkNorm, SelfAttention, attention_shape, lm_head, rope_config,
+    Decoder, DecoderLayer, Mlp, QkNorm, SelfAttention, activation, attention_shape, check_sizes,
+    lm_head, rope_config,
 };
 use crate::families::moe::{Expert, SparseMoe};
 use crate::ops::{Activation, Linear, RmsNorm, RmsStyle, Scores};
@@ -94,24 +95,14 @@ impl Llama {
 
     pub fn load(dir: &Path, w: &Weights) -> Result<Decoder> {
         let cfg: RawConfig = read_config(dir)?;
-        check_positive(
+        check_sizes(
             dir,
-            &[
-                ("vocab_size", cfg.vocab_size),
-                ("hidden_size", cfg.hidden_size),
-                ("intermediate_size", cfg.intermediate_size),
-                ("num_hidden_layers", cfg.num_hidden_layers),
-            ],
+            cfg.vocab_size,
+            cfg.hidden_size,
+            cfg.intermediate_size,
+            cfg.num_hidden_layers,
         )?;
-        let act = Activation::named(&cfg.hidden_act).map_err(|supported| {
-            invalid(
-                dir,
-                format!(
-                    "key `hidden_act` is {:?}; supported: {supported}",
-                    cfg.hidden_act
-                ),
-            )
-        })?;
+        let act = activation(dir, "hidden_act", &cfg.hidden_act)?;
         let (c, v) = (cfg.hidden_size, cfg.vocab_size);
         let (heads, kv_heads, d) = attention_shape(
             dir,

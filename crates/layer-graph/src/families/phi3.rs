@@ -14,12 +14,13 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{check_positive, invalid, read_config};
+use crate::config::{check_positive, read_config};
 use crate::error::Result;
 use crate::families::decoder::{
-    Decoder, DecoderLayer, Mlp, QkNorm, SelfAttention, attention_shape, lm_head, rope_config,
+    Decoder, DecoderLayer, Mlp, QkNorm, SelfAttention, activation, attention_shape, check_sizes,
+    lm_head, rope_config,
 };
-use crate::ops::{Activation, Linear, RmsNorm, RmsStyle, Scores};
+use crate::ops::{Linear, RmsNorm, RmsStyle, Scores};
 use crate::rope::{RopeParameters, Rotary};
 use crate::weights::Weights;
 
@@ -54,22 +55,18 @@ impl Phi3 {
 
     pub fn load(dir: &Path, w: &Weights) -> Result<Decoder> {
         let cfg: RawConfig = read_config(dir)?;
-        check_positive(
+        check_sizes(
             dir,
-            &[
-                ("vocab_size", cfg.vocab_size),
-                ("hidden_size", cfg.hidden_size),
-                ("intermediate_size", cfg.intermediate_size),
-                ("num_hidden_layers", cfg.num_hidden_layers),
-            ],
+            cfg.vocab_size,
+            cfg.hidden_size,
+            cfg.intermediate_size,
+            cfg.num_hidden_layers,
         )?;
-        let act_name = cfg.hidden_act.unwrap_or_else(|| "silu".into());
-        let act = Activation::named(&act_name).map_err(|supported| {
-            invalid(
-                dir,
-                format!("key `hidden_act` is {act_name:?}; supported: {supported}"),
-            )
-        })?;
+        let act = activation(
+            dir,
+            "hidden_act",
+            cfg.hidden_act.as_deref().unwrap_or("silu"),
+        )?;
         let (c, f, v) = (cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size);
         let (heads, kv_heads, d) = attention_shape(
             dir,

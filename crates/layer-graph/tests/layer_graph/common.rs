@@ -86,3 +86,63 @@ pub fn tiny_with_config(
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     dir
 }
+
+/// Greedy tokens by re-running the whole sequence for every new token (no cache): what
+/// cached generation must equal.
+pub fn recompute(model: &Model, prompt: &[i64], plan: &Plan, steps: usize) -> Vec<i64> {
+    let mut seq = prompt.to_vec();
+    for _ in 0..steps {
+        let batch = Batch::right_padded(std::slice::from_ref(&seq), tch::Device::Cpu);
+        let out = run_plan(model, &batch, plan, false).unwrap().output;
+        let last = out.get(0).get(seq.len() as i64 - 1);
+        seq.push(
+            last.argmax(-1, false)
+                .to_kind(tch::Kind::Int64)
+                .int64_value(&[]),
+        );
+    }
+    seq[prompt.len()..].to_vec()
+}
+
+/// The plan texts a tiny checkpoint's `plans_file` lists (plans.json, halves.json).
+pub fn plan_texts(dir: &std::path::Path, plans_file: &str) -> Vec<String> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(plans_file)).unwrap()).unwrap()
+}
+
+/// For each plan of tiny checkpoint `dir`'s `plans_file`, max |ours - golden| over its
+/// golden sequences (`golden.safetensors`' ids_<j>), whose reference outputs are
+/// `out_<k>_<j>` in `golden_file`: (plan text, one at a time, as one padded batch).
+pub fn plan_golden_diffs(
+    dir: &std::path::Path,
+    plans_file: &str,
+    golden_file: &str,
+) -> Vec<(String, f64, f64)> {
+    let model = load(dir);
+    let inputs = golden(&dir.join("golden.safetensors"));
+    let expected = golden(&dir.join(golden_file));
+    let seqs: Vec<Vec<i64>> = (0..inputs.len() / 2)
+        .map(|j| ids(&inputs[&format!("ids_{j}")]))
+        .collect();
+    let layers = model.stack().num_layers();
+    plan_texts(dir, plans_file)
+        .into_iter()
+        .enumerate()
+        .map(|(k, text)| {
+            let plan = Plan::parse(&text, layers).unwrap();
+            let run = |batch: &Batch| run_plan(&model, batch, &plan, false).unwrap().output;
+            let batched = run(&Batch::right_padded(&seqs, tch::Device::Cpu));
+            let (mut single, mut padded) = (0f64, 0f64);
+            for (j, seq) in seqs.iter().enumerate() {
+                let want = &expected[&format!("out_{k}_{j}")];
+                let one = run(&Batch::right_padded(
+                    std::slice::from_ref(seq),
+                    tch::Device::Cpu,
+                ));
+                single = single.max(max_abs_diff(&one.get(0), want));
+                let row = batched.get(j as i64).narrow(0, 0, seq.len() as i64);
+                padded = padded.max(max_abs_diff(&row, want));
+            }
+            (text, single, padded)
+        })
+        .collect()
+}

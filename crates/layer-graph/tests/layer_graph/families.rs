@@ -3,11 +3,10 @@
 //! transformers' own decoder layers (scripts/make_fixtures.py), one sequence at a time
 //! and as a padded batch; and cached generation against recomputation under each plan.
 
-use layer_graph::exec::{Batch, Decoding, GenerateOptions, KvMode, generate, run_plan};
+use layer_graph::exec::{Decoding, GenerateOptions, KvMode, generate};
 use layer_plan::Plan;
-use tch::{Device, Kind};
 
-use crate::common::{fixtures, golden, ids, load, max_abs_diff};
+use crate::common::{fixtures, load, plan_golden_diffs, plan_texts, recompute};
 
 /// The fixtures' PLAN_FAMILIES: the tiny decoders with plan goldens.
 const PLAN_FAMILIES: [&str; 9] = [
@@ -22,33 +21,14 @@ const PLAN_FAMILIES: [&str; 9] = [
     "qwen2_moe",
 ];
 
-fn plan_texts(dir: &std::path::Path) -> Vec<String> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("plans.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn families_match_transformers_under_plans() {
     let mut failed = Vec::new();
     for name in PLAN_FAMILIES {
         let dir = fixtures().join("tiny").join(name);
-        let model = load(&dir);
-        let inputs = golden(&dir.join("golden.safetensors"));
-        let expected = golden(&dir.join("golden_plans.safetensors"));
-        let seqs: Vec<Vec<i64>> = (0..inputs.len() / 2)
-            .map(|j| ids(&inputs[&format!("ids_{j}")]))
-            .collect();
-        for (k, text) in plan_texts(&dir).iter().enumerate() {
-            let plan = Plan::parse(text, 3).unwrap();
-            let run = |batch: &Batch| run_plan(&model, batch, &plan, false).unwrap().output;
-            let batched = run(&Batch::right_padded(&seqs, Device::Cpu));
-            let (mut single, mut padded) = (0f64, 0f64);
-            for (j, seq) in seqs.iter().enumerate() {
-                let want = &expected[&format!("out_{k}_{j}")];
-                let one = run(&Batch::right_padded(std::slice::from_ref(seq), Device::Cpu));
-                single = single.max(max_abs_diff(&one.get(0), want));
-                let row = batched.get(j as i64).narrow(0, 0, seq.len() as i64);
-                padded = padded.max(max_abs_diff(&row, want));
-            }
+        for (text, single, padded) in
+            plan_golden_diffs(&dir, "plans.json", "golden_plans.safetensors")
+        {
             println!(
                 "{name:>15} {text:<10}: max |logits - transformers| = {single:.2e} (one at a time), {padded:.2e} (padded batch)"
             );
@@ -60,18 +40,6 @@ fn families_match_transformers_under_plans() {
         }
     }
     assert!(failed.is_empty(), "{failed:#?}");
-}
-
-/// Greedy tokens by re-running the whole sequence for every new token (no cache).
-fn recompute(model: &layer_graph::Model, prompt: &[i64], plan: &Plan, steps: usize) -> Vec<i64> {
-    let mut seq = prompt.to_vec();
-    for _ in 0..steps {
-        let batch = Batch::right_padded(std::slice::from_ref(&seq), Device::Cpu);
-        let out = run_plan(model, &batch, plan, false).unwrap().output;
-        let last = out.get(0).get(seq.len() as i64 - 1);
-        seq.push(last.argmax(-1, false).to_kind(Kind::Int64).int64_value(&[]));
-    }
-    seq[prompt.len()..].to_vec()
 }
 
 #[test]
@@ -89,9 +57,10 @@ fn cached_generation_equals_recomputation_in_every_family() {
     };
     for name in PLAN_FAMILIES {
         let model = load(&fixtures().join("tiny").join(name));
-        let texts = ["0..3".to_string()]
-            .into_iter()
-            .chain(plan_texts(&fixtures().join("tiny").join(name)));
+        let texts = ["0..3".to_string()].into_iter().chain(plan_texts(
+            &fixtures().join("tiny").join(name),
+            "plans.json",
+        ));
         for text in texts {
             let plan = Plan::parse(&text, 3).unwrap();
             let cached = generate(&model, &prompts, &plan, &options).unwrap();

@@ -8,40 +8,23 @@ use layer_graph::exec::{
     Batch, Decoding, GenerateOptions, KvMode, generate, next_token_logprobs, run_plan,
 };
 use layer_plan::Plan;
-use tch::{Device, Kind};
+use tch::Device;
 
-use crate::common::{baseline, fixtures, golden, ids, load, max_abs_diff, models};
+use crate::common::{
+    baseline, fixtures, load, max_abs_diff, models, plan_golden_diffs, plan_texts, recompute,
+};
 
 /// The fixtures' HALF_FAMILIES.
 const HALF_FAMILIES: [&str; 5] = ["llama", "gpt_neox", "gpt_neox-sequential", "gpt2", "bert"];
-
-fn plan_texts(dir: &std::path::Path) -> Vec<String> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("halves.json")).unwrap()).unwrap()
-}
 
 #[test]
 fn tiny_families_match_transformers_modules_under_halves() {
     let mut failed = Vec::new();
     for name in HALF_FAMILIES {
         let dir = fixtures().join("tiny").join(name);
-        let model = load(&dir);
-        let inputs = golden(&dir.join("golden.safetensors"));
-        let expected = golden(&dir.join("golden_halves.safetensors"));
-        let seqs: Vec<Vec<i64>> = (0..inputs.len() / 2)
-            .map(|j| ids(&inputs[&format!("ids_{j}")]))
-            .collect();
-        for (k, text) in plan_texts(&dir).iter().enumerate() {
-            let plan = Plan::parse(text, 3).unwrap();
-            let run = |batch: &Batch| run_plan(&model, batch, &plan, false).unwrap().output;
-            let batched = run(&Batch::right_padded(&seqs, Device::Cpu));
-            let (mut single, mut padded) = (0f64, 0f64);
-            for (j, seq) in seqs.iter().enumerate() {
-                let want = &expected[&format!("out_{k}_{j}")];
-                let one = run(&Batch::right_padded(std::slice::from_ref(seq), Device::Cpu));
-                single = single.max(max_abs_diff(&one.get(0), want));
-                let row = batched.get(j as i64).narrow(0, 0, seq.len() as i64);
-                padded = padded.max(max_abs_diff(&row, want));
-            }
+        for (text, single, padded) in
+            plan_golden_diffs(&dir, "halves.json", "golden_halves.safetensors")
+        {
             println!(
                 "{name:>20} {text:<34}: max |out - transformers' modules| = {single:.2e} (one at a time), {padded:.2e} (padded batch)"
             );
@@ -133,18 +116,6 @@ fn smollm2_halves_match_transformers_modules() {
     assert!(worst <= 1e-4, "max diff {worst:.2e} > 1e-4");
 }
 
-/// Greedy tokens by re-running the whole sequence for every new token (no cache).
-fn recompute(model: &layer_graph::Model, prompt: &[i64], plan: &Plan, steps: usize) -> Vec<i64> {
-    let mut seq = prompt.to_vec();
-    for _ in 0..steps {
-        let batch = Batch::right_padded(std::slice::from_ref(&seq), Device::Cpu);
-        let out = run_plan(model, &batch, plan, false).unwrap().output;
-        let last = out.get(0).get(seq.len() as i64 - 1);
-        seq.push(last.argmax(-1, false).to_kind(Kind::Int64).int64_value(&[]));
-    }
-    seq[prompt.len()..].to_vec()
-}
-
 #[test]
 fn cached_generation_with_halves_equals_recomputation() {
     let prompts: Vec<Vec<i64>> = vec![(3..10).collect(), (40..44).collect()];
@@ -152,7 +123,7 @@ fn cached_generation_with_halves_equals_recomputation() {
     for name in ["llama", "gpt_neox", "gpt2"] {
         let dir = fixtures().join("tiny").join(name);
         let model = load(&dir);
-        for text in plan_texts(&dir) {
+        for text in plan_texts(&dir, "halves.json") {
             let plan = Plan::parse(&text, 3).unwrap();
             for kv in [KvMode::Exact, KvMode::Paper] {
                 let options = GenerateOptions {

@@ -7,9 +7,9 @@ use layer_graph::exec::{
     Batch, Decoding, GenerateOptions, KvMode, generate, next_token_logprobs, run_plan,
 };
 use layer_plan::{Plan, Step, Variant, VariantSpec};
-use tch::{Device, Kind};
+use tch::Device;
 
-use crate::common::{fixtures, load, max_abs_diff, models};
+use crate::common::{fixtures, load, max_abs_diff, models, recompute};
 
 #[derive(serde::Deserialize)]
 struct Record {
@@ -168,29 +168,6 @@ fn plan_for_another_model_size_is_refused() {
         .expect("a 32-layer plan on a 30-layer model must fail")
         .to_string();
     assert!(e.contains("32 layers") && e.contains("30"), "{e}");
-}
-
-/// Greedy tokens by re-running the whole sequence for every new token (no cache).
-fn recompute(model: &Model, prompt: &[i64], plan: &Plan, steps: usize) -> Vec<i64> {
-    let mut seq = prompt.to_vec();
-    for _ in 0..steps {
-        let out = run_plan(
-            model,
-            &Batch::right_padded(std::slice::from_ref(&seq), Device::Cpu),
-            plan,
-            false,
-        )
-        .unwrap()
-        .output;
-        let next = out
-            .get(0)
-            .get(seq.len() as i64 - 1)
-            .argmax(-1, false)
-            .to_kind(Kind::Int64)
-            .int64_value(&[]);
-        seq.push(next);
-    }
-    seq[prompt.len()..].to_vec()
 }
 
 #[test]
